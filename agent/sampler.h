@@ -1,0 +1,85 @@
+/*
+ * sampler.h - the agent's sampling core: signal handler, per-thread
+ * sampling sources, thread tracking, the preallocated sample ring.
+ *
+ * Threads: oxa_sampler_* functions other than oxa_sampler_pop may be called
+ * from any ordinary thread (they serialise on an internal control lock that
+ * the signal handler never takes).  oxa_sampler_pop is for the single drain
+ * thread.  Nothing here is called from the signal handler except what
+ * sighandler.c itself defines.
+ */
+#ifndef OXA_SAMPLER_H
+#define OXA_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define OXA_MAX_DEPTH 256 /* hard cap on frames kept per sample */
+
+enum oxa_mode { OXA_MODE_CPU = 0, OXA_MODE_WALL = 1 };
+
+/* Which timer drives sampling. */
+enum oxa_source {
+	OXA_SOURCE_NONE = 0,
+	OXA_SOURCE_PERF_TASK_CLOCK, /* cpu: perf_event_open task-clock, hrtimer */
+	OXA_SOURCE_CPU_TIMER,       /* cpu fallback: CLOCK_THREAD_CPUTIME_ID, tick-bound */
+	OXA_SOURCE_WALL_TIMER,      /* wall: CLOCK_MONOTONIC per thread */
+};
+
+struct oxa_sampler_config {
+	size_t ring_slots;   /* samples the ring holds; 0 = default (16384) */
+	int signo;           /* 0 = default (SIGPROF, or a free real-time signal) */
+};
+
+/* One sample as the drain thread sees it. */
+struct oxa_sample {
+	uint32_t tid;
+	uint8_t state;        /* 0 running, 1 blocked (wall mode only) */
+	uint16_t nframes;
+	uintptr_t ips[OXA_MAX_DEPTH]; /* leaf first; ips[0] is the interrupted pc */
+};
+
+struct oxa_sampler_stats {
+	uint64_t taken;        /* samples written to the ring */
+	uint64_t dropped;      /* samples lost because the ring was full */
+	uint64_t skipped;      /* signals in loader/dlopen/fork: not unwound */
+	uint64_t unwind_fail;  /* unwinds that produced no frame */
+	uint64_t foreign;      /* signals forwarded to the host's handler */
+	double achieved_hz;    /* samples per CPU-second (cpu) or per
+				  thread-second (wall) while armed */
+	int source;            /* enum oxa_source in use, NONE when paused */
+	int signo;
+	char why[128];         /* when sampling is impossible: the reason */
+};
+
+/* Install the handler and allocate the ring; nothing is armed.  0 or -errno
+ * (with why filled by oxa_sampler_stats) when this process cannot be
+ * sampled, e.g. the host owns every candidate signal. */
+int oxa_sampler_init(const struct oxa_sampler_config *cfg);
+/* Arm every thread of the process, existing and future, except threads
+ * marked with oxa_sampler_exclude_self.  Re-arming with new parameters is
+ * allowed.  depth is capped at OXA_MAX_DEPTH. */
+int oxa_sampler_arm(int mode, unsigned hz, unsigned depth);
+/* Disarm every thread: no timer left, no signal will be delivered.  Waits
+ * for handlers in progress to finish. */
+int oxa_sampler_disarm(void);
+int oxa_sampler_armed(void);
+/* Pop one sample: 1 got one, 0 empty.  Single consumer. */
+int oxa_sampler_pop(struct oxa_sample *out);
+void oxa_sampler_stats(struct oxa_sampler_stats *st);
+/* Housekeeping, called by the drain thread every ~100 ms: release the
+ * sampling resources of threads that exited without passing through our
+ * pthread_create trampoline, refresh the achieved rate. */
+void oxa_sampler_tick(void);
+/* The calling thread (the agent's own) is never sampled. */
+void oxa_sampler_exclude_self(void);
+/* In a fork child, before anything else: forget the parent's threads and
+ * timers (they do not exist here); keep the ring and handler.  The caller
+ * re-arms if the fleet is running. */
+void oxa_sampler_atfork_child(void);
+/* Disarm and release everything (at exit or oxprof_stop). */
+void oxa_sampler_shutdown(void);
+const char *oxa_source_name(int source);
+
+#endif

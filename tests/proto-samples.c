@@ -1,0 +1,101 @@
+/* proto-samples.c - see proto-samples.h. */
+#include <string.h>
+
+#include "proto-samples.h"
+
+static const int32_t pids[] = { 42, 4242, 1 };
+static const struct oxp_agent_row agents[] = {
+	{ 4242, 1000, { "/usr/bin/worker", 15 }, OXP_AGENT_RUNNING, OXP_MODE_CPU,
+	  1000, 998.5, { "perf-task-clock", 15 }, 123456, 7, 3, 2, 1700000000000ull,
+	  1700000001000ull },
+	{ 77, 0, { "", 0 }, OXP_AGENT_EXITED, OXP_MODE_WALL, 1, 0.0, { "", 0 }, 0, 0,
+	  0, 0, 0, 0 },
+};
+static const struct oxp_row rows[] = {
+	{ { "leaf_a", 6 }, { "/tmp/workload", 13 }, 0, 0, 600, 600 },
+	{ { "main;round_work;leaf_c", 22 }, { "", 0 }, 4242, 4243, 100, 100 },
+};
+static const struct oxp_str_def strs[] = {
+	{ 0, { "leaf_a", 6 } }, { 1, { "/tmp/workload", 13 } }, { 2, { "main", 4 } },
+	{ 3, { "worker-1", 8 } },
+};
+static const struct oxp_frame_def frames[] = {
+	{ 0, 0, 1, 0x1234 }, { 1, 2, 1, 0xffffffffffull },
+};
+static const struct oxp_thread_def threads[] = { { 4243, 3 } };
+static const uint32_t ids_a[] = { 0, 1 };
+static const uint32_t ids_b[] = { 1 };
+static const struct oxp_stack stacks[] = {
+	{ 4243, OXP_TS_RUNNING, 97, 2, ids_a },
+	{ 4242, OXP_TS_BLOCKED, 1, 1, ids_b },
+	{ 4242, OXP_TS_RUNNING, 3, 0, NULL },
+};
+static const struct oxp_agent_stats stats = {
+	9, OXP_AGENT_RUNNING, OXP_MODE_CPU, 1000, 997.25, { "perf-task-clock", 15 },
+	200, 101, 5, 1, 2,
+};
+
+void oxt_sample_msg(int i, struct oxp_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	struct oxp_fleet fleet = { 1, OXP_MODE_WALL, 10000, 64 };
+	switch (i) {
+	case 0:
+		m->type = OXP_MSG_HELLO;
+		m->u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, 4242,
+			oxp_str_c("/usr/bin/worker"), oxp_str_c("worker --port 8080"),
+			oxp_str_c("liboxprof 0.1.0") };
+		break;
+	case 1:
+		m->type = OXP_MSG_WELCOME;
+		m->u.welcome = (struct oxp_welcome){ oxp_str_c("oxprofd 0.1.0"), fleet,
+			17, 250 };
+		break;
+	case 2:
+		m->type = OXP_MSG_ERROR;
+		m->u.error = (struct oxp_error_msg){ -1000,
+			oxp_str_c("protocol version mismatch: daemon speaks 1, you 2") };
+		break;
+	case 3:
+		m->type = OXP_MSG_BYE;
+		m->u.bye.reason = oxp_str_c("daemon shutting down");
+		break;
+	case 4:
+		m->type = OXP_MSG_COMMAND;
+		m->u.command = (struct oxp_command){ OXP_CMD_QUERY,
+			{ 3, pids, oxp_str_c("worker"), oxp_str_c("4243") }, 997,
+			OXP_MODE_CPU, 33, OXP_BY_THREAD, OXP_SORT_TOTAL, 20 };
+		break;
+	case 5:
+		m->type = OXP_MSG_REPLY;
+		m->u.reply = (struct oxp_reply){ -1, oxp_str_c("permission denied"), 3 };
+		break;
+	case 6:
+		m->type = OXP_MSG_STATUS;
+		m->u.status = (struct oxp_status){ oxp_str_c("oxprofd 0.1.0"), 86400000,
+			fleet, 1 << 20, 256 << 20, 123456, 9, 4, 2, agents };
+		break;
+	case 7:
+		m->type = OXP_MSG_QUERY_HEAD;
+		m->u.query_head = (struct oxp_query_head){ 1000, 1700000000000ull,
+			1700000009000ull, 2, 1 };
+		break;
+	case 8:
+		m->type = OXP_MSG_QUERY_ROWS;
+		m->u.query_rows = (struct oxp_query_rows){ 2, rows };
+		break;
+	case 9:
+		m->type = OXP_MSG_SET_STATE;
+		m->u.set_state = (struct oxp_set_state){ fleet, 18, 1 };
+		break;
+	case 10:
+		m->type = OXP_MSG_AGENT_STATE;
+		m->u.agent_state = stats;
+		break;
+	default:
+		m->type = OXP_MSG_SAMPLES;
+		m->u.samples = (struct oxp_samples){ 5, 4, strs, 2, frames, 1, threads,
+			3, stacks, stats };
+		break;
+	}
+}

@@ -1,0 +1,58 @@
+/*
+ * task.h - the test harness: TEST() cases, ASSERT macros that are never
+ * compiled out, and a runner (runner.c) that runs each case in a forked child
+ * with a timeout, so one crash or hang fails one case, not the suite.
+ */
+#ifndef OXPROF_TESTS_TASK_H
+#define OXPROF_TESTS_TASK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*oxt_fn)(void);
+void oxt_register(const char *name, oxt_fn fn, int timeout_s);
+
+#define TEST_TIMEOUT(name, secs)                                           \
+	static void test_##name(void);                                     \
+	__attribute__((constructor)) static void oxt_reg_##name(void)      \
+	{                                                                  \
+		oxt_register(#name, test_##name, secs);                   \
+	}                                                                  \
+	static void test_##name(void)
+#define TEST(name) TEST_TIMEOUT(name, 60)
+
+#define OXT_FAIL(...)                                                      \
+	do {                                                               \
+		fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);     \
+		fprintf(stderr, __VA_ARGS__);                              \
+		fputc('\n', stderr);                                       \
+		abort();                                                   \
+	} while (0)
+
+#define ASSERT(c)                                                          \
+	do {                                                               \
+		if (!(c))                                                  \
+			OXT_FAIL("%s", #c);                                \
+	} while (0)
+#define ASSERT_MSG(c, ...)                                                 \
+	do {                                                               \
+		if (!(c))                                                  \
+			OXT_FAIL(__VA_ARGS__);                             \
+	} while (0)
+#define ASSERT_EQ(a, b)                                                    \
+	do {                                                               \
+		long long oxt_a = (long long)(a), oxt_b = (long long)(b);  \
+		if (oxt_a != oxt_b)                                        \
+			OXT_FAIL("%s == %s (%lld != %lld)", #a, #b, oxt_a, \
+				 oxt_b);                                   \
+	} while (0)
+#define ASSERT_STREQ(a, b)                                                 \
+	do {                                                               \
+		const char *oxt_a = (a), *oxt_b = (b);                     \
+		if (strcmp(oxt_a, oxt_b) != 0)                             \
+			OXT_FAIL("%s == %s (\"%s\" != \"%s\")", #a, #b,    \
+				 oxt_a, oxt_b);                            \
+	} while (0)
+
+#endif
