@@ -1,0 +1,47 @@
+/* make-corpus.c DIR - write one framed example of every message into DIR,
+ * plus one file holding all of them back to back. */
+#include <stdio.h>
+
+#include "../proto-samples.h"
+
+static int write_file(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: make-corpus DIR\n");
+		return 2;
+	}
+	struct oxp_buf all;
+	oxp_buf_init(&all);
+	for (int i = 0; i < OXT_NSAMPLE_MSGS; i++) {
+		struct oxp_msg m;
+		struct oxp_buf one;
+		char name[32];
+		oxp_buf_init(&one);
+		oxt_sample_msg(i, &m);
+		if (oxp_encode(&one, &m) < 0 || oxp_encode(&all, &m) < 0)
+			return 1;
+		/* The bare body too, for the direct decode path. */
+		snprintf(name, sizeof(name), "msg-%02d", i);
+		if (write_file(argv[1], name, one.data, one.len) < 0)
+			return 1;
+		snprintf(name, sizeof(name), "body-%02d", i);
+		if (write_file(argv[1], name, one.data + 4, one.len - 4) < 0)
+			return 1;
+		oxp_buf_destroy(&one);
+	}
+	int r = write_file(argv[1], "stream", all.data, all.len);
+	oxp_buf_destroy(&all);
+	return r < 0;
+}
