@@ -389,6 +389,14 @@ static void dec_samples(struct dec *x, const msgpack_object *o, struct oxp_sampl
 	dec_stats(x, &a[5], &m->stats);
 }
 
+static void dec_ack(struct dec *x, const msgpack_object *o, struct oxp_samples_ack *m)
+{
+	const msgpack_object *a = arr(x, o, 3);
+	m->seq = u64(x, &a[0], UINT64_MAX);
+	m->accepted = u64(x, &a[1], UINT64_MAX);
+	m->refused = u64(x, &a[2], UINT64_MAX);
+}
+
 static void dec_body(struct dec *x, struct oxp_msg *m, const msgpack_object *body)
 {
 	switch (m->type) {
@@ -404,6 +412,7 @@ static void dec_body(struct dec *x, struct oxp_msg *m, const msgpack_object *bod
 	case OXP_MSG_SET_STATE: dec_set_state(x, body, &m->u.set_state); break;
 	case OXP_MSG_AGENT_STATE: dec_stats(x, body, &m->u.agent_state); break;
 	case OXP_MSG_SAMPLES: dec_samples(x, body, &m->u.samples); break;
+	case OXP_MSG_SAMPLES_ACK: dec_ack(x, body, &m->u.samples_ack); break;
 	default: fail(x, -OXP_ESHAPE); break;
 	}
 }

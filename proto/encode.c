@@ -285,6 +285,12 @@ static int enc_body(struct enc *e, const struct oxp_msg *m)
 	case OXP_MSG_SET_STATE: enc_set_state(e, &m->u.set_state); break;
 	case OXP_MSG_AGENT_STATE: enc_stats(e, &m->u.agent_state); break;
 	case OXP_MSG_SAMPLES: enc_samples(e, &m->u.samples); break;
+	case OXP_MSG_SAMPLES_ACK:
+		pk_arr(e, 3);
+		pk_u(e, m->u.samples_ack.seq);
+		pk_u(e, m->u.samples_ack.accepted);
+		pk_u(e, m->u.samples_ack.refused);
+		break;
 	default: return -EINVAL;
 	}
 	return 0;

@@ -92,6 +92,10 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 		m->type = OXP_MSG_AGENT_STATE;
 		m->u.agent_state = stats;
 		break;
+	case 12:
+		m->type = OXP_MSG_SAMPLES_ACK;
+		m->u.samples_ack = (struct oxp_samples_ack){ 5, 98, 3 };
+		break;
 	default:
 		m->type = OXP_MSG_SAMPLES;
 		m->u.samples = (struct oxp_samples){ 5, 4, strs, 2, frames, 1, threads,

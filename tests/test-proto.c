@@ -86,6 +86,7 @@ TEST(proto_roundtrip_fields_spot_check)
 	ASSERT_EQ(oxp_decoder_new(&d), 0);
 	oxp_buf_init(&a);
 	oxt_sample_msg(11, &m);
+	ASSERT_EQ(m.type, OXP_MSG_SAMPLES);
 	encode_ok(&a, &m);
 	ASSERT_EQ(decode_frame(d, &a, &back), 0);
 	const struct oxp_samples *s = &back.u.samples;

@@ -197,6 +197,13 @@ struct oxp_samples {
 	struct oxp_agent_stats stats;
 };
 
+/* The daemon aggregated batch seq: accepted + refused = its samples. */
+struct oxp_samples_ack {
+	uint64_t seq;
+	uint64_t accepted;
+	uint64_t refused;       /* over the daemon's memory budget */
+};
+
 struct oxp_msg {
 	uint32_t type;          /* enum oxp_msg_type */
 	union {
@@ -212,6 +219,7 @@ struct oxp_msg {
 		struct oxp_set_state set_state;
 		struct oxp_agent_stats agent_state;
 		struct oxp_samples samples;
+		struct oxp_samples_ack samples_ack;
 	} u;
 };
 

@@ -46,6 +46,7 @@ enum oxp_msg_type {
 	OXP_MSG_SET_STATE = 20,   /* daemon -> agent: desired sampling state */
 	OXP_MSG_AGENT_STATE = 21, /* agent -> daemon: ack and counters */
 	OXP_MSG_SAMPLES = 22,     /* agent -> daemon: a batch of stacks */
+	OXP_MSG_SAMPLES_ACK = 23, /* daemon -> agent: a batch was aggregated */
 };
 
 enum oxp_role { OXP_ROLE_AGENT = 1, OXP_ROLE_CONTROL = 2 };
