@@ -1,11 +1,273 @@
-/* api.c - public entry points; being written (see issue 4). */
+/*
+ * api.c - the agent's entry points: the constructor that starts it under
+ * LD_PRELOAD, the destructor that flushes at exit, fork handling, and the
+ * public oxprof_* API.
+ *
+ * Lifecycle: start = sampler init (handler installed, nothing armed) + the
+ * drain thread; the drain thread connects and arms when the daemon (or
+ * OXPROF_START) says so.  Host threads calling the API serialise on
+ * api_lock; they never run inside the signal handler.
+ */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
 
+#include "agent.h"
+#include "log.h"
 #include "oxprof.h"
 
-int oxprof_start(const struct oxprof_options *opts) { (void)opts; return -ENOSYS; }
-int oxprof_pause(void) { return -ENOSYS; }
-int oxprof_unpause(void) { return -ENOSYS; }
-int oxprof_stop(void) { return -ENOSYS; }
-int oxprof_status(struct oxprof_status *st) { (void)st; return -ENOSYS; }
-int oxprof_dump_folded(int fd) { (void)fd; return -ENOSYS; }
+#define STOP_TIMEOUT_MS 3000
+
+struct oxa_agent oxa_agent = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			       .cond = PTHREAD_COND_INITIALIZER, .dump_fd = -1 };
+static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
+static int started, sampler_ready;
+
+static void release_tables(struct oxa_agent *a)
+{
+	oxa_conn_destroy(&a->conn);
+	oxa_stacks_destroy(&a->pending);
+	oxa_stacks_destroy(&a->lifetime);
+	oxa_frames_destroy(&a->frames);
+	oxa_symbols_free(a->syms);
+	a->syms = NULL;
+	oxa_strtab_destroy(&a->strs);
+	free(a->str_gens.gen);
+	free(a->frame_gens.gen);
+	free(a->tnames);
+	a->str_gens = a->frame_gens = (struct oxa_gens){ 0 };
+	a->tnames = NULL;
+	a->ntnames = a->tnames_mask = 0;
+}
+
+/* Fresh tables and counters for a new start (or a fork child). */
+static int setup_tables(struct oxa_agent *a)
+{
+	a->sent = a->refused = a->dropped_full = a->dropped_reset = 0;
+	a->batch_seq = a->ack_seq = 0;
+	a->stop = 0;
+	a->dump_fd = -1;
+	oxa_conn_init(&a->conn);
+	a->keep_lifetime = a->cfg.output[0] || !a->cfg.socket[0];
+	if (oxa_stacks_init(&a->pending, a->cfg.socket[0] ? a->cfg.buffer_bytes : 4096) < 0 ||
+	    (a->keep_lifetime && oxa_stacks_init(&a->lifetime, a->cfg.buffer_bytes) < 0) ||
+	    oxa_strtab_init(&a->strs) < 0 || oxa_symbols_new(&a->syms, &a->strs) < 0 ||
+	    oxa_frames_init(&a->frames, a->syms) < 0) {
+		release_tables(a);
+		return -ENOMEM;
+	}
+	a->want.running = a->cfg.start_running;
+	a->want.mode = a->cfg.mode;
+	a->want.hz = a->cfg.hz;
+	a->want.depth = a->cfg.depth;
+	return 0;
+}
+
+static int start_locked(const struct oxa_config *cfg)
+{
+	struct oxa_agent *a = &oxa_agent;
+	if (started)
+		return -EALREADY;
+	if (!sampler_ready) {
+		struct oxa_sampler_config sc = { .signo = cfg->signo };
+		int r = oxa_sampler_init(&sc);
+		if (r < 0) {
+			struct oxa_sampler_stats st;
+			oxa_sampler_stats(&st);
+			oxa_log(OXA_LOG_WARN, "sampling disabled: %s", st.why[0] ? st.why : strerror(-r));
+			return r;
+		}
+		sampler_ready = 1;
+	}
+	a->cfg = *cfg;
+	int r = setup_tables(a);
+	if (r < 0)
+		return r;
+	if (a->want.running)
+		oxa_apply_state(a);
+	if ((r = oxa_drain_start(a)) < 0) {
+		oxa_sampler_disarm();
+		release_tables(a);
+		return r;
+	}
+	started = 1;
+	return 0;
+}
+
+static void stop_locked(void)
+{
+	if (!started)
+		return;
+	oxa_sampler_disarm();
+	oxa_drain_stop(&oxa_agent, STOP_TIMEOUT_MS);
+	if (!oxa_agent.running)
+		release_tables(&oxa_agent);
+	started = 0;
+}
+
+static void atfork_child(void)
+{
+	/* Only this thread exists in the child: the parent's drain thread,
+	 * connection and unsent samples are not ours.  Start over as a new
+	 * process, sampling again if the parent was. */
+	struct oxa_agent *a = &oxa_agent;
+	if (!started)
+		return;
+	int was_armed = oxa_sampler_armed();
+	oxa_sampler_atfork_child();
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	pthread_mutex_init(&api_lock, NULL);
+	if (a->conn.fd >= 0)
+		close(a->conn.fd);
+	close(a->wake_fd);
+	a->conn.fd = -1;
+	a->running = 0;
+	release_tables(a);
+	a->cfg.start_running = a->cfg.start_running || was_armed;
+	if (setup_tables(a) < 0 || oxa_drain_start(a) < 0) {
+		started = 0;
+		oxa_sampler_disarm();
+		return;
+	}
+	if (a->want.running)
+		oxa_apply_state(a);
+}
+
+__attribute__((constructor)) static void oxa_init(void)
+{
+	if (getauxval(AT_SECURE))
+		return; /* setuid/setgid: never profile, never read the environment */
+	const char *off = secure_getenv("OXPROF_DISABLE");
+	if (off && !strcmp(off, "1"))
+		return;
+	struct oxa_config cfg;
+	char why[256] = "";
+	if (oxa_config_from_env(&cfg, why, sizeof(why)) < 0) {
+		oxa_log(OXA_LOG_ERROR, "not starting: %s", why);
+		return;
+	}
+	srand((unsigned)getpid() ^ (unsigned)oxa_now_ms());
+	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_mutex_lock(&api_lock);
+	start_locked(&cfg);
+	pthread_mutex_unlock(&api_lock);
+}
+
+__attribute__((destructor)) static void oxa_fini(void)
+{
+	pthread_mutex_lock(&api_lock);
+	stop_locked();
+	pthread_mutex_unlock(&api_lock);
+}
+
+int oxprof_start(const struct oxprof_options *o)
+{
+	struct oxa_config cfg;
+	char why[256];
+	if (getauxval(AT_SECURE))
+		return -EPERM;
+	if (oxa_config_from_env(&cfg, why, sizeof(why)) < 0)
+		return -EINVAL;
+	if (o) {
+		if (o->hz > OXP_MAX_HZ || o->depth > OXA_MAX_DEPTH ||
+		    (o->mode != OXPROF_MODE_CPU && o->mode != OXPROF_MODE_WALL))
+			return -EINVAL;
+		cfg.hz = o->hz ? o->hz : cfg.hz;
+		cfg.mode = o->mode;
+		cfg.depth = o->depth ? o->depth : cfg.depth;
+		if (o->socket && snprintf(cfg.socket, sizeof(cfg.socket), "%s", o->socket) >= (int)sizeof(cfg.socket))
+			return -ENAMETOOLONG;
+		if (o->no_daemon)
+			cfg.socket[0] = 0;
+		if (o->output && snprintf(cfg.output, sizeof(cfg.output), "%s", o->output) >= (int)sizeof(cfg.output))
+			return -ENAMETOOLONG;
+		cfg.start_running = o->start_running;
+	}
+	pthread_mutex_lock(&api_lock);
+	stop_locked(); /* a restart with new options */
+	int r = start_locked(&cfg);
+	pthread_mutex_unlock(&api_lock);
+	return r;
+}
+
+static int set_running(int on)
+{
+	pthread_mutex_lock(&api_lock);
+	int r = started ? 0 : -ENOTCONN;
+	if (r == 0) {
+		struct oxa_agent *a = &oxa_agent;
+		a->want.running = on;
+		r = on ? oxa_sampler_arm(a->want.mode, a->want.hz, a->want.depth)
+		       : oxa_sampler_disarm();
+		oxa_drain_wake(a);
+	}
+	pthread_mutex_unlock(&api_lock);
+	return r;
+}
+
+int oxprof_pause(void)
+{
+	return set_running(0);
+}
+
+int oxprof_unpause(void)
+{
+	return set_running(1);
+}
+
+int oxprof_stop(void)
+{
+	pthread_mutex_lock(&api_lock);
+	int r = started ? 0 : -ENOTCONN;
+	stop_locked();
+	pthread_mutex_unlock(&api_lock);
+	return r;
+}
+
+int oxprof_status(struct oxprof_status *st)
+{
+	struct oxa_sampler_stats s;
+	if (!st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&api_lock);
+	struct oxa_agent *a = &oxa_agent;
+	oxa_sampler_stats(&s);
+	st->running = oxa_sampler_armed();
+	st->connected = started && a->conn.fd >= 0 && a->conn.welcomed;
+	st->mode = a->want.mode;
+	st->hz_requested = a->want.hz;
+	st->hz_achieved = s.achieved_hz;
+	snprintf(st->source, sizeof(st->source), "%.63s", s.why[0] ? s.why : oxa_source_name(s.source));
+	st->taken = s.taken + s.dropped;
+	st->sent = a->sent;
+	st->dropped = s.dropped + a->dropped_full + a->dropped_reset;
+	st->skipped = s.skipped;
+	st->unwind_fail = s.unwind_fail;
+	pthread_mutex_unlock(&api_lock);
+	return 0;
+}
+
+int oxprof_dump_folded(int fd)
+{
+	struct oxa_agent *a = &oxa_agent;
+	pthread_mutex_lock(&api_lock);
+	if (!started || !a->keep_lifetime) {
+		pthread_mutex_unlock(&api_lock);
+		return started ? -ENODATA : -ENOTCONN;
+	}
+	pthread_mutex_lock(&a->lock);
+	a->dump_fd = fd;
+	oxa_drain_wake(a);
+	while (a->dump_fd >= 0)
+		pthread_cond_wait(&a->cond, &a->lock);
+	int r = a->dump_result;
+	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&api_lock);
+	return r;
+}

@@ -36,8 +36,13 @@ struct oxa_sampler_config {
 struct oxa_sample {
 	uint32_t tid;
 	uint8_t state;        /* 0 running, 1 blocked (wall mode only) */
-	uint16_t nframes;
-	uintptr_t ips[OXA_MAX_DEPTH]; /* leaf first; ips[0] is the interrupted pc */
+	uint16_t nframes;     /* >= 1 */
+	int16_t sysno;        /* wall, blocked: syscall number when known
+				 (219 = restart_syscall: a sleep), else -1 */
+	/* Leaf first; ips[0] is the interrupted pc.  ips[1..] are return
+	 * addresses minus one (inside the call instruction), so symbolise
+	 * them as they are, without another -1. */
+	uintptr_t ips[OXA_MAX_DEPTH];
 };
 
 struct oxa_sampler_stats {
@@ -51,15 +56,26 @@ struct oxa_sampler_stats {
 	int source;            /* enum oxa_source in use, NONE when paused */
 	int signo;
 	char why[128];         /* when sampling is impossible: the reason */
+	/* Additions (sampling core). */
+	uint64_t stale;        /* our signals that arrived after a disarm */
+	unsigned threads;      /* threads the registry follows */
+	unsigned threads_armed;
+	unsigned threads_blocked; /* left alone: they block our signal */
+	char note[96];         /* about the source, e.g. the cpu-timer's
+				  tick-bound limit and why it is in use */
 };
 
 /* Install the handler and allocate the ring; nothing is armed.  0 or -errno
  * (with why filled by oxa_sampler_stats) when this process cannot be
- * sampled, e.g. the host owns every candidate signal. */
+ * sampled, e.g. the host owns every candidate signal (-EBUSY).  When
+ * cfg->signo is 0, OXPROF_SIGNAL (SIGPROF, RTMIN+3, RTMAX-1, 40...) is read;
+ * OXPROF_SOURCE=timer forces the cpu-timer fallback at arm time.  Calling
+ * it again after success is a no-op. */
 int oxa_sampler_init(const struct oxa_sampler_config *cfg);
 /* Arm every thread of the process, existing and future, except threads
  * marked with oxa_sampler_exclude_self.  Re-arming with new parameters is
- * allowed.  depth is capped at OXA_MAX_DEPTH. */
+ * allowed.  hz 1..20000 (-EINVAL outside); depth 0 = 128, capped at
+ * OXA_MAX_DEPTH.  -ENODEV before init, -EBUSY when init failed. */
 int oxa_sampler_arm(int mode, unsigned hz, unsigned depth);
 /* Disarm every thread: no timer left, no signal will be delivered.  Waits
  * for handlers in progress to finish. */

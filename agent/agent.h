@@ -1,0 +1,126 @@
+/*
+ * agent.h - the agent's state, shared by api.c (host threads), drain.c,
+ * conn.c, batch.c and output.c (the drain thread).
+ *
+ * Threads: fields marked [drain] are touched only by the drain thread (and
+ * by api.c only while that thread is not running).  Requests from host
+ * threads go through the [api] fields under `lock` and wake the drain
+ * thread through `wake_fd`.  The signal handler touches none of this.
+ */
+#ifndef OXA_AGENT_H
+#define OXA_AGENT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "frames.h"
+#include "oxp/oxp.h"
+#include "sampler.h"
+#include "stacks.h"
+#include "strtab.h"
+#include "symbols.h"
+
+/* Per-connection definition tracking: an id is defined on the current
+ * connection when its generation equals the connection's. */
+struct oxa_gens {
+	uint32_t *gen;
+	size_t cap;
+};
+
+struct oxa_conn {
+	int fd;                  /* -1 when not connected */
+	int welcomed;
+	uint32_t gen;            /* connection number, from 1 */
+	struct oxp_reader rd;
+	struct oxp_decoder *dec;
+	struct oxp_buf out;      /* encoded, not yet written */
+	size_t out_off;
+	uint64_t next_try_ms;
+	unsigned backoff_ms;
+	int unreachable_logged;
+	uint32_t unacked;        /* SAMPLES frames awaiting SAMPLES_ACK */
+	uint64_t first_unacked_seq;
+};
+
+struct oxa_tname {
+	uint32_t tid;            /* 0 = empty slot */
+	uint32_t name;           /* string id */
+	uint32_t gen;            /* defined on connection gen */
+};
+
+struct oxa_agent {
+	struct oxa_config cfg;
+	/* [api] requests, under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop;                /* drain thread: flush and finish */
+	int dump_fd;             /* drain thread: write folded here, -1 none */
+	int dump_result;
+	int wake_fd;             /* eventfd */
+	pthread_t thread;
+	int running;             /* the drain thread exists */
+	/* [drain] */
+	struct oxa_stacks pending;  /* unsent and unacknowledged */
+	struct oxa_stacks lifetime; /* everything, for stand-alone output */
+	int keep_lifetime;
+	struct oxa_strtab strs;
+	struct oxa_symbols *syms;
+	struct oxa_frames frames;
+	struct oxa_gens str_gens, frame_gens;
+	struct oxa_tname *tnames;
+	size_t tnames_mask, ntnames;
+	struct oxa_conn conn;
+	struct oxa_fleet_state {
+		int running, mode;
+		unsigned hz, depth;
+	} want;                  /* what the daemon or API asked for */
+	uint64_t ack_seq;        /* last SET_STATE seq applied */
+	uint64_t batch_seq;
+	uint64_t sent;           /* samples the daemon acknowledged */
+	uint64_t refused;        /* of those, refused by its budget */
+	uint64_t dropped_full;   /* the pending table was full */
+	uint64_t dropped_reset;  /* discarded by a reset */
+	uint64_t unwound_empty;
+	struct oxa_sample scratch;
+};
+
+extern struct oxa_agent oxa_agent;
+
+/* drain.c */
+int oxa_drain_start(struct oxa_agent *a);
+/* Ask the drain thread to flush and finish; wait up to timeout_ms. */
+void oxa_drain_stop(struct oxa_agent *a, int timeout_ms);
+void oxa_drain_wake(struct oxa_agent *a);
+uint64_t oxa_now_ms(void);
+/* Apply the wanted sampling state to the sampler. */
+void oxa_apply_state(struct oxa_agent *a);
+/* Fill the counters part of an AGENT_STATE/SAMPLES message. */
+void oxa_fill_stats(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, size_t srclen);
+
+/* conn.c */
+void oxa_conn_init(struct oxa_conn *c);
+void oxa_conn_destroy(struct oxa_conn *c);
+/* Connect if due; 0 when connected (or not due), negative on failure. */
+int oxa_conn_maybe_connect(struct oxa_agent *a);
+/* Move pending output to the socket; on error closes the connection. */
+void oxa_conn_write(struct oxa_agent *a);
+/* Read and handle what the daemon sent; on error closes. */
+void oxa_conn_read(struct oxa_agent *a);
+void oxa_conn_close(struct oxa_agent *a, const char *why);
+/* Queue an AGENT_STATE message. */
+int oxa_conn_send_state(struct oxa_agent *a);
+
+/* batch.c */
+/* Encode all pending stacks as SAMPLES frames into the connection's output
+ * buffer; they become inflight.  0 or -ENOMEM. */
+int oxa_batch_queue(struct oxa_agent *a);
+/* The name string id of a thread (read from /proc at first sight). */
+int oxa_thread_name(struct oxa_agent *a, uint32_t tid, struct oxa_tname **out);
+int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was);
+
+/* output.c */
+/* Write the lifetime table as folded stacks to fd. */
+int oxa_output_folded(struct oxa_agent *a, int fd);
+
+#endif

@@ -1,0 +1,31 @@
+/* config.h - the agent's settings, from OXPROF_* variables or the API. */
+#ifndef OXA_CONFIG_H
+#define OXA_CONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct oxa_config {
+	char socket[108];      /* daemon socket; "" = no daemon */
+	char output[4096];     /* stand-alone folded output; "" = none */
+	unsigned hz;
+	int mode;              /* enum oxa_mode */
+	unsigned depth;
+	int start_running;     /* sample from the start, whatever the fleet says */
+	int signo;             /* 0 = let the sampler choose */
+	unsigned flush_ms;     /* how often the drain thread sends */
+	size_t buffer_bytes;   /* budget of the unsent-stack table */
+	int trusted_uid;       /* OXPROF_DAEMON_USER, -1 = none */
+};
+
+/*
+ * Fill c from the environment (secure_getenv, so nothing under AT_SECURE).
+ * Returns 0, or -EINVAL with a message in why for a bad value.
+ * Variables: OXPROF_SOCKET, OXPROF_DAEMON (0 = never connect), OXPROF_HZ,
+ * OXPROF_MODE (cpu|wall), OXPROF_DEPTH, OXPROF_START (1 = sample at once),
+ * OXPROF_OUTPUT, OXPROF_SIGNAL, OXPROF_FLUSH_MS, OXPROF_BUFFER_KB,
+ * OXPROF_DAEMON_USER, OXPROF_LOG_LEVEL.
+ */
+int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * conn.c - the agent's connection to oxprofd: connect with capped
+ * exponential backoff and jitter, check who the daemon is, handshake, and
+ * handle what the daemon sends.  Drain thread only; nonblocking I/O with
+ * MSG_NOSIGNAL so a vanished daemon never raises SIGPIPE in the host.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+
+void oxa_conn_init(struct oxa_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	oxp_buf_init(&c->out);
+}
+
+void oxa_conn_destroy(struct oxa_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->dec) {
+		oxp_decoder_free(c->dec);
+		oxp_reader_destroy(&c->rd);
+	}
+	c->dec = NULL;
+	oxp_buf_destroy(&c->out);
+}
+
+static void schedule_retry(struct oxa_conn *c)
+{
+	unsigned b = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (b > BACKOFF_MAX_MS)
+		b = BACKOFF_MAX_MS;
+	c->backoff_ms = b;
+	/* +-25% jitter, so a fleet does not reconnect in lockstep. */
+	unsigned j = (unsigned)rand() % (b / 2 + 1);
+	c->next_try_ms = oxa_now_ms() + b - b / 4 + j;
+}
+
+void oxa_conn_close(struct oxa_agent *a, const char *why)
+{
+	struct oxa_conn *c = &a->conn;
+	if (c->fd < 0)
+		return;
+	oxa_log(OXA_LOG_INFO, "disconnected from oxprofd: %s", why);
+	close(c->fd);
+	c->fd = -1;
+	c->welcomed = 0;
+	c->unacked = 0;
+	oxp_buf_reset(&c->out);
+	c->out_off = 0;
+	/* What the daemon did not acknowledge goes out again next time. */
+	oxa_stacks_requeue(&a->pending);
+	schedule_retry(c);
+}
+
+/* The daemon must be root, us, or the user named in OXPROF_DAEMON_USER. */
+static int trusted(struct oxa_agent *a, int fd, char *why, size_t len)
+{
+	struct ucred cr;
+	socklen_t sl = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0) {
+		snprintf(why, len, "cannot read the daemon's credentials: %s", strerror(errno));
+		return 0;
+	}
+	if (cr.uid == 0 || cr.uid == getuid() || (int)cr.uid == a->cfg.trusted_uid)
+		return 1;
+	snprintf(why, len, "the socket %s belongs to uid %u, which is neither root, uid %u, "
+		 "nor OXPROF_DAEMON_USER; not sending stacks there", a->cfg.socket,
+		 (unsigned)cr.uid, (unsigned)getuid());
+	return 0;
+}
+
+static int queue_msg(struct oxa_agent *a, const struct oxp_msg *m)
+{
+	return oxp_encode(&a->conn.out, m);
+}
+
+static int send_hello(struct oxa_agent *a)
+{
+	char exe[1024] = "", cmd[1024] = "";
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < n - 1; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		cmd[n > 0 ? n : 0] = 0;
+	}
+	struct oxp_msg m = { .type = OXP_MSG_HELLO };
+	m.u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, (int32_t)getpid(), oxp_str_c(exe),
+					oxp_str_c(cmd), oxp_str_c("liboxprof " OXPROF_VERSION) };
+	return queue_msg(a, &m);
+}
+
+int oxa_conn_maybe_connect(struct oxa_agent *a)
+{
+	struct oxa_conn *c = &a->conn;
+	if (c->fd >= 0 || !a->cfg.socket[0] || oxa_now_ms() < c->next_try_ms)
+		return 0;
+	if (!c->dec && (oxp_decoder_new(&c->dec) < 0 || oxp_reader_init(&c->rd, 0) < 0))
+		return -ENOMEM;
+	int fd, r = oxp_connect(a->cfg.socket, &fd);
+	char why[256];
+	if (r == 0 && !trusted(a, fd, why, sizeof(why))) {
+		close(fd);
+		r = -OXP_EUNTRUSTED;
+	} else if (r < 0) {
+		snprintf(why, sizeof(why), "%s: %s", a->cfg.socket, oxp_strerror(r));
+	}
+	if (r < 0) {
+		if (!c->unreachable_logged++)
+			oxa_log(r == -OXP_EUNTRUSTED ? OXA_LOG_WARN : OXA_LOG_INFO,
+				"no daemon yet (%s); sampling state is kept and retried with backoff", why);
+		schedule_retry(c);
+		return r;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	oxp_reader_destroy(&c->rd);
+	oxp_reader_init(&c->rd, 0);
+	c->fd = fd;
+	c->gen++;
+	c->unreachable_logged = 0;
+	oxp_buf_reset(&c->out);
+	c->out_off = 0;
+	return send_hello(a);
+}
+
+void oxa_conn_write(struct oxa_agent *a)
+{
+	struct oxa_conn *c = &a->conn;
+	while (c->fd >= 0 && c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				oxa_conn_close(a, strerror(errno));
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out.len) {
+		oxp_buf_reset(&c->out);
+		c->out_off = 0;
+	}
+}
+
+int oxa_conn_send_state(struct oxa_agent *a)
+{
+	char src[128];
+	struct oxp_msg m = { .type = OXP_MSG_AGENT_STATE };
+	oxa_fill_stats(a, &m.u.agent_state, src, sizeof(src));
+	return queue_msg(a, &m);
+}
+
+static void adopt(struct oxa_agent *a, const struct oxp_fleet *f, uint64_t seq, int explicit_cmd)
+{
+	/* An agent started with OXPROF_START=1 keeps sampling until a command
+	 * addressed to it says otherwise; the fleet default does not pause it. */
+	if (!a->cfg.start_running || explicit_cmd) {
+		a->want.running = f->running;
+		a->want.mode = f->mode;
+		a->want.hz = f->hz;
+		a->want.depth = f->depth;
+	}
+	a->ack_seq = seq;
+	oxa_apply_state(a);
+	oxa_conn_send_state(a);
+}
+
+static void on_ack(struct oxa_agent *a, const struct oxp_samples_ack *k)
+{
+	struct oxa_conn *c = &a->conn;
+	if (!c->unacked)
+		return;
+	a->sent += k->accepted + k->refused;
+	a->refused += k->refused;
+	if (--c->unacked == 0)
+		oxa_stacks_commit(&a->pending);
+}
+
+/* Handle one message; negative closes the connection. */
+static int handle(struct oxa_agent *a, const struct oxp_msg *m)
+{
+	switch (m->type) {
+	case OXP_MSG_WELCOME:
+		a->conn.welcomed = 1;
+		a->conn.backoff_ms = 0;
+		oxa_log(OXA_LOG_INFO, "joined %.*s at %s", (int)m->u.welcome.software.len,
+			m->u.welcome.software.ptr, a->cfg.socket);
+		adopt(a, &m->u.welcome.fleet, m->u.welcome.seq, 0);
+		return 0;
+	case OXP_MSG_SET_STATE:
+		if (m->u.set_state.reset)
+			a->dropped_reset += oxa_stacks_discard_pending(&a->pending);
+		adopt(a, &m->u.set_state.fleet, m->u.set_state.seq, 1);
+		return 0;
+	case OXP_MSG_SAMPLES_ACK:
+		on_ack(a, &m->u.samples_ack);
+		return 0;
+	case OXP_MSG_BYE:
+		return -ECONNRESET;
+	case OXP_MSG_ERROR:
+		oxa_log(OXA_LOG_WARN, "oxprofd refused this agent: %.*s",
+			(int)m->u.error.message.len, m->u.error.message.ptr);
+		return -EPROTO;
+	default:
+		return -OXP_ESHAPE;
+	}
+}
+
+void oxa_conn_read(struct oxa_agent *a)
+{
+	struct oxa_conn *c = &a->conn;
+	for (;;) {
+		const uint8_t *f;
+		size_t len;
+		struct oxp_msg m;
+		int r = oxp_reader_next(&c->rd, &f, &len);
+		if (r == 1) {
+			r = oxp_decoder_decode(c->dec, f, len, &m, NULL);
+			if (r == 0)
+				r = handle(a, &m);
+			if (r < 0)
+				return oxa_conn_close(a, oxp_strerror(r));
+			continue;
+		}
+		uint8_t *p;
+		size_t room;
+		if (r < 0 || (r = oxp_reader_space(&c->rd, &p, &room)) < 0)
+			return oxa_conn_close(a, oxp_strerror(r));
+		ssize_t n = recv(c->fd, p, room, MSG_DONTWAIT);
+		if (n == 0)
+			return oxa_conn_close(a, "the daemon closed the connection");
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				oxa_conn_close(a, strerror(errno));
+			return;
+		}
+		if ((r = oxp_reader_commit(&c->rd, (size_t)n)) < 0)
+			return oxa_conn_close(a, oxp_strerror(r));
+	}
+}

@@ -1,0 +1,236 @@
+/*
+ * drain.c - the agent's one thread: empties the sample ring into the stack
+ * tables, symbolises, sends batches on a timer, talks to the daemon.  It
+ * blocks every signal and is never sampled itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+
+#define RING_POLL_MS 10      /* how often the ring is emptied while sampling */
+#define FINAL_ACK_MS 2000    /* at stop: how long to wait for the daemon */
+
+uint64_t oxa_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void oxa_drain_wake(struct oxa_agent *a)
+{
+	uint64_t one = 1;
+	ssize_t w = write(a->wake_fd, &one, sizeof(one));
+	(void)w;
+}
+
+void oxa_apply_state(struct oxa_agent *a)
+{
+	if (a->want.running)
+		oxa_sampler_arm(a->want.mode, a->want.hz, a->want.depth);
+	else
+		oxa_sampler_disarm();
+}
+
+void oxa_fill_stats(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, size_t srclen)
+{
+	struct oxa_sampler_stats s;
+	oxa_sampler_stats(&s);
+	memset(st, 0, sizeof(*st));
+	st->ack_seq = a->ack_seq;
+	st->state = oxa_sampler_armed() ? OXP_AGENT_RUNNING
+		    : s.why[0]		 ? OXP_AGENT_DISABLED
+					 : OXP_AGENT_PAUSED;
+	st->mode = (uint8_t)a->want.mode;
+	st->hz_requested = a->want.hz;
+	st->hz_achieved = s.achieved_hz;
+	snprintf(src, srclen, "%s", s.why[0] ? s.why : oxa_source_name(s.source));
+	st->source = oxp_str_c(src);
+	/* Every sample the handler took is sent, dropped, or still held. */
+	st->taken = s.taken + s.dropped;
+	st->sent = a->sent;
+	st->dropped = s.dropped + a->dropped_full + a->dropped_reset;
+	st->unwind_fail = s.unwind_fail;
+	st->skipped = s.skipped;
+}
+
+/* Move every sample from the ring into the tables. */
+static void empty_ring(struct oxa_agent *a)
+{
+	struct oxa_sample *s = &a->scratch;
+	while (oxa_sampler_pop(s) == 1) {
+		if (a->cfg.socket[0] &&
+		    oxa_stacks_add(&a->pending, s->tid, s->state, s->ips, s->nframes, 1) < 0)
+			a->dropped_full++;
+		if (a->keep_lifetime)
+			(void)oxa_stacks_add(&a->lifetime, 0, 0, s->ips, s->nframes, 1);
+	}
+}
+
+/* Send what is pending, unless a flush is still unacknowledged. */
+static void flush(struct oxa_agent *a)
+{
+	struct oxa_conn *c = &a->conn;
+	if (c->fd < 0 || !c->welcomed || c->unacked)
+		return;
+	int r = 0;
+	if (oxa_stacks_pending(&a->pending))
+		r = oxa_batch_queue(a);
+	else
+		r = oxa_conn_send_state(a); /* counters only */
+	if (r < 0)
+		oxa_conn_close(a, oxp_strerror(r));
+}
+
+static int poll_timeout(struct oxa_agent *a, uint64_t next_flush)
+{
+	uint64_t now = oxa_now_ms(), until = next_flush;
+	if (oxa_sampler_armed() && now + RING_POLL_MS < until)
+		until = now + RING_POLL_MS;
+	if (a->cfg.socket[0] && a->conn.fd < 0 && a->conn.next_try_ms < until)
+		until = a->conn.next_try_ms;
+	return until <= now ? 0 : (int)(until - now);
+}
+
+static void wait_io(struct oxa_agent *a, int timeout)
+{
+	struct pollfd p[2] = { { .fd = a->wake_fd, .events = POLLIN }, { .fd = -1 } };
+	if (a->conn.fd >= 0) {
+		p[1].fd = a->conn.fd;
+		p[1].events = POLLIN | (a->conn.out.len > a->conn.out_off ? POLLOUT : 0);
+	}
+	if (poll(p, 2, timeout) <= 0)
+		return;
+	if (p[0].revents & POLLIN) {
+		uint64_t v;
+		ssize_t r = read(a->wake_fd, &v, sizeof(v));
+		(void)r;
+	}
+	if (a->conn.fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+		oxa_conn_read(a);
+	if (a->conn.fd >= 0 && (p[1].revents & POLLOUT))
+		oxa_conn_write(a);
+}
+
+/* Serve requests from host threads: a dump, or stop. */
+static int requests(struct oxa_agent *a)
+{
+	pthread_mutex_lock(&a->lock);
+	if (a->dump_fd >= 0) {
+		empty_ring(a);
+		a->dump_result = oxa_output_folded(a, a->dump_fd);
+		a->dump_fd = -1;
+		pthread_cond_broadcast(&a->cond);
+	}
+	int stop = a->stop;
+	pthread_mutex_unlock(&a->lock);
+	return stop;
+}
+
+/* Last flush: everything taken so far goes to the daemon and is
+ * acknowledged, or is counted as dropped, before the final state. */
+static void finish(struct oxa_agent *a)
+{
+	empty_ring(a);
+	uint64_t deadline = oxa_now_ms() + FINAL_ACK_MS;
+	while (a->conn.fd >= 0 && oxa_now_ms() < deadline) {
+		if (!a->conn.unacked && !oxa_stacks_pending(&a->pending))
+			break;
+		flush(a);
+		oxa_conn_write(a);
+		wait_io(a, 20);
+	}
+	a->dropped_full += oxa_stacks_pending(&a->pending) + oxa_stacks_inflight(&a->pending);
+	oxa_stacks_discard_pending(&a->pending);
+	oxa_stacks_commit(&a->pending);
+	if (a->conn.fd >= 0 && oxa_conn_send_state(a) == 0) {
+		uint64_t until = oxa_now_ms() + 500;
+		while (a->conn.fd >= 0 && a->conn.out_off < a->conn.out.len && oxa_now_ms() < until) {
+			oxa_conn_write(a);
+			wait_io(a, 20);
+		}
+	}
+	if (a->cfg.output[0]) {
+		int fd = open(a->cfg.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || oxa_output_folded(a, fd) < 0)
+			oxa_log(OXA_LOG_ERROR, "cannot write %s: %s", a->cfg.output, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void *drain_main(void *arg)
+{
+	struct oxa_agent *a = arg;
+	oxa_sampler_exclude_self();
+	uint64_t next_flush = oxa_now_ms() + a->cfg.flush_ms;
+	while (!requests(a)) {
+		wait_io(a, poll_timeout(a, next_flush));
+		empty_ring(a);
+		oxa_sampler_tick();
+		if (oxa_conn_maybe_connect(a) == 0)
+			oxa_conn_write(a);
+		if (oxa_now_ms() >= next_flush) {
+			flush(a);
+			oxa_conn_write(a);
+			next_flush = oxa_now_ms() + a->cfg.flush_ms;
+		}
+	}
+	finish(a);
+	return NULL;
+}
+
+int oxa_drain_start(struct oxa_agent *a)
+{
+	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->wake_fd < 0)
+		return -errno;
+	pthread_attr_t attr;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	/* Born with every signal blocked: the host's signals go to its own
+	 * threads, and the sampler's never land here. */
+	pthread_attr_setsigmask_np(&attr, &all);
+	int r = pthread_create(&a->thread, &attr, drain_main, a);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		close(a->wake_fd);
+		return -r;
+	}
+	a->running = 1;
+	return 0;
+}
+
+void oxa_drain_stop(struct oxa_agent *a, int timeout_ms)
+{
+	if (!a->running)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stop = 1;
+	pthread_mutex_unlock(&a->lock);
+	oxa_drain_wake(a);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	if (pthread_timedjoin_np(a->thread, NULL, &ts) != 0) {
+		oxa_log(OXA_LOG_WARN, "drain thread did not finish in %d ms; leaving it", timeout_ms);
+		return;
+	}
+	a->running = 0;
+	close(a->wake_fd);
+}

@@ -1,0 +1,34 @@
+/*
+ * frames.h - the agent's frame table: each distinct pc gets a dense id and
+ * is symbolised once, on first sight (drain thread only).  Ids are stable
+ * for the life of the process, so the wire protocol's per-connection frame
+ * definitions only need a "defined on this connection" flag per id.
+ */
+#ifndef OXA_FRAMES_H
+#define OXA_FRAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "symbols.h"
+
+struct oxa_frame {
+	uintptr_t pc;
+	uint32_t func, module;  /* string ids */
+	uint64_t offset;
+};
+
+struct oxa_frames {
+	struct oxa_frame *v;
+	size_t n, cap;
+	uint32_t *index;        /* open addressing: id + 1 */
+	size_t index_mask;
+	struct oxa_symbols *syms;
+};
+
+int oxa_frames_init(struct oxa_frames *f, struct oxa_symbols *syms);
+void oxa_frames_destroy(struct oxa_frames *f);
+/* The id of pc, symbolising it if new.  0 or -ENOMEM. */
+int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, uint32_t *id);
+
+#endif

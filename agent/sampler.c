@@ -1,0 +1,407 @@
+/*
+ * sampler.c - the control side of the sampling core: init, arm, disarm,
+ * stats, housekeeping, fork and shutdown.  Every entry point takes the
+ * control lock; none runs in signal context.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sampler_int.h"
+
+#define OXA_MAX_HZ 20000u
+#define OXA_DEFAULT_DEPTH 128u
+#define OXA_DEFAULT_SLOTS 16384u
+/* Ring words per configured sample slot: room for a 30-frame stack. */
+#define OXA_WORDS_PER_SLOT 32u
+
+struct oxa__state oxa__s = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+const char *oxa_source_name(int source)
+{
+	switch (source) {
+	case OXA_SOURCE_PERF_TASK_CLOCK:
+		return "perf-task-clock";
+	case OXA_SOURCE_CPU_TIMER:
+		return "cpu-timer";
+	case OXA_SOURCE_WALL_TIMER:
+		return "wall-timer";
+	default:
+		return "none";
+	}
+}
+
+/* Signals whose default action is to terminate: forwarding a foreign one
+ * to SIG_DFL is then simple (sighandler.c).  Others are refused. */
+static int signal_allowed(int s)
+{
+	return s == SIGPROF || s == SIGVTALRM || s == SIGALRM ||
+	       s == SIGUSR1 || s == SIGUSR2 || (s >= SIGRTMIN && s <= SIGRTMAX);
+}
+
+/* "SIGPROF", "PROF", "SIGRTMIN+3", "RTMAX-2" or a number; 0 if bad. */
+static int parse_signal(const char *v)
+{
+	static const struct { const char *n; int s; } names[] = {
+		{ "PROF", SIGPROF }, { "VTALRM", SIGVTALRM },
+		{ "ALRM", SIGALRM }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+	};
+	char *end;
+	if (strncmp(v, "SIG", 3) == 0)
+		v += 3;
+	if (*v >= '0' && *v <= '9') {
+		long n = strtol(v, &end, 10);
+		return *end == 0 && n > 0 && n < 65 ? (int)n : 0;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i].n) == 0)
+			return names[i].s;
+	int base = strncmp(v, "RTMIN", 5) == 0 ? SIGRTMIN :
+		   strncmp(v, "RTMAX", 5) == 0 ? SIGRTMAX : 0;
+	if (!base)
+		return 0;
+	if (v[5] == 0)
+		return base;
+	long off = strtol(v + 5, &end, 10);
+	return *end == 0 ? base + (int)off : 0;
+}
+
+/* Free: no host handler (SIG_DFL or SIG_IGN) and not blocked here (a
+ * blocked signal with no handler is how sigwait/signalfd users hold it). */
+static int signal_free(int s, struct sigaction *old)
+{
+	if (sigaction(s, NULL, old) < 0)
+		return 0;
+	if (!(old->sa_flags & SA_SIGINFO) && (old->sa_handler == SIG_DFL ||
+					      old->sa_handler == SIG_IGN)) {
+		sigset_t cur;
+		pthread_sigmask(SIG_BLOCK, NULL, &cur);
+		return sigismember(&cur, s) != 1;
+	}
+	return 0;
+}
+
+/* Choose our signal: the configured one (must be free), else SIGPROF,
+ * else the highest free real-time signal.  Returns it or -EBUSY/-EINVAL
+ * with why filled. */
+static int pick_signal(int want, struct sigaction *old)
+{
+	char *why = oxa__s.why;
+	if (want) {
+		if (!signal_allowed(want)) {
+			snprintf(why, sizeof(oxa__s.why), "signal %d not usable "
+				 "(want SIGPROF, SIGVTALRM, SIGALRM, SIGUSR1/2 or "
+				 "a real-time signal)", want);
+			return -EINVAL;
+		}
+		if (!signal_free(want, old)) {
+			snprintf(why, sizeof(oxa__s.why), "signal %d (%s) is "
+				 "owned by the host", want, strsignal(want));
+			return -EBUSY;
+		}
+		return want;
+	}
+	if (signal_free(SIGPROF, old))
+		return SIGPROF;
+	for (int s = SIGRTMAX; s >= SIGRTMIN + 2; s--)
+		if (signal_free(s, old))
+			return s;
+	snprintf(why, sizeof(oxa__s.why), "no free signal: the host owns "
+		 "SIGPROF and every real-time signal");
+	return -EBUSY;
+}
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&oxa__s.lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&oxa__s.lock);
+}
+
+static void atfork_child(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	oxa__s.lock = fresh; /* another thread may have held it */
+	oxa_sampler_atfork_child();
+}
+
+static int init_locked(const struct oxa_sampler_config *cfg)
+{
+	int want = cfg ? cfg->signo : 0;
+	const char *env = secure_getenv("OXPROF_SIGNAL");
+	if (!want && env && *env && !(want = parse_signal(env))) {
+		snprintf(oxa__s.why, sizeof(oxa__s.why),
+			 "OXPROF_SIGNAL=%.60s: not a signal", env);
+		return -EINVAL;
+	}
+	struct sigaction old;
+	int s = pick_signal(want, &old);
+	if (s < 0)
+		return s;
+	size_t slots = cfg && cfg->ring_slots ? cfg->ring_slots :
+						OXA_DEFAULT_SLOTS;
+	struct oxa_ring *ring;
+	int r = oxa_ring_new(&ring, slots * OXA_WORDS_PER_SLOT);
+	if (r < 0) {
+		snprintf(oxa__s.why, sizeof(oxa__s.why), "ring alloc failed");
+		return r;
+	}
+	if ((r = oxa__threads_init()) < 0) {
+		oxa_ring_free(ring);
+		return r;
+	}
+	static int atfork_done;
+	if (!atfork_done && pthread_atfork(atfork_prepare, atfork_parent,
+					   atfork_child) == 0)
+		atfork_done = 1;
+	oxa__unwind_init();
+	oxa__s.signo = s;
+	oxa__s.prev = old;
+	__atomic_store_n(&oxa__s.ring, ring, __ATOMIC_RELEASE);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = oxa__handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(s, &sa, NULL) < 0) {
+		r = -errno;
+		__atomic_store_n(&oxa__s.ring, NULL, __ATOMIC_RELEASE);
+		oxa_ring_free(ring);
+		return r;
+	}
+	oxa__s.pid = getpid();
+	oxa__s.why[0] = 0;
+	return 0;
+}
+
+int oxa_sampler_init(const struct oxa_sampler_config *cfg)
+{
+	pthread_mutex_lock(&oxa__s.lock);
+	int r = 0;
+	if (!oxa__s.inited) {
+		r = init_locked(cfg);
+		oxa__s.disabled = r < 0;
+		if (r == 0)
+			__atomic_store_n(&oxa__s.inited, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&oxa__s.lock);
+	return r;
+}
+
+/* Samples per CPU-second (cpu) or thread-second (wall) in this window. */
+static double rate_locked(void)
+{
+	double d = (double)oxa__s.win_delivered, secs = oxa__s.win_seconds;
+	unsigned hw = atomic_load(&oxa__s.hiwater);
+	for (unsigned i = 0; i < hw; i++) {
+		struct oxa__thread *th = &oxa__threads[i];
+		if (!atomic_load(&th->tid) || !atomic_load(&th->armed))
+			continue;
+		int64_t now = oxa__clock_ns(th->clock);
+		if (now < 0 || now < th->t0_ns)
+			continue;
+		d += (double)atomic_load(&th->delivered);
+		secs += (double)(now - th->t0_ns) / 1e9;
+	}
+	return secs > 0 ? d / secs : 0;
+}
+
+static void disarm_locked(void)
+{
+	if (!atomic_load(&oxa__s.armed))
+		return;
+	atomic_store(&oxa__s.armed, 0);
+	unsigned hw = atomic_load(&oxa__s.hiwater);
+	for (unsigned i = 0; i < hw; i++)
+		if (atomic_load(&oxa__threads[i].tid))
+			oxa__slot_disarm(i);
+	oxa__s.last_hz = oxa__s.win_seconds > 0 ?
+				 (double)oxa__s.win_delivered /
+					 oxa__s.win_seconds : 0;
+}
+
+int oxa_sampler_arm(int mode, unsigned hz, unsigned depth)
+{
+	if ((mode != OXA_MODE_CPU && mode != OXA_MODE_WALL) || hz < 1 ||
+	    hz > OXA_MAX_HZ)
+		return -EINVAL;
+	if (depth == 0)
+		depth = OXA_DEFAULT_DEPTH;
+	if (depth > OXA_MAX_DEPTH)
+		depth = OXA_MAX_DEPTH;
+	pthread_mutex_lock(&oxa__s.lock);
+	int r = 0;
+	if (!oxa__s.inited) {
+		r = oxa__s.disabled ? -EBUSY : -ENODEV;
+		goto out;
+	}
+	disarm_locked();
+	oxa__s.mode = mode;
+	oxa__s.hz = hz;
+	oxa__s.depth_req = depth;
+	atomic_store(&oxa__s.depth, depth);
+	oxa__s.source = oxa__source_pick(mode);
+	oxa__s.win_delivered = 0;
+	oxa__s.win_seconds = 0;
+	atomic_store(&oxa__s.armed, 1);
+	oxa__threads_reap();
+	r = oxa__threads_scan();
+out:
+	pthread_mutex_unlock(&oxa__s.lock);
+	return r;
+}
+
+int oxa_sampler_disarm(void)
+{
+	pthread_mutex_lock(&oxa__s.lock);
+	disarm_locked();
+	pthread_mutex_unlock(&oxa__s.lock);
+	return 0;
+}
+
+int oxa_sampler_armed(void)
+{
+	return atomic_load(&oxa__s.armed);
+}
+
+int oxa_sampler_pop(struct oxa_sample *out)
+{
+	struct oxa_ring *r = __atomic_load_n(&oxa__s.ring, __ATOMIC_ACQUIRE);
+	if (!r)
+		return 0;
+	uint64_t tag, buf[1 + OXA_MAX_DEPTH];
+	size_t n = oxa_ring_pop(r, &tag, buf, 1 + OXA_MAX_DEPTH);
+	if (n == 0)
+		return 0;
+	if (n > 1 + OXA_MAX_DEPTH)
+		n = 1 + OXA_MAX_DEPTH;
+	out->tid = (uint32_t)tag;
+	out->state = (uint8_t)(buf[0] & 0xff);
+	out->sysno = (int16_t)(uint16_t)(buf[0] >> 8);
+	out->nframes = (uint16_t)(n - 1);
+	for (size_t i = 1; i < n; i++)
+		out->ips[i - 1] = (uintptr_t)buf[i];
+	return 1;
+}
+
+void oxa_sampler_stats(struct oxa_sampler_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&oxa__s.lock);
+	st->taken = oxa__s.ret_taken;
+	st->skipped = oxa__s.ret_skipped;
+	st->unwind_fail = oxa__s.ret_unwind_fail;
+	unsigned hw = atomic_load(&oxa__s.hiwater);
+	for (unsigned i = 0; i < hw; i++) {
+		struct oxa__thread *th = &oxa__threads[i];
+		if (!atomic_load(&th->tid))
+			continue;
+		st->taken += atomic_load(&th->taken);
+		st->skipped += atomic_load(&th->skipped);
+		st->unwind_fail += atomic_load(&th->unwind_fail);
+		st->threads++;
+		st->threads_armed += atomic_load(&th->armed) != 0;
+		st->threads_blocked += th->blocked != 0;
+	}
+	struct oxa_ring *r = __atomic_load_n(&oxa__s.ring, __ATOMIC_ACQUIRE);
+	st->dropped = r ? oxa_ring_dropped(r) : 0;
+	st->foreign = atomic_load(&oxa__s.foreign);
+	st->stale = atomic_load(&oxa__s.stale);
+	int armed = atomic_load(&oxa__s.armed);
+	st->achieved_hz = armed ? rate_locked() : oxa__s.last_hz;
+	st->source = armed ? oxa__s.source : OXA_SOURCE_NONE;
+	st->signo = oxa__s.signo;
+	memcpy(st->why, oxa__s.why, sizeof(st->why));
+	memcpy(st->note, oxa__s.note, sizeof(st->note));
+	pthread_mutex_unlock(&oxa__s.lock);
+}
+
+/* Has the host replaced our handler since init?  Say so in why. */
+static void check_handler_locked(void)
+{
+	struct sigaction cur;
+	if (sigaction(oxa__s.signo, NULL, &cur) == 0 &&
+	    (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != oxa__handler))
+		snprintf(oxa__s.why, sizeof(oxa__s.why), "the host replaced "
+			 "our handler for signal %d: no samples",
+			 oxa__s.signo);
+}
+
+void oxa_sampler_tick(void)
+{
+	pthread_mutex_lock(&oxa__s.lock);
+	if (oxa__s.inited && ++oxa__s.ticks % 10 == 0) {
+		oxa__threads_reap();
+		if (atomic_load(&oxa__s.armed))
+			oxa__threads_scan();
+		check_handler_locked();
+	}
+	pthread_mutex_unlock(&oxa__s.lock);
+}
+
+/*
+ * Fork child (from our pthread_atfork handler, and from the agent before
+ * anything else; the second call finds pid already updated and returns).
+ * The child has one thread: forget the parent's, empty the ring (a handler
+ * on another parent thread may have held a half-written record), keep the
+ * handler installed.  Nothing is armed until the caller arms again.
+ */
+void oxa_sampler_atfork_child(void)
+{
+	if (!oxa__s.inited || oxa__s.pid == getpid())
+		return;
+	oxa__tls.tid = 0;
+	oxa__tls.slot = 0;
+	oxa__tls.guard = 0;
+	oxa__threads_forget();
+	atomic_store(&oxa__s.armed, 0);
+	oxa__s.pid = getpid();
+	if (oxa__s.ring)
+		oxa_ring_reset(oxa__s.ring);
+	oxa__s.ret_taken = oxa__s.ret_skipped = oxa__s.ret_unwind_fail = 0;
+	oxa__s.win_delivered = 0;
+	oxa__s.win_seconds = 0;
+	oxa__s.last_hz = 0;
+	atomic_store(&oxa__s.foreign, 0);
+	atomic_store(&oxa__s.stale, 0);
+	if (oxa__tls.excluded)
+		oxa_sampler_exclude_self(); /* the forking agent thread */
+}
+
+void oxa_sampler_shutdown(void)
+{
+	pthread_mutex_lock(&oxa__s.lock);
+	if (!oxa__s.inited)
+		goto out;
+	disarm_locked();
+	unsigned hw = atomic_load(&oxa__s.hiwater);
+	for (unsigned i = 0; i < hw; i++)
+		if (atomic_load(&oxa__threads[i].tid))
+			oxa__slot_release(i, 0);
+	struct sigaction cur;
+	if (sigaction(oxa__s.signo, NULL, &cur) == 0 &&
+	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == oxa__handler) {
+		/* SIG_IGN first discards any stale signal of ours still
+		 * pending, which the restored SIG_DFL would turn into a kill. */
+		struct sigaction ign;
+		memset(&ign, 0, sizeof(ign));
+		ign.sa_handler = SIG_IGN;
+		sigaction(oxa__s.signo, &ign, NULL);
+		sigaction(oxa__s.signo, &oxa__s.prev, NULL);
+	}
+	struct oxa_ring *r = oxa__s.ring;
+	__atomic_store_n(&oxa__s.ring, NULL, __ATOMIC_RELEASE);
+	oxa_ring_free(r);
+	__atomic_store_n(&oxa__s.inited, 0, __ATOMIC_RELEASE);
+	oxa__s.disabled = 0;
+out:
+	pthread_mutex_unlock(&oxa__s.lock);
+}

@@ -1,0 +1,134 @@
+/*
+ * sampler_int.h - state shared by the sampling core's files (sampler.c,
+ * sighandler.c, sources.c, threads.c, unwind.c, interpose.c, ring.c).
+ * Nothing here leaves the agent; every non-static name is hidden by
+ * -fvisibility=hidden and carries the oxa__ prefix.
+ *
+ * Concurrency contract, in one place:
+ *  - oxa__s.lock (the control lock) serialises every control operation:
+ *    init, arm, disarm, stats, tick, thread start/exit, exclude, fork.
+ *    The signal handler never takes it.
+ *  - A thread slot (struct oxa__thread) is written under the control lock.
+ *    The handler reads it lock-free; the fields it reads are atomics.  The
+ *    handler sets slot->busy while it uses the slot; a disarm clears
+ *    slot->armed, then waits for busy to drop before closing the fd or
+ *    deleting the timer (a seq_cst store/load pair on both sides, so either
+ *    the handler sees armed == 0 or the disarm sees busy == 1).
+ *  - Per-slot counters are written only by the handler on the slot's own
+ *    thread (relaxed atomics) and read by stats under the lock.
+ */
+#ifndef OXA_SAMPLER_INT_H
+#define OXA_SAMPLER_INT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+
+#include "ring.h"
+#include "sampler.h"
+
+#define OXA_INTERPOSE __attribute__((visibility("default")))
+#define OXA_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* Threads the registry can follow at once; the table is static (BSS), so it
+ * is never freed under a late signal. */
+#define OXA_MAX_THREADS 4096
+/* Frames the handler's own call chain adds above the interrupted one. */
+#define OXA_HANDLER_FRAMES 16
+/* Timer cookies carry this tag in their top 32 bits (see sources.c). */
+#define OXA_TIMER_MAGIC 0x0a5a11e5u
+
+struct oxa__thread {
+	_Atomic int tid;     /* 0: free slot */
+	_Atomic int armed;   /* source open and firing */
+	_Atomic int busy;    /* the handler is using this slot */
+	_Atomic int fd;      /* perf event, or -1 */
+	_Atomic uint64_t cookie; /* timer: value carried by its signals */
+	timer_t timer;
+	int has_timer;
+	int source;          /* enum oxa_source of this slot while armed */
+	int excluded;        /* the agent's own thread: never armed */
+	int blocked;         /* had the signal blocked when last looked at */
+	int trampoline;      /* started through our pthread_create */
+	uint16_t gen;        /* bumped at every arm, part of the cookie */
+	clockid_t clock;     /* thread CPU clock (cpu) or CLOCK_MONOTONIC */
+	int64_t t0_ns;       /* clock reading when armed */
+	_Atomic uint64_t delivered; /* our signals accepted since armed */
+	_Atomic uint64_t taken, skipped, unwind_fail; /* cumulative */
+};
+
+/* Thread-local state; initial-exec so the handler never calls
+ * __tls_get_addr (which may allocate for a dlopen'ed module). */
+struct oxa__tls {
+	int guard;     /* in our handler: recursion guard and malloc test hook */
+	int tid;       /* cached gettid(), 0 unknown; reset in a fork child */
+	int slot;      /* index + 1 of this thread's slot, 0 unknown */
+	int in_dl;     /* inside dlopen/dlclose (interpose.c) */
+	int in_fork;   /* inside fork (interpose.c) */
+	int excluded;  /* oxa_sampler_exclude_self was called here */
+};
+extern OXA_TLS struct oxa__tls oxa__tls;
+
+struct oxa__state {
+	pthread_mutex_t lock;
+	int inited;
+	int disabled;          /* no usable signal: why says so */
+	pid_t pid;             /* process the registry describes */
+	int signo;
+	struct sigaction prev; /* what we replaced: SIG_DFL or SIG_IGN */
+	struct oxa_ring *ring;
+	_Atomic int armed;     /* process-wide: new threads arm themselves */
+	int mode, source;
+	unsigned hz, depth_req;
+	_Atomic unsigned depth;
+	_Atomic unsigned hiwater;  /* slots in use are below this index */
+	uintptr_t ldso_lo, ldso_hi; /* text of the dynamic loader */
+	pthread_key_t key;     /* destructor releases trampoline threads */
+	int64_t arm_mono_ns;
+	/* Totals of released slots (under the lock). */
+	uint64_t ret_taken, ret_skipped, ret_unwind_fail;
+	uint64_t win_delivered;    /* released slots, this arm window */
+	double win_seconds;
+	double last_hz;            /* achieved rate at the last disarm */
+	unsigned ticks;
+	_Atomic uint64_t foreign, stale, nested;
+	int64_t stall_head_ns;     /* ring-stall watchdog (sampler.c) */
+	char why[128];
+	char note[96];
+};
+extern struct oxa__state oxa__s;
+extern struct oxa__thread oxa__threads[OXA_MAX_THREADS];
+/* Test hook: called from inside the handler with the guard set. */
+extern void (*volatile oxa__test_hook)(void);
+
+/* sighandler.c */
+void oxa__handler(int sig, siginfo_t *si, void *uc);
+int oxa__gettid(void);
+
+/* unwind.c */
+int oxa__unwind_init(void);
+int oxa__unwind(const void *uc, uintptr_t *out, unsigned depth);
+int oxa__in_loader(uintptr_t pc);
+
+/* sources.c */
+int oxa__source_pick(int mode);
+int oxa__source_open(struct oxa__thread *th, unsigned idx, int source,
+		     unsigned hz);
+void oxa__source_stop(struct oxa__thread *th);
+void oxa__source_close(struct oxa__thread *th);
+clockid_t oxa__thread_cpu_clock(pid_t tid);
+int64_t oxa__clock_ns(clockid_t c);
+
+/* threads.c */
+int oxa__threads_init(void);
+int oxa__slot_arm(unsigned idx);
+void oxa__slot_disarm(unsigned idx);
+void oxa__slot_release(unsigned idx, int own_thread);
+int oxa__threads_scan(void);
+void oxa__threads_reap(void);
+void oxa__threads_forget(void);
+
+#endif

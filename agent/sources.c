@@ -1,0 +1,232 @@
+/*
+ * sources.c - what makes a thread's samples fire: a perf_event task-clock
+ * event, a thread-CPU-clock POSIX timer, or a CLOCK_MONOTONIC POSIX timer,
+ * each aimed at one thread.  Called under the control lock.
+ *
+ * perf task-clock: counts the thread's on-CPU time at hrtimer resolution
+ * (so 10 kHz works on a CONFIG_HZ=250 kernel).  The event is opened with a
+ * refresh limit of one: each overflow disables it and sends one signal to
+ * the owning thread (F_SETOWN_EX/F_OWNER_TID + F_SETSIG), and the handler
+ * re-enables it with PERF_EVENT_IOC_REFRESH.  So at most one signal per
+ * event is ever queued: a real-time signal queue can never overflow into
+ * the SIGIO the kernel sends in that case (which would kill the host).
+ *
+ * Timers: SIGEV_THREAD_ID aims the signal at the thread; the signal's
+ * si_value carries a cookie (magic, slot generation, slot index) so the
+ * handler can tell our signals, live or stale, from the host's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sampler_int.h"
+
+#ifndef sigev_notify_thread_id /* glibc < 2.37 */
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+/* The kernel's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED):
+ * (~tid << 3) | CPUCLOCK_PERTHREAD_MASK (4) | CPUCLOCK_SCHED (2). */
+clockid_t oxa__thread_cpu_clock(pid_t tid)
+{
+	return (clockid_t)((~(unsigned)tid << 3) | 6u);
+}
+
+int64_t oxa__clock_ns(clockid_t c)
+{
+	struct timespec ts;
+	if (clock_gettime(c, &ts) < 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void perf_attr(struct perf_event_attr *a, unsigned hz)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_TASK_CLOCK;
+	a->sample_period = 1000000000ull / hz;
+	a->disabled = 1;
+	a->exclude_kernel = 1; /* paranoid=2 allows user-only events */
+	a->exclude_hv = 1;
+}
+
+static int perf_open(pid_t tid, unsigned hz)
+{
+	struct perf_event_attr a;
+	perf_attr(&a, hz);
+	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
+			      PERF_FLAG_FD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * The source for a new arm: wall mode always uses monotonic timers; cpu
+ * mode uses perf unless OXPROF_SOURCE=timer forces the fallback or the
+ * kernel refuses a probe event on the calling thread (seccomp, paranoid 3,
+ * no perf support).  The note in stats says which and why.
+ */
+int oxa__source_pick(int mode)
+{
+	oxa__s.note[0] = 0;
+	if (mode == OXA_MODE_WALL)
+		return OXA_SOURCE_WALL_TIMER;
+	const char *env = secure_getenv("OXPROF_SOURCE");
+	if (env && strcmp(env, "timer") == 0) {
+		snprintf(oxa__s.note, sizeof(oxa__s.note),
+			 "cpu-timer forced by OXPROF_SOURCE; tick-bound, "
+			 "~CONFIG_HZ (250) Hz at most");
+		return OXA_SOURCE_CPU_TIMER;
+	}
+	int fd = perf_open(0, 1000);
+	if (fd >= 0) {
+		close(fd);
+		return OXA_SOURCE_PERF_TASK_CLOCK;
+	}
+	snprintf(oxa__s.note, sizeof(oxa__s.note),
+		 "perf_event_open refused (%s); cpu-timer: tick-bound, "
+		 "~CONFIG_HZ (250) Hz at most", strerror(-fd));
+	return OXA_SOURCE_CPU_TIMER;
+}
+
+static int perf_arm(struct oxa__thread *th, pid_t tid, unsigned hz)
+{
+	int fd = perf_open(tid, hz);
+	if (fd < 0)
+		return fd;
+	struct f_owner_ex own = { .type = F_OWNER_TID, .pid = tid };
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETOWN_EX, &own) < 0 ||
+	    fcntl(fd, F_SETSIG, oxa__s.signo) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_ASYNC) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	/* Publish the fd before the event can fire. */
+	atomic_store(&th->fd, fd);
+	atomic_store(&th->armed, 1);
+	if (ioctl(fd, PERF_EVENT_IOC_REFRESH, 1) < 0) {
+		int r = -errno;
+		atomic_store(&th->armed, 0);
+		atomic_store(&th->fd, -1);
+		close(fd);
+		return r;
+	}
+	return 0;
+}
+
+static int timer_arm(struct oxa__thread *th, unsigned idx, pid_t tid,
+		     clockid_t clock, unsigned hz)
+{
+	uint64_t cookie = (uint64_t)OXA_TIMER_MAGIC << 32 |
+			  (uint64_t)th->gen << 16 | idx;
+	struct sigevent sev;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = oxa__s.signo;
+	sev.sigev_notify_thread_id = tid;
+	sev.sigev_value.sival_ptr = (void *)(uintptr_t)cookie;
+	timer_t t;
+	if (timer_create(clock, &sev, &t) < 0)
+		return -errno;
+	long period = 1000000000L / (long)hz;
+	/* Stagger first expiries so threads' wall timers do not fire in
+	 * lock-step. */
+	long first = period / 2 + (long)((idx * 7919u) % 64u) * (period / 128);
+	struct itimerspec its = {
+		.it_interval = { period / 1000000000L, period % 1000000000L },
+		.it_value = { first / 1000000000L, first % 1000000000L },
+	};
+	atomic_store(&th->cookie, cookie);
+	th->timer = t;
+	th->has_timer = 1;
+	atomic_store(&th->armed, 1);
+	if (timer_settime(t, 0, &its, NULL) < 0) {
+		int r = -errno;
+		atomic_store(&th->armed, 0);
+		atomic_store(&th->cookie, 0);
+		timer_delete(t);
+		th->has_timer = 0;
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Arm slot idx with the given source.  A thread whose perf event cannot be
+ * opened (fd limit, say) falls back to a CPU timer rather than going
+ * unsampled.  0 or -errno (e.g. -ESRCH when the thread is gone).
+ */
+int oxa__source_open(struct oxa__thread *th, unsigned idx, int source,
+		     unsigned hz)
+{
+	pid_t tid = atomic_load(&th->tid);
+	th->gen++;
+	atomic_store(&th->delivered, 0);
+	int r = -EINVAL;
+	/* The handler reads source once it sees armed, so set it first. */
+	th->source = source;
+	if (source == OXA_SOURCE_PERF_TASK_CLOCK) {
+		r = perf_arm(th, tid, hz);
+		if (r == -ESRCH)
+			return r;
+		if (r < 0)
+			th->source = source = OXA_SOURCE_CPU_TIMER;
+	}
+	if (source == OXA_SOURCE_CPU_TIMER)
+		r = timer_arm(th, idx, tid, oxa__thread_cpu_clock(tid), hz);
+	else if (source == OXA_SOURCE_WALL_TIMER)
+		r = timer_arm(th, idx, tid, CLOCK_MONOTONIC, hz);
+	if (r < 0)
+		return r;
+	th->clock = source == OXA_SOURCE_WALL_TIMER ?
+			    CLOCK_MONOTONIC : oxa__thread_cpu_clock(tid);
+	th->t0_ns = oxa__clock_ns(th->clock);
+	return 0;
+}
+
+/* Stop new signals: the handler sees armed == 0 from here on. */
+void oxa__source_stop(struct oxa__thread *th)
+{
+	atomic_store(&th->armed, 0);
+	int fd = atomic_load(&th->fd);
+	if (fd >= 0)
+		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+	if (th->has_timer) {
+		struct itimerspec z;
+		memset(&z, 0, sizeof(z));
+		timer_settime(th->timer, 0, &z, NULL);
+	}
+}
+
+/*
+ * Release what oxa__source_stop stopped, once no handler uses the slot.
+ * A handler runs for microseconds; the bound only protects us against a
+ * thread stopped inside one (ptrace), in which case we close anyway.
+ */
+void oxa__source_close(struct oxa__thread *th)
+{
+	for (int i = 0; atomic_load(&th->busy) && i < 20000; i++) {
+		if (i < 100)
+			sched_yield();
+		else
+			usleep(100);
+	}
+	int fd = atomic_exchange(&th->fd, -1);
+	if (fd >= 0)
+		close(fd);
+	if (th->has_timer) {
+		timer_delete(th->timer);
+		th->has_timer = 0;
+	}
+	atomic_store(&th->cookie, 0);
+}

@@ -1,0 +1,59 @@
+/*
+ * stacks.h - a fixed-budget table of unique stacks and their counts.
+ *
+ * The drain thread folds identical samples here between sends.  Each entry
+ * counts samples not yet sent (pending) and samples sent but not yet
+ * acknowledged by the daemon (inflight), so a broken connection puts the
+ * inflight ones back.  The budget is set at init and never grows: a sample
+ * of a new stack that does not fit is refused (-ENOSPC) and the caller
+ * counts it as dropped.  Single-threaded: the drain thread only.
+ */
+#ifndef OXA_STACKS_H
+#define OXA_STACKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct oxa_stack_ent {
+	uint64_t hash;
+	uint32_t tid;
+	uint32_t ips_off;     /* first of nframes in the pool */
+	uint16_t nframes;
+	uint8_t state;
+	uint32_t pending;
+	uint32_t inflight;
+};
+
+struct oxa_stacks {
+	struct oxa_stack_ent *ents;
+	size_t nents, ents_cap;
+	uint32_t *index;      /* open addressing: entry index + 1, 0 = empty */
+	size_t index_mask;
+	uintptr_t *pool;
+	size_t pool_len, pool_cap;
+};
+
+/* Allocate for about budget bytes in all.  0 or -ENOMEM. */
+int oxa_stacks_init(struct oxa_stacks *t, size_t budget);
+void oxa_stacks_destroy(struct oxa_stacks *t);
+/* Add count samples of one stack.  0, or -ENOSPC when it is new and the
+ * table is full. */
+int oxa_stacks_add(struct oxa_stacks *t, uint32_t tid, uint8_t state,
+		   const uintptr_t *ips, uint16_t n, uint32_t count);
+static inline const uintptr_t *oxa_stacks_ips(const struct oxa_stacks *t,
+					      const struct oxa_stack_ent *e)
+{
+	return t->pool + e->ips_off;
+}
+/* Samples counted as pending, inflight. */
+uint64_t oxa_stacks_pending(const struct oxa_stacks *t);
+uint64_t oxa_stacks_inflight(const struct oxa_stacks *t);
+/* Connection lost: inflight samples become pending again. */
+void oxa_stacks_requeue(struct oxa_stacks *t);
+/* The daemon acknowledged every inflight sample: forget them, and drop
+ * entries that hold nothing any more. */
+void oxa_stacks_commit(struct oxa_stacks *t);
+/* Forget pending samples (a reset); returns how many. */
+uint64_t oxa_stacks_discard_pending(struct oxa_stacks *t);
+
+#endif

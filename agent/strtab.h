@@ -1,0 +1,26 @@
+/*
+ * strtab.h - interned strings with dense ids, for symbol, module and
+ * thread names.  Ids are stable for the life of the table.  Drain thread
+ * only.
+ */
+#ifndef OXA_STRTAB_H
+#define OXA_STRTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct oxa_strtab {
+	char **strs;          /* id -> NUL-terminated copy */
+	uint32_t *lens;
+	size_t n, cap;
+	uint32_t *index;      /* open addressing: id + 1, 0 = empty */
+	size_t index_mask;
+};
+
+int oxa_strtab_init(struct oxa_strtab *t);
+void oxa_strtab_destroy(struct oxa_strtab *t);
+/* The id of s[0..len), adding it if new (truncated to OXP_MAX_NAME bytes).
+ * 0 or -ENOMEM. */
+int oxa_strtab_intern(struct oxa_strtab *t, const char *s, size_t len, uint32_t *id);
+
+#endif

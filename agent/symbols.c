@@ -1,0 +1,282 @@
+/* symbols.c - see symbols.h. */
+#include <errno.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elfsyms.h"
+#include "symbols.h"
+
+struct module {
+	uintptr_t base;       /* load bias: runtime = base + link-time address */
+	uintptr_t lo, hi;     /* executable segments, runtime */
+	char *path;
+	uint32_t path_id;
+	int loaded;           /* symbols read (or tried) */
+	struct oxa_elfsyms syms;
+};
+
+struct jit_sym {
+	uintptr_t lo, hi;
+	uint32_t name_id;
+};
+
+struct oxa_symbols {
+	struct oxa_strtab *strs;
+	struct module *mods;
+	size_t nmods;
+	unsigned long long adds, subs; /* loader counters at the last scan */
+	struct jit_sym *jit;
+	size_t njit;
+	struct timespec jit_mtime;
+	off_t jit_size;
+	uint32_t unknown_id, anon_id, jit_id;
+};
+
+int oxa_symbols_new(struct oxa_symbols **out, struct oxa_strtab *strs)
+{
+	struct oxa_symbols *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->strs = strs;
+	if (oxa_strtab_intern(strs, "[unknown]", 9, &s->unknown_id) < 0 ||
+	    oxa_strtab_intern(strs, "[anon]", 6, &s->anon_id) < 0 ||
+	    oxa_strtab_intern(strs, "[jit]", 5, &s->jit_id) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+static void free_mods(struct module *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].path);
+		oxa_elfsyms_destroy(&m[i].syms);
+	}
+	free(m);
+}
+
+void oxa_symbols_free(struct oxa_symbols *s)
+{
+	if (!s)
+		return;
+	free_mods(s->mods, s->nmods);
+	free(s->jit);
+	free(s);
+}
+
+struct scan {
+	struct oxa_symbols *s;
+	struct module *mods;
+	size_t n, cap;
+	int err;
+};
+
+static char *module_path(const char *name)
+{
+	if (name && *name)
+		return strdup(name);
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return strdup("[exe]");
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct scan *sc = arg;
+	(void)size;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < lo)
+			lo = a;
+		if (a + ph->p_memsz > hi)
+			hi = a + ph->p_memsz;
+	}
+	if (hi == 0)
+		return 0;
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 64;
+		struct module *m = realloc(sc->mods, cap * sizeof(*m));
+		if (!m) {
+			sc->err = -ENOMEM;
+			return 1;
+		}
+		sc->mods = m;
+		sc->cap = cap;
+	}
+	struct module *m = &sc->mods[sc->n];
+	memset(m, 0, sizeof(*m));
+	m->base = info->dlpi_addr;
+	m->lo = lo;
+	m->hi = hi;
+	m->path = module_path(info->dlpi_name);
+	if (!m->path || oxa_strtab_intern(sc->s->strs, m->path, strlen(m->path), &m->path_id) < 0) {
+		free(m->path);
+		sc->err = -ENOMEM;
+		return 1;
+	}
+	sc->n++;
+	sc->s->adds = info->dlpi_adds;
+	sc->s->subs = info->dlpi_subs;
+	return 0;
+}
+
+/* Keep the symbols already read for modules that are still loaded. */
+static void carry_over(struct oxa_symbols *s, struct module *mods, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < s->nmods; j++) {
+			struct module *o = &s->mods[j];
+			if (o->loaded && o->base == mods[i].base && !strcmp(o->path, mods[i].path)) {
+				mods[i].syms = o->syms;
+				mods[i].loaded = 1;
+				memset(&o->syms, 0, sizeof(o->syms));
+				break;
+			}
+		}
+}
+
+static int rescan(struct oxa_symbols *s)
+{
+	struct scan sc = { .s = s };
+	dl_iterate_phdr(scan_one, &sc);
+	if (sc.err < 0) {
+		free_mods(sc.mods, sc.n);
+		return sc.err;
+	}
+	carry_over(s, sc.mods, sc.n);
+	free_mods(s->mods, s->nmods);
+	s->mods = sc.mods;
+	s->nmods = sc.n;
+	return 0;
+}
+
+static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	unsigned long long *c = arg;
+	(void)size;
+	c[0] = info->dlpi_adds;
+	c[1] = info->dlpi_subs;
+	return 1; /* the counters are the same in every entry: stop */
+}
+
+/* Whether objects were loaded or unloaded since the last scan. */
+static int loader_changed(const struct oxa_symbols *s)
+{
+	unsigned long long c[2] = { 0, 0 };
+	dl_iterate_phdr(read_counters, c);
+	return c[0] != s->adds || c[1] != s->subs || !s->nmods;
+}
+
+static struct module *find_module(struct oxa_symbols *s, uintptr_t pc)
+{
+	for (size_t i = 0; i < s->nmods; i++)
+		if (pc >= s->mods[i].lo && pc < s->mods[i].hi)
+			return &s->mods[i];
+	return NULL;
+}
+
+static int by_lo(const void *a, const void *b)
+{
+	const struct jit_sym *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* (Re)read /tmp/perf-PID.map when it changed: "START SIZE name" in hex. */
+static void load_jit_map(struct oxa_symbols *s)
+{
+	char path[64], line[1200];
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	struct stat st;
+	if (stat(path, &st) < 0 || (st.st_mtim.tv_sec == s->jit_mtime.tv_sec &&
+				    st.st_mtim.tv_nsec == s->jit_mtime.tv_nsec && st.st_size == s->jit_size))
+		return;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	s->jit_mtime = st.st_mtim;
+	s->jit_size = st.st_size;
+	s->njit = 0;
+	size_t cap = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, len;
+		int off = 0;
+		if (sscanf(line, "%llx %llx %n", &lo, &len, &off) < 2 || !off)
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		if (s->njit == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct jit_sym *j = realloc(s->jit, cap * sizeof(*j));
+			if (!j)
+				break;
+			s->jit = j;
+		}
+		uint32_t id;
+		if (oxa_strtab_intern(s->strs, line + off, strlen(line + off), &id) < 0)
+			break;
+		s->jit[s->njit++] = (struct jit_sym){ (uintptr_t)lo, (uintptr_t)(lo + len), id };
+	}
+	fclose(f);
+	qsort(s->jit, s->njit, sizeof(*s->jit), by_lo);
+}
+
+static int find_jit(const struct oxa_symbols *s, uintptr_t pc, uint32_t *name)
+{
+	size_t lo = 0, hi = s->njit;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->jit[mid].lo <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || pc >= s->jit[lo - 1].hi)
+		return 0;
+	*name = s->jit[lo - 1].name_id;
+	return 1;
+}
+
+int oxa_symbols_lookup(struct oxa_symbols *s, uintptr_t pc, uint32_t *func,
+		       uint32_t *module, uint64_t *offset)
+{
+	struct module *m = find_module(s, pc);
+	if (!m && loader_changed(s)) {
+		int r = rescan(s);
+		if (r < 0)
+			return r;
+		m = find_module(s, pc);
+	}
+	if (!m) {
+		load_jit_map(s);
+		*module = s->anon_id;
+		*offset = pc;
+		*func = s->unknown_id;
+		if (find_jit(s, pc, func))
+			*module = s->jit_id;
+		return 0;
+	}
+	if (!m->loaded) {
+		m->loaded = 1;
+		(void)oxa_elfsyms_load(&m->syms, m->path); /* none: [unknown] */
+	}
+	*module = m->path_id;
+	*offset = pc - m->base;
+	const char *name = oxa_elfsyms_find(&m->syms, pc - m->base);
+	if (!name)
+		*func = s->unknown_id;
+	else if (oxa_strtab_intern(s->strs, name, strlen(name), func) < 0)
+		return -ENOMEM;
+	return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * symbols.h - pc -> function name, module path and offset, off the signal
+ * path (drain thread only).
+ *
+ * Modules come from dl_iterate_phdr and are refreshed when the loader says
+ * objects were added or removed.  A module's function symbols are read once
+ * from its ELF file: .symtab when present (so static functions have names
+ * too), else the .symtab of its build-id debug file, else .dynsym.  pcs in
+ * no module are looked up in /tmp/perf-PID.map, which JIT runtimes write.
+ */
+#ifndef OXA_SYMBOLS_H
+#define OXA_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strtab.h"
+
+struct oxa_symbols;
+
+/* Names go into strs, which must outlive the symbols.  0 or -ENOMEM. */
+int oxa_symbols_new(struct oxa_symbols **out, struct oxa_strtab *strs);
+void oxa_symbols_free(struct oxa_symbols *s);
+/* Resolve pc (already adjusted into the calling instruction for return
+ * addresses).  Always succeeds unless out of memory: unknown code gets the
+ * function "[unknown]" and module "[anon]". */
+int oxa_symbols_lookup(struct oxa_symbols *s, uintptr_t pc, uint32_t *func,
+		       uint32_t *module, uint64_t *offset);
+
+#endif
