@@ -117,8 +117,9 @@ static void atfork_child(void)
 	struct oxa_agent *a = &oxa_agent;
 	if (!started)
 		return;
-	int was_armed = oxa_sampler_armed();
-	oxa_sampler_atfork_child();
+	/* The sampler's own child handler, registered before this one, has
+	 * already reset its lock and forgotten the parent's threads. */
+	int was_armed = a->want.running;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	pthread_mutex_init(&api_lock, NULL);
@@ -152,10 +153,13 @@ __attribute__((constructor)) static void oxa_init(void)
 		return;
 	}
 	srand((unsigned)getpid() ^ (unsigned)oxa_now_ms());
-	pthread_atfork(NULL, NULL, atfork_child);
 	pthread_mutex_lock(&api_lock);
-	start_locked(&cfg);
+	int r = start_locked(&cfg);
 	pthread_mutex_unlock(&api_lock);
+	/* After the sampler's handlers (registered in its init): child
+	 * handlers run in registration order, and ours needs its reset. */
+	if (r == 0)
+		pthread_atfork(NULL, NULL, atfork_child);
 }
 
 __attribute__((destructor)) static void oxa_fini(void)

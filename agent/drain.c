@@ -136,6 +136,31 @@ static int requests(struct oxa_agent *a)
 	return stop;
 }
 
+/* OXPROF_OUTPUT with "%p" replaced by the pid, so a forked child writes
+ * its own file; written to a temp name and renamed, so a reader never sees
+ * half a profile. */
+static void write_output(struct oxa_agent *a)
+{
+	char path[sizeof(a->cfg.output) + 16], tmp[sizeof(path) + 8];
+	const char *p = strstr(a->cfg.output, "%p");
+	if (p)
+		snprintf(path, sizeof(path), "%.*s%d%s", (int)(p - a->cfg.output),
+			 a->cfg.output, (int)getpid(), p + 2);
+	else
+		snprintf(path, sizeof(path), "%s", a->cfg.output);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int r = fd < 0 ? -errno : oxa_output_folded(a, fd);
+	if (fd >= 0 && close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		oxa_log(OXA_LOG_ERROR, "cannot write the profile to %s: %s", path, strerror(-r));
+		unlink(tmp);
+	}
+}
+
 /* Last flush: everything taken so far goes to the daemon and is
  * acknowledged, or is counted as dropped, before the final state. */
 static void finish(struct oxa_agent *a)
@@ -159,13 +184,8 @@ static void finish(struct oxa_agent *a)
 			wait_io(a, 20);
 		}
 	}
-	if (a->cfg.output[0]) {
-		int fd = open(a->cfg.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0 || oxa_output_folded(a, fd) < 0)
-			oxa_log(OXA_LOG_ERROR, "cannot write %s: %s", a->cfg.output, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
+	if (a->cfg.output[0])
+		write_output(a);
 }
 
 static void *drain_main(void *arg)

@@ -1,0 +1,16 @@
+# End-to-end tests of the agent in real programs (stand-alone and with the
+# real daemon).  Under ASan the agent needs libasan loaded with it.
+add_subdirectory(progs)
+set(OXT_PRELOAD "$<TARGET_FILE:oxprof-agent>")
+set(OXT_ASAN_OPTIONS "")
+if(OXPROF_SANITIZE MATCHES "address")
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+    OUTPUT_VARIABLE OXT_LIBASAN OUTPUT_STRIP_TRAILING_WHITESPACE)
+  # Ours first, so our pthread_create interposer is the one programs call.
+  set(OXT_PRELOAD "$<TARGET_FILE:oxprof-agent>:${OXT_LIBASAN}")
+  set(OXT_ASAN_OPTIONS "verify_asan_link_order=0")
+endif()
+oxprof_test(test-agent-e2e SOURCES test-agent-e2e.c agent-harness.c)
+target_compile_definitions(test-agent-e2e PRIVATE OXT_PRELOAD="${OXT_PRELOAD}"
+  OXT_ASAN_OPTIONS="${OXT_ASAN_OPTIONS}" OXT_SPLIT="$<TARGET_FILE:split>")
+add_dependencies(test-agent-e2e split oxprof-agent)
