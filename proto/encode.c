@@ -30,7 +30,8 @@ static int enc_write(void *data, const char *buf, size_t len)
 		e->err = r;
 		return -1;
 	}
-	memcpy(e->b->data + e->b->len, buf, len);
+	if (len) /* msgpack passes NULL for an empty string body */
+		memcpy(e->b->data + e->b->len, buf, len);
 	e->b->len += len;
 	return 0;
 }

@@ -16,8 +16,13 @@
 static const char *const leaves[] = { "hot_a", "hot_b", "hot_c" };
 static const double truth[] = { 0.6, 0.3, 0.1 };
 
-/* Run split stand-alone at hz with extra args; check shares and rate. */
-static void check_split(const char *threads, const char *hz, double min_rate_ratio)
+/*
+ * Run split stand-alone at hz; check shares and rate.  rounds is chosen so
+ * the run yields >= 2 400 samples: then 3 percentage points is >= 3 sigma of
+ * the binomial error of a 60 % share, and a failure means a real bias.
+ */
+static void check_split(const char *threads, const char *hz, const char *rounds,
+			double min_rate_ratio)
 {
 	char dir[64], out[128], hzv[32], outv[160];
 	oxt_tmpdir(dir, sizeof(dir));
@@ -25,7 +30,7 @@ static void check_split(const char *threads, const char *hz, double min_rate_rat
 	snprintf(hzv, sizeof(hzv), "OXPROF_HZ=%s", hz);
 	snprintf(outv, sizeof(outv), "OXPROF_OUTPUT=%s", out);
 	const char *env[] = { "OXPROF_DAEMON=0", "OXPROF_START=1", hzv, outv, NULL };
-	char *argv[] = { OXT_SPLIT, "-t", (char *)threads, "-n", "30000", NULL };
+	char *argv[] = { OXT_SPLIT, "-t", (char *)threads, "-n", (char *)rounds, NULL };
 	double cpu0 = oxt_children_cpu();
 	int st = oxt_run_agent(argv, env, NULL, 0);
 	double cpu = oxt_children_cpu() - cpu0;
@@ -46,19 +51,19 @@ static void check_split(const char *threads, const char *hz, double min_rate_rat
 
 TEST_TIMEOUT(agent_standalone_shares_and_rate_1_thread_1khz, 120)
 {
-	check_split("1", "1000", 0.95);
+	check_split("1", "1000", "170000", 0.95);
 }
 
 TEST_TIMEOUT(agent_standalone_shares_and_rate_4_threads_1khz, 120)
 {
-	check_split("4", "1000", 0.95);
+	check_split("4", "1000", "45000", 0.95);
 }
 
 TEST_TIMEOUT(agent_standalone_10khz, 120)
 {
 	/* Generous: at 10 kHz a signal costs ~27 us in this VM (27 % of the
 	 * CPU), and the rate is measured against that inflated CPU time. */
-	check_split("2", "10000", 0.85);
+	check_split("2", "10000", "30000", 0.85);
 }
 
 TEST(agent_paused_takes_no_samples)
