@@ -385,7 +385,7 @@ void oxa_sampler_shutdown(void)
 	unsigned hw = atomic_load(&oxa__s.hiwater);
 	for (unsigned i = 0; i < hw; i++)
 		if (atomic_load(&oxa__threads[i].tid))
-			oxa__slot_release(i, 0);
+			oxa__slot_release(i);
 	struct sigaction cur;
 	if (sigaction(oxa__s.signo, NULL, &cur) == 0 &&
 	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == oxa__handler) {

@@ -87,7 +87,6 @@ struct oxa__state {
 	_Atomic unsigned hiwater;  /* slots in use are below this index */
 	uintptr_t ldso_lo, ldso_hi; /* text of the dynamic loader */
 	pthread_key_t key;     /* destructor releases trampoline threads */
-	int64_t arm_mono_ns;
 	/* Totals of released slots (under the lock). */
 	uint64_t ret_taken, ret_skipped, ret_unwind_fail;
 	uint64_t win_delivered;    /* released slots, this arm window */
@@ -95,7 +94,6 @@ struct oxa__state {
 	double last_hz;            /* achieved rate at the last disarm */
 	unsigned ticks;
 	_Atomic uint64_t foreign, stale, nested;
-	int64_t stall_head_ns;     /* ring-stall watchdog (sampler.c) */
 	char why[128];
 	char note[96];
 };
@@ -126,7 +124,7 @@ int64_t oxa__clock_ns(clockid_t c);
 int oxa__threads_init(void);
 int oxa__slot_arm(unsigned idx);
 void oxa__slot_disarm(unsigned idx);
-void oxa__slot_release(unsigned idx, int own_thread);
+void oxa__slot_release(unsigned idx);
 int oxa__threads_scan(void);
 void oxa__threads_reap(void);
 void oxa__threads_forget(void);

@@ -125,9 +125,8 @@ void oxa__slot_disarm(unsigned idx)
 }
 
 /* Forget a thread: disarm it and free its slot for reuse. */
-void oxa__slot_release(unsigned idx, int own_thread)
+void oxa__slot_release(unsigned idx)
 {
-	(void)own_thread;
 	struct oxa__thread *th = &oxa__threads[idx];
 	oxa__slot_disarm(idx);
 	oxa__s.ret_taken += atomic_load(&th->taken);
@@ -165,7 +164,7 @@ void oxa__threads_reap(void)
 		pid_t tid = atomic_load(&oxa__threads[i].tid);
 		if (tid && syscall(SYS_tgkill, oxa__s.pid, tid, 0) < 0 &&
 		    errno == ESRCH)
-			oxa__slot_release(i, 0);
+			oxa__slot_release(i);
 	}
 }
 
@@ -210,7 +209,7 @@ static void thread_exit(void *v)
 	pthread_mutex_lock(&oxa__s.lock);
 	if (idx < OXA_MAX_THREADS &&
 	    atomic_load(&oxa__threads[idx].tid) == oxa__gettid())
-		oxa__slot_release(idx, 1);
+		oxa__slot_release(idx);
 	pthread_mutex_unlock(&oxa__s.lock);
 }
 

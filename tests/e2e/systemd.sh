@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# systemd.sh SERVICE SOCKET OXPROFD OXPROFCTL AGENT SPLIT - the units verify,
+# systemd.sh SERVICE SOCKET OXPROFD OXPROFCTL PRELOAD SPLIT - the units verify,
 # the service's exposure is <= 2.5, socket activation serves a client and an
 # agent, and oxprofd sends READY=1 on $NOTIFY_SOCKET once it serves.
 set -euo pipefail
