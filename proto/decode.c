@@ -240,7 +240,7 @@ static void dec_reply(struct dec *x, const msgpack_object *o, struct oxp_reply *
 
 static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_agent_row *r)
 {
-	const msgpack_object *a = arr(x, o, 14);
+	const msgpack_object *a = arr(x, o, 16);
 	r->pid = (int32_t)i64(x, &a[0], 0, INT32_MAX);
 	r->uid = (uint32_t)u64(x, &a[1], UINT32_MAX);
 	r->exe = str(x, &a[2]);
@@ -255,6 +255,8 @@ static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_age
 	r->unwind_fail = u64(x, &a[11], UINT64_MAX);
 	r->connected_ms = u64(x, &a[12], UINT64_MAX);
 	r->last_batch_ms = u64(x, &a[13], UINT64_MAX);
+	r->taken = u64(x, &a[14], UINT64_MAX);
+	r->sent = u64(x, &a[15], UINT64_MAX);
 }
 
 static void dec_status(struct dec *x, const msgpack_object *o, struct oxp_status *m)

@@ -136,7 +136,7 @@ static void enc_reply(struct enc *e, const struct oxp_reply *m)
 
 static void enc_agent_row(struct enc *e, const struct oxp_agent_row *a)
 {
-	pk_arr(e, 14);
+	pk_arr(e, 16);
 	pk_i(e, a->pid);
 	pk_u(e, a->uid);
 	pk_s(e, a->exe);
@@ -151,6 +151,8 @@ static void enc_agent_row(struct enc *e, const struct oxp_agent_row *a)
 	pk_u(e, a->unwind_fail);
 	pk_u(e, a->connected_ms);
 	pk_u(e, a->last_batch_ms);
+	pk_u(e, a->taken);
+	pk_u(e, a->sent);
 }
 
 static void enc_status(struct enc *e, const struct oxp_status *m)

@@ -7,9 +7,9 @@ static const int32_t pids[] = { 42, 4242, 1 };
 static const struct oxp_agent_row agents[] = {
 	{ 4242, 1000, { "/usr/bin/worker", 15 }, OXP_AGENT_RUNNING, OXP_MODE_CPU,
 	  1000, 998.5, { "perf-task-clock", 15 }, 123456, 7, 3, 2, 1700000000000ull,
-	  1700000001000ull },
+	  1700000001000ull, 123466, 123459 },
 	{ 77, 0, { "", 0 }, OXP_AGENT_EXITED, OXP_MODE_WALL, 1, 0.0, { "", 0 }, 0, 0,
-	  0, 0, 0, 0 },
+	  0, 0, 0, 0, 0, 0 },
 };
 static const struct oxp_row rows[] = {
 	{ { "leaf_a", 6 }, { "/tmp/workload", 13 }, 0, 0, 600, 600 },

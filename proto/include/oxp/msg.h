@@ -94,6 +94,8 @@ struct oxp_agent_row {
 	uint64_t unwind_fail;
 	uint64_t connected_ms;  /* Unix time in ms */
 	uint64_t last_batch_ms; /* Unix time in ms, 0 = none yet */
+	uint64_t taken;         /* the agent's own counters, last reported */
+	uint64_t sent;
 };
 
 struct oxp_status {
