@@ -29,7 +29,7 @@ static size_t fold(struct oxa_agent *a, const struct oxa_stack_ent *e, char *buf
 	size_t off = 0;
 	for (int i = e->nframes - 1; i >= 0; i--) {
 		uint32_t id;
-		if (oxa_frames_id(&a->frames, i ? ips[i] - 1 : ips[i], &id) < 0)
+		if (oxa_frames_id(&a->frames, ips[i], &id) < 0)
 			return 0;
 		const char *name = a->strs.strs[a->frames.v[id].func];
 		int n = snprintf(buf + off, len - off, "%s%s", off ? ";" : "", name);

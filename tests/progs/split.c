@@ -44,11 +44,14 @@ static NOINL void *work(void *arg)
 	return (void *)(uintptr_t)(x & 1);
 }
 
+/* Sleeps ms in all, going back to sleep when a signal cuts it short, as
+ * robust code does (wall-mode sampling interrupts nanosleep). */
 static void *sleeper(void *arg)
 {
 	long ms = (long)(intptr_t)arg;
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
+	while (nanosleep(&ts, &ts) != 0)
+		;
 	return NULL;
 }
 
