@@ -122,5 +122,7 @@ int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was);
 /* output.c */
 /* Write the lifetime table as folded stacks to fd. */
 int oxa_output_folded(struct oxa_agent *a, int fd);
+/* Symbolise stacks new to the lifetime table. */
+int oxa_output_resolve(struct oxa_agent *a);
 
 #endif

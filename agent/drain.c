@@ -204,6 +204,8 @@ static void *drain_main(void *arg)
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
 		if (oxa_now_ms() >= next_flush) {
+			if (a->keep_lifetime)
+				(void)oxa_output_resolve(a);
 			flush(a);
 			oxa_conn_write(a);
 			next_flush = oxa_now_ms() + a->cfg.flush_ms;

@@ -43,6 +43,25 @@ static size_t fold(struct oxa_agent *a, const struct oxa_stack_ent *e, char *buf
 	return n < 0 ? 0 : off + (size_t)n;
 }
 
+/* Symbolise the frames of stacks seen since the last call, while the code
+ * (and a JIT's /tmp/perf-PID.map) still exists: a profile written at exit
+ * would be too late for code that is gone by then. */
+int oxa_output_resolve(struct oxa_agent *a)
+{
+	for (size_t i = 0; i < a->lifetime.nents; i++) {
+		struct oxa_stack_ent *e = &a->lifetime.ents[i];
+		const uintptr_t *ips = oxa_stacks_ips(&a->lifetime, e);
+		for (uint16_t j = 0; !e->resolved && j < e->nframes; j++) {
+			uint32_t id;
+			int r = oxa_frames_id(&a->frames, ips[j], &id);
+			if (r < 0)
+				return r;
+		}
+		e->resolved = 1;
+	}
+	return 0;
+}
+
 struct line {
 	char *text;           /* "root;...;leaf", no count */
 	uint64_t count;

@@ -20,6 +20,7 @@ struct oxa_stack_ent {
 	uint32_t ips_off;     /* first of nframes in the pool */
 	uint16_t nframes;
 	uint8_t state;
+	uint8_t resolved;     /* its frames have ids (and so are symbolised) */
 	uint32_t pending;
 	uint32_t inflight;
 };

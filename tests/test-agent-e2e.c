@@ -16,6 +16,23 @@
 static const char *const leaves[] = { "hot_a", "hot_b", "hot_c" };
 static const double truth[] = { 0.6, 0.3, 0.1 };
 
+/* Run argv stand-alone with the agent at hz; return the folded summary. */
+static void profile(char *const argv[], const char *hz, const char *const *names, int n,
+		    struct oxt_folded *f, double *cpu)
+{
+	char dir[64], out[128], hzv[32], outv[160];
+	oxt_tmpdir(dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/out.folded", dir);
+	snprintf(hzv, sizeof(hzv), "OXPROF_HZ=%s", hz);
+	snprintf(outv, sizeof(outv), "OXPROF_OUTPUT=%s", out);
+	const char *env[] = { "OXPROF_DAEMON=0", "OXPROF_START=1", hzv, outv, NULL };
+	double cpu0 = oxt_children_cpu();
+	int st = oxt_run_agent(argv, env, NULL, 0);
+	*cpu = oxt_children_cpu() - cpu0;
+	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s exited with status %d", argv[0], st);
+	ASSERT_MSG(oxt_read_folded(out, names, n, f) == 0, "no profile written to %s", out);
+}
+
 /*
  * Run split stand-alone at hz; check shares and rate.  rounds is chosen so
  * the run yields >= 2 400 samples: then 3 percentage points is >= 3 sigma of
@@ -24,19 +41,10 @@ static const double truth[] = { 0.6, 0.3, 0.1 };
 static void check_split(const char *threads, const char *hz, const char *rounds,
 			double min_rate_ratio)
 {
-	char dir[64], out[128], hzv[32], outv[160];
-	oxt_tmpdir(dir, sizeof(dir));
-	snprintf(out, sizeof(out), "%s/out.folded", dir);
-	snprintf(hzv, sizeof(hzv), "OXPROF_HZ=%s", hz);
-	snprintf(outv, sizeof(outv), "OXPROF_OUTPUT=%s", out);
-	const char *env[] = { "OXPROF_DAEMON=0", "OXPROF_START=1", hzv, outv, NULL };
 	char *argv[] = { OXT_SPLIT, "-t", (char *)threads, "-n", (char *)rounds, NULL };
-	double cpu0 = oxt_children_cpu();
-	int st = oxt_run_agent(argv, env, NULL, 0);
-	double cpu = oxt_children_cpu() - cpu0;
-	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "split exited with status %d", st);
 	struct oxt_folded f;
-	ASSERT_MSG(oxt_read_folded(out, leaves, 3, &f) == 0, "no profile written to %s", out);
+	double cpu;
+	profile(argv, hz, leaves, 3, &f, &cpu);
 	double rate = (double)f.total / cpu;
 	printf("  threads=%s hz=%s: %llu samples in %.2f CPU-s = %.0f Hz; a=%.1f%% b=%.1f%% c=%.1f%%\n",
 	       threads, hz, (unsigned long long)f.total, cpu, rate,
@@ -137,3 +145,48 @@ TEST_TIMEOUT(agent_wall_mode_sees_blocked_thread, 60)
 	/* The sleeper sleeps 0.8 s: about 160 samples at 200 Hz. */
 	ASSERT_MSG(sleeping >= 80, "only %llu samples of the sleeping thread", sleeping);
 }
+
+TEST_TIMEOUT(agent_names_jit_code_from_perf_map, 60)
+{
+	static const char *const jit[] = { "jitted_hot_loop" };
+	char *argv[] = { OXT_JIT, "3000", NULL }; /* > one flush (250 ms) */
+	struct oxt_folded f;
+	double cpu;
+	profile(argv, "1000", jit, 1, &f, &cpu);
+	ASSERT_MSG(f.total > 100, "%llu samples", (unsigned long long)f.total);
+	ASSERT_MSG(f.leaf[0] * 10 > f.total * 9, "jitted_hot_loop has %llu of %llu samples",
+		   (unsigned long long)f.leaf[0], (unsigned long long)f.total);
+}
+
+#ifdef OXT_WORKLOAD
+/* The shared yardstick: leaf_a 60 %, leaf_b 30 %, leaf_c 10 % (its README
+ * measured 60.1/29.9/10.1 here). */
+static void check_workload(const char *threads, const char *rounds)
+{
+	static const char *const names[] = { "leaf_a", "leaf_b", "leaf_c" };
+	char *argv[] = { OXT_WORKLOAD, "-t", (char *)threads, "-n", (char *)rounds, NULL };
+	struct oxt_folded f;
+	double cpu;
+	profile(argv, "1000", names, 3, &f, &cpu);
+	double rate = (double)f.total / cpu;
+	printf("  workload threads=%s: %llu samples in %.2f CPU-s = %.0f Hz; a=%.1f%% b=%.1f%% c=%.1f%%\n",
+	       threads, (unsigned long long)f.total, cpu, rate, 100.0 * f.leaf[0] / f.total,
+	       100.0 * f.leaf[1] / f.total, 100.0 * f.leaf[2] / f.total);
+	ASSERT_MSG(rate >= 950, "achieved %.0f Hz of 1000 asked", rate);
+	for (int i = 0; i < 3; i++) {
+		double share = (double)f.leaf[i] / (double)f.total;
+		ASSERT_MSG(share > truth[i] - 0.03 && share < truth[i] + 0.03,
+			   "%s has %.1f%% of samples, truth %.0f%%", names[i], 100 * share, 100 * truth[i]);
+	}
+}
+
+TEST_TIMEOUT(agent_shared_workload_1_thread_1khz, 120)
+{
+	check_workload("1", "200000");
+}
+
+TEST_TIMEOUT(agent_shared_workload_4_threads_1khz, 120)
+{
+	check_workload("4", "200000");
+}
+#endif
