@@ -43,6 +43,24 @@ int oxt_run_agent(char *const argv[], const char *const env[], char *out, size_t
 	return st;
 }
 
+pid_t oxt_spawn_agent(char *const argv[], const char *const env[])
+{
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		setenv("LD_PRELOAD", OXT_PRELOAD, 1);
+		if (OXT_ASAN_OPTIONS[0])
+			setenv("ASAN_OPTIONS", OXT_ASAN_OPTIONS, 1);
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
 int oxt_read_folded(const char *path, const char *const *names, int n, struct oxt_folded *f)
 {
 	memset(f, 0, sizeof(*f));

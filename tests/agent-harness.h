@@ -4,11 +4,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Run argv with LD_PRELOAD set to the agent and the NULL-terminated
  * "NAME=value" list env added; stdout goes to out (if not NULL).  Returns
  * the wait status. */
 int oxt_run_agent(char *const argv[], const char *const env[], char *out, size_t outlen);
+
+/* The same, without waiting: returns the child's pid (stdout discarded). */
+pid_t oxt_spawn_agent(char *const argv[], const char *const env[]);
 
 /* Folded-stack file summary: samples whose leaf is each name. */
 struct oxt_folded {

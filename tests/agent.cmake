@@ -19,3 +19,13 @@ if(TARGET workload)
   target_compile_definitions(test-agent-e2e PRIVATE OXT_WORKLOAD="$<TARGET_FILE:workload>")
   add_dependencies(test-agent-e2e workload)
 endif()
+
+# With the real daemon (when it is built).
+if(TARGET oxprofd)
+  oxprof_test(test-agent-daemon SOURCES test-agent-daemon.c agent-harness.c daemon-ctl.c
+    LIBS oxp)
+  target_compile_definitions(test-agent-daemon PRIVATE OXT_PRELOAD="${OXT_PRELOAD}"
+    OXT_ASAN_OPTIONS="${OXT_ASAN_OPTIONS}" OXT_SPLIT="$<TARGET_FILE:split>"
+    OXPROFD_PATH="$<TARGET_FILE:oxprofd>")
+  add_dependencies(test-agent-daemon split oxprof-agent oxprofd)
+endif()
