@@ -81,7 +81,7 @@ struct oxa_agent {
 	uint64_t refused;        /* of those, refused by its budget */
 	uint64_t dropped_full;   /* the pending table was full */
 	uint64_t dropped_reset;  /* discarded by a reset */
-	uint64_t unwound_empty;
+	uint64_t reported;       /* hash of the counters last sent */
 	struct oxa_sample scratch;
 };
 

@@ -80,23 +80,51 @@ static void empty_ring(struct oxa_agent *a)
 	}
 }
 
-/* Send what is pending, unless a flush is still unacknowledged. */
+/* A digest of what AGENT_STATE would say, to send it only on change. */
+static uint64_t counters_digest(struct oxa_agent *a)
+{
+	char src[128];
+	struct oxp_agent_stats st;
+	oxa_fill_stats(a, &st, src, sizeof(src));
+	uint64_t h = st.taken * 31 + st.sent;
+	h = h * 31 + st.dropped;
+	h = h * 31 + st.skipped;
+	h = h * 31 + st.unwind_fail;
+	h = h * 31 + st.state;
+	return h * 31 + st.ack_seq;
+}
+
+/* Send what is pending, unless a flush is still unacknowledged; with
+ * nothing pending, send the counters only if they changed. */
 static void flush(struct oxa_agent *a)
 {
 	struct oxa_conn *c = &a->conn;
 	if (c->fd < 0 || !c->welcomed || c->unacked)
 		return;
 	int r = 0;
+	uint64_t digest = counters_digest(a);
 	if (oxa_stacks_pending(&a->pending))
 		r = oxa_batch_queue(a);
-	else
-		r = oxa_conn_send_state(a); /* counters only */
+	else if (digest != a->reported)
+		r = oxa_conn_send_state(a);
+	a->reported = digest;
 	if (r < 0)
 		oxa_conn_close(a, oxp_strerror(r));
 }
 
+/* Paused, connected and with nothing to send, the thread sleeps until the
+ * daemon or the API wakes it: a paused agent costs nothing but its stack. */
+static int idle(struct oxa_agent *a)
+{
+	return !oxa_sampler_armed() && !a->conn.unacked && a->conn.out_off == a->conn.out.len &&
+	       !oxa_stacks_pending(&a->pending) && counters_digest(a) == a->reported &&
+	       (a->conn.fd >= 0 || !a->cfg.socket[0]);
+}
+
 static int poll_timeout(struct oxa_agent *a, uint64_t next_flush)
 {
+	if (idle(a))
+		return -1;
 	uint64_t now = oxa_now_ms(), until = next_flush;
 	if (oxa_sampler_armed() && now + RING_POLL_MS < until)
 		until = now + RING_POLL_MS;
