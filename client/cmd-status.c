@@ -1,0 +1,195 @@
+/* cmd-status.c - `oxprofctl status`: the daemon, the fleet, the agents. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "ctl.h"
+#include "output.h"
+
+static const char *state_name(unsigned s)
+{
+	static const char *const names[] = { "paused", "running", "exited", "disabled" };
+	return s < 4 ? names[s] : "unknown";
+}
+
+/* The user name of uid, or the number when it has none. */
+static void user_name(uint32_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+		snprintf(buf, len, "%s", res->pw_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)uid);
+}
+
+static void json_agent(struct oxc_json *j, const struct oxp_agent_row *a)
+{
+	char user[64];
+	user_name(a->uid, user, sizeof(user));
+	oxc_json_obj(j, NULL);
+	oxc_json_i64(j, "pid", a->pid);
+	oxc_json_u64(j, "uid", a->uid);
+	oxc_json_cstr(j, "user", user);
+	oxc_json_str(j, "exe", a->exe.ptr, a->exe.len);
+	oxc_json_cstr(j, "state", state_name(a->state));
+	oxc_json_cstr(j, "mode", oxc_mode_name(a->mode));
+	oxc_json_u64(j, "hz_requested", a->hz_requested);
+	oxc_json_f64(j, "hz_achieved", a->hz_achieved, 1);
+	oxc_json_str(j, "source", a->source.ptr, a->source.len);
+	oxc_json_u64(j, "samples", a->samples);
+	oxc_json_u64(j, "dropped_agent", a->dropped_agent);
+	oxc_json_u64(j, "dropped_daemon", a->dropped_daemon);
+	oxc_json_u64(j, "unwind_fail", a->unwind_fail);
+	oxc_json_u64(j, "connected_ms", a->connected_ms);
+	oxc_json_u64(j, "last_batch_ms", a->last_batch_ms);
+	oxc_json_u64(j, "taken", a->taken);
+	oxc_json_u64(j, "sent", a->sent);
+	oxc_json_end(j, '}');
+}
+
+static void json_fleet(struct oxc_json *j, const struct oxp_fleet *f)
+{
+	oxc_json_obj(j, "fleet");
+	oxc_json_cstr(j, "state", f->running ? "running" : "paused");
+	oxc_json_bool(j, "running", f->running);
+	oxc_json_cstr(j, "mode", oxc_mode_name(f->mode));
+	oxc_json_u64(j, "hz", f->hz);
+	oxc_json_u64(j, "depth", f->depth);
+	oxc_json_end(j, '}');
+}
+
+static void print_json(const char *path, const struct oxp_status *s)
+{
+	struct oxc_json j;
+	oxc_json_init(&j, stdout);
+	oxc_json_obj(&j, NULL);
+	oxc_json_cstr(&j, "socket", path);
+	oxc_json_str(&j, "software", s->software.ptr, s->software.len);
+	oxc_json_u64(&j, "uptime_ms", s->uptime_ms);
+	json_fleet(&j, &s->fleet);
+	oxc_json_u64(&j, "samples", s->samples);
+	oxc_json_u64(&j, "dropped", s->dropped);
+	oxc_json_u64(&j, "refused_connections", s->refused_conns);
+	oxc_json_u64(&j, "mem_used", s->mem_used);
+	oxc_json_u64(&j, "mem_budget", s->mem_budget);
+	oxc_json_arr(&j, "agents");
+	for (uint32_t i = 0; i < s->nagents; i++)
+		json_agent(&j, &s->agents[i]);
+	oxc_json_end(&j, ']');
+	oxc_json_end(&j, '}');
+	oxc_json_finish(&j);
+}
+
+static void print_summary(const char *path, const struct oxp_status *s)
+{
+	char up[32], used[32], budget[32];
+	uint64_t agent_drops = 0;
+	unsigned by_state[5] = { 0 };
+	for (uint32_t i = 0; i < s->nagents; i++) {
+		agent_drops += s->agents[i].dropped_agent;
+		by_state[s->agents[i].state < 4 ? s->agents[i].state : 4]++;
+	}
+	oxc_fmt_duration(up, sizeof(up), s->uptime_ms);
+	oxc_fmt_bytes(used, sizeof(used), s->mem_used);
+	oxc_fmt_bytes(budget, sizeof(budget), s->mem_budget);
+	printf("daemon:   %.*s at %s, up %s\n", (int)s->software.len, s->software.ptr, path, up);
+	printf("fleet:    %s, %s mode, %u Hz, depth %u\n", s->fleet.running ? "running" : "paused",
+	       oxc_mode_name(s->fleet.mode), (unsigned)s->fleet.hz, (unsigned)s->fleet.depth);
+	printf("samples:  %llu accepted; dropped: %llu by the daemon, %llu in agents\n",
+	       (unsigned long long)s->samples, (unsigned long long)s->dropped,
+	       (unsigned long long)agent_drops);
+	printf("memory:   %s of %s; %llu connection%s refused\n", used, budget,
+	       (unsigned long long)s->refused_conns, s->refused_conns == 1 ? "" : "s");
+	printf("agents:   %u (%u running, %u paused, %u exited, %u disabled)\n",
+	       (unsigned)s->nagents, by_state[1], by_state[0], by_state[2], by_state[3]);
+}
+
+static void agent_row(struct oxc_table *t, const struct oxp_agent_row *a)
+{
+	char pid[16], user[64], hz[48], samples[24], drops[24];
+	snprintf(pid, sizeof(pid), "%d", (int)a->pid);
+	user_name(a->uid, user, sizeof(user));
+	snprintf(hz, sizeof(hz), "%.0f/%u", a->hz_achieved, (unsigned)a->hz_requested);
+	snprintf(samples, sizeof(samples), "%llu", (unsigned long long)a->samples);
+	snprintf(drops, sizeof(drops), "%llu",
+		 (unsigned long long)(a->dropped_agent + a->dropped_daemon));
+	char source[128], exe[1024];
+	snprintf(source, sizeof(source), "%.*s", (int)a->source.len, a->source.ptr ? a->source.ptr : "");
+	snprintf(exe, sizeof(exe), "%.*s", (int)a->exe.len, a->exe.ptr ? a->exe.ptr : "");
+	oxc_table_add(t, (const char *const[]){ pid, user, state_name(a->state), hz, source,
+						samples, drops, exe });
+}
+
+static void print_text(const char *path, const struct oxp_status *s, int wide)
+{
+	static const char *const titles[] = { "PID", "USER", "STATE", "HZ ACHIEVED/ASKED",
+					      "SOURCE", "SAMPLES", "DROPS", "EXE" };
+	print_summary(path, s);
+	if (!s->nagents)
+		return;
+	putchar('\n');
+	struct oxc_table *t = oxc_table_new(8, titles, "rllrlrrl");
+	for (uint32_t i = 0; i < s->nagents; i++)
+		agent_row(t, &s->agents[i]);
+	oxc_table_print(t, stdout, oxc_out_width(stdout, wide), oxc_out_color(stdout));
+	oxc_table_free(t);
+}
+
+struct status_ctx {
+	const struct oxc_opts *o;
+	const char *path;
+	int seen;
+};
+
+/* oxc_ctl_fn: STATUS is complete in one message, so print it at once. */
+static int on_status(void *arg, const struct oxp_msg *m)
+{
+	struct status_ctx *x = arg;
+	if (m->type != OXP_MSG_STATUS)
+		return 0;
+	x->seen = 1;
+	if (x->o->json)
+		print_json(x->path, &m->u.status);
+	else
+		print_text(x->path, &m->u.status, 0);
+	return 0;
+}
+
+static int status_exec(const struct oxc_opts *o)
+{
+	char path[256];
+	if (oxc_ctl_path(path, sizeof(path), o->socket) < 0)
+		return oxc_fail(o->json, -ENAMETOOLONG, "socket path too long");
+	struct oxc_ctl c;
+	int r = oxc_ctl_open(&c, path, OXC_HANDSHAKE_MS);
+	if (r < 0)
+		return oxc_ctl_fail(&c, o->json, r);
+	struct oxp_command cmd;
+	oxc_ctl_command_init(&cmd, OXP_CMD_STATUS, o);
+	struct status_ctx x = { o, path, 0 };
+	r = oxc_ctl_command(&c, &cmd, on_status, &x);
+	oxc_ctl_close(&c);
+	if (r < 0)
+		return oxc_ctl_fail(&c, o->json, r);
+	if (!x.seen)
+		return oxc_fail(o->json, -EPROTO, "oxprofd at %s replied without a status", path);
+	return 0;
+}
+
+const struct oxc_cmd oxc_cmd_status = {
+	.name = "status",
+	.summary = "show the daemon, the fleet state and the connected agents",
+	.usage = "status\n"
+		 "  The daemon (software, uptime, socket), the fleet state (running or\n"
+		 "  paused, mode, rate, depth), samples and drops, memory, and one row per\n"
+		 "  agent: pid, user, state, achieved/requested rate, sampling source,\n"
+		 "  samples accepted, samples dropped (in the agent and by the daemon),\n"
+		 "  executable.\n",
+	.opts = 0,
+	.min_args = 0,
+	.max_args = 0,
+	.exec = status_exec,
+};

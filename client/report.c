@@ -1,0 +1,249 @@
+/* report.c - query results: collect, then write as table, JSON or folded. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "output.h"
+#include "report.h"
+#include "xmalloc.h"
+
+void oxc_report_init(struct oxc_report *r, int by, int sort)
+{
+	memset(r, 0, sizeof(*r));
+	r->by = by;
+	r->sort = sort;
+}
+
+void oxc_report_destroy(struct oxc_report *r)
+{
+	for (uint32_t i = 0; i < r->nrows; i++) {
+		free(r->rows[i].name);
+		free(r->rows[i].module);
+	}
+	free(r->rows);
+	r->rows = NULL;
+	r->nrows = r->cap = 0;
+}
+
+void oxc_report_add(struct oxc_report *r, const char *name, size_t nlen, const char *module,
+		    size_t mlen, int32_t pid, int32_t tid, uint64_t self, uint64_t total)
+{
+	if (r->nrows == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->rows = oxc_xrealloc(r->rows, r->cap * sizeof(*r->rows));
+	}
+	struct oxc_row *row = &r->rows[r->nrows++];
+	row->name = oxc_xstrndup(name ? name : "", name ? nlen : 0);
+	row->module = oxc_xstrndup(module ? module : "", module ? mlen : 0);
+	row->pid = pid;
+	row->tid = tid;
+	row->self = self;
+	row->total = total;
+}
+
+/* oxc_ctl_fn: keep QUERY_HEAD and the rows; the messages are borrowed. */
+static int collect(void *arg, const struct oxp_msg *m)
+{
+	struct oxc_report *r = arg;
+	if (m->type == OXP_MSG_QUERY_HEAD) {
+		r->total = m->u.query_head.total;
+		r->first_ms = m->u.query_head.first_ms;
+		r->last_ms = m->u.query_head.last_ms;
+		r->nprocs = m->u.query_head.nprocs;
+	} else if (m->type == OXP_MSG_QUERY_ROWS) {
+		for (uint32_t i = 0; i < m->u.query_rows.nrows; i++) {
+			const struct oxp_row *w = &m->u.query_rows.rows[i];
+			oxc_report_add(r, w->name.ptr, w->name.len, w->module.ptr, w->module.len,
+				       w->pid, w->tid, w->self, w->total);
+		}
+	}
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct oxc_row *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->module, y->module);
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct oxc_row *x = a, *y = b;
+	if (x->self != y->self)
+		return x->self < y->self ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+void oxc_report_merge(struct oxc_report *r)
+{
+	if (r->nrows < 2)
+		return;
+	qsort(r->rows, r->nrows, sizeof(*r->rows), by_name);
+	uint32_t out = 0;
+	for (uint32_t i = 1; i < r->nrows; i++) {
+		struct oxc_row *keep = &r->rows[out], *w = &r->rows[i];
+		if (!strcmp(keep->name, w->name) && !strcmp(keep->module, w->module)) {
+			keep->self += w->self;
+			keep->total += w->total;
+			free(w->name);
+			free(w->module);
+		} else {
+			r->rows[++out] = *w;
+		}
+	}
+	r->nrows = out + 1;
+	qsort(r->rows, r->nrows, sizeof(*r->rows), by_count);
+}
+
+int oxc_report_fetch(struct oxc_ctl *c, const struct oxp_command *cmd, struct oxc_report *r)
+{
+	int e = oxc_ctl_command(c, cmd, collect, r);
+	/* The daemon may keep stacks apart that differ only in addresses
+	 * within a function; by name they are one line of folded output. */
+	if (e == 0 && r->by == OXP_BY_STACK)
+		oxc_report_merge(r);
+	return e;
+}
+
+const char *oxc_report_basename(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s && s[1] ? s + 1 : path;
+}
+
+/* ---- table ---- */
+
+/* The header: "12345 samples from 2 processes over 12.3 s (from ... to ...)". */
+static void table_header(const struct oxc_report *r, FILE *f)
+{
+	char span[32], t0[32], t1[32];
+	fprintf(f, "%llu sample%s from %u process%s", (unsigned long long)r->total,
+		r->total == 1 ? "" : "s", (unsigned)r->nprocs, r->nprocs == 1 ? "" : "es");
+	if (r->first_ms && r->last_ms >= r->first_ms) {
+		oxc_fmt_duration(span, sizeof(span), r->last_ms - r->first_ms);
+		oxc_fmt_time(t0, sizeof(t0), r->first_ms);
+		oxc_fmt_time(t1, sizeof(t1), r->last_ms);
+		/* The second timestamp without its date when it is the same day. */
+		const char *t1s = strncmp(t0, t1, 11) == 0 ? t1 + 11 : t1;
+		fprintf(f, " over %s (%s - %s)", span, t0, t1s);
+	}
+	fprintf(f, ", by %s, sorted by %s\n", oxc_by_name(r->by), oxc_sort_name(r->sort));
+}
+
+/* Columns per grouping: percentages and counts, then the names. */
+static struct oxc_table *table_new(int by)
+{
+	static const char *const fn[] = { "SELF%", "TOTAL%", "SELF", "TOTAL", "FUNCTION", "MODULE" };
+	static const char *const mod[] = { "SELF%", "TOTAL%", "SELF", "TOTAL", "MODULE" };
+	static const char *const proc[] = { "SELF%", "TOTAL%", "SELF", "TOTAL", "PID", "PROCESS" };
+	static const char *const exe[] = { "SELF%", "TOTAL%", "SELF", "TOTAL", "EXE" };
+	static const char *const thr[] = { "SELF%", "TOTAL%", "SELF", "TOTAL", "PID", "TID", "THREAD" };
+	static const char *const stk[] = { "%", "SAMPLES", "STACK (root first)" };
+	switch (by) {
+	case OXP_BY_MODULE: return oxc_table_new(5, mod, "rrrrl");
+	case OXP_BY_PROCESS: return oxc_table_new(6, proc, "rrrrrl");
+	case OXP_BY_EXE: return oxc_table_new(5, exe, "rrrrl");
+	case OXP_BY_THREAD: return oxc_table_new(7, thr, "rrrrrrl");
+	case OXP_BY_STACK: return oxc_table_new(3, stk, "rrl");
+	}
+	return oxc_table_new(6, fn, "rrrrll");
+}
+
+static void table_row(struct oxc_table *t, const struct oxc_report *r, const struct oxc_row *w)
+{
+	char sp[16], tp[16], s[24], tot[24], pid[16], tid[16];
+	oxc_fmt_pct(sp, sizeof(sp), w->self, r->total);
+	oxc_fmt_pct(tp, sizeof(tp), w->total, r->total);
+	snprintf(s, sizeof(s), "%llu", (unsigned long long)w->self);
+	snprintf(tot, sizeof(tot), "%llu", (unsigned long long)w->total);
+	snprintf(pid, sizeof(pid), "%d", (int)w->pid);
+	snprintf(tid, sizeof(tid), "%d", (int)w->tid);
+	const char *name = w->name[0] ? w->name : "[unknown]";
+	const char *module = oxc_report_basename(w->module);
+	switch (r->by) {
+	case OXP_BY_MODULE:
+	case OXP_BY_EXE:
+		oxc_table_add(t, (const char *const[]){ sp, tp, s, tot, name });
+		return;
+	case OXP_BY_PROCESS:
+		oxc_table_add(t, (const char *const[]){ sp, tp, s, tot, pid, name });
+		return;
+	case OXP_BY_THREAD:
+		oxc_table_add(t, (const char *const[]){ sp, tp, s, tot, pid, tid, name });
+		return;
+	case OXP_BY_STACK:
+		oxc_table_add(t, (const char *const[]){ sp, s, name });
+		return;
+	}
+	oxc_table_add(t, (const char *const[]){ sp, tp, s, tot, name, module });
+}
+
+void oxc_report_table(const struct oxc_report *r, FILE *f, int width, int bold)
+{
+	table_header(r, f);
+	if (r->nrows == 0) {
+		fprintf(f, "no samples%s\n", r->total ? " in the rows asked for" : " yet");
+		return;
+	}
+	struct oxc_table *t = table_new(r->by);
+	for (uint32_t i = 0; i < r->nrows; i++)
+		table_row(t, r, &r->rows[i]);
+	oxc_table_print(t, f, width, bold);
+	oxc_table_free(t);
+}
+
+/* ---- JSON and folded ---- */
+
+static void json_row(struct oxc_json *j, const struct oxc_report *r, const struct oxc_row *w)
+{
+	double whole = r->total ? (double)r->total : 1.0;
+	oxc_json_obj(j, NULL);
+	oxc_json_cstr(j, "name", w->name);
+	oxc_json_cstr(j, "module", w->module);
+	oxc_json_i64(j, "pid", w->pid);
+	oxc_json_i64(j, "tid", w->tid);
+	oxc_json_u64(j, "self", w->self);
+	oxc_json_u64(j, "total", w->total);
+	oxc_json_f64(j, "self_pct", 100.0 * (double)w->self / whole, 2);
+	oxc_json_f64(j, "total_pct", 100.0 * (double)w->total / whole, 2);
+	oxc_json_end(j, '}');
+}
+
+void oxc_report_json_write(struct oxc_json *j, const char *key, const struct oxc_report *r)
+{
+	oxc_json_obj(j, key);
+	oxc_json_cstr(j, "by", oxc_by_name(r->by));
+	oxc_json_cstr(j, "sort", oxc_sort_name(r->sort));
+	oxc_json_u64(j, "total", r->total);
+	oxc_json_u64(j, "first_ms", r->first_ms);
+	oxc_json_u64(j, "last_ms", r->last_ms);
+	oxc_json_u64(j, "span_ms", r->last_ms >= r->first_ms ? r->last_ms - r->first_ms : 0);
+	oxc_json_u64(j, "processes", r->nprocs);
+	oxc_json_arr(j, "rows");
+	for (uint32_t i = 0; i < r->nrows; i++)
+		json_row(j, r, &r->rows[i]);
+	oxc_json_end(j, ']');
+	oxc_json_end(j, '}');
+}
+
+void oxc_report_json(const struct oxc_report *r, FILE *f)
+{
+	struct oxc_json j;
+	oxc_json_init(&j, f);
+	oxc_report_json_write(&j, NULL, r);
+	oxc_json_finish(&j);
+}
+
+void oxc_report_folded(const struct oxc_report *r, FILE *f)
+{
+	for (uint32_t i = 0; i < r->nrows; i++) {
+		const struct oxc_row *w = &r->rows[i];
+		/* A newline inside a name would split the line for the tools. */
+		for (const char *p = w->name; *p; p++)
+			fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+		fprintf(f, " %llu\n", (unsigned long long)w->self);
+	}
+	fflush(f);
+}

@@ -1,0 +1,61 @@
+/*
+ * report.h - a query's result (QUERY_HEAD and its rows) as plain owned
+ * data, and the three ways to write it: a table for people, JSON for
+ * scripts, folded stacks for flame graph tools.  Used by `query` and
+ * `record`.
+ */
+#ifndef OXC_REPORT_H
+#define OXC_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ctl.h"
+
+struct oxc_row {
+	char *name;             /* owned */
+	char *module;           /* owned */
+	int32_t pid, tid;
+	uint64_t self, total;
+};
+
+struct oxc_report {
+	int by, sort;           /* what was asked (enum oxp_by, oxp_sort) */
+	uint64_t total;         /* samples matching the filter */
+	uint64_t first_ms, last_ms; /* Unix ms; 0 when nothing arrived */
+	uint32_t nprocs;
+	uint32_t nrows, cap;
+	struct oxc_row *rows;   /* owned, in the daemon's order */
+};
+
+void oxc_report_init(struct oxc_report *r, int by, int sort);
+void oxc_report_destroy(struct oxc_report *r);
+/* Append a row (copies the strings). */
+void oxc_report_add(struct oxc_report *r, const char *name, size_t nlen, const char *module,
+		    size_t mlen, int32_t pid, int32_t tid, uint64_t self, uint64_t total);
+
+/* Merge rows with the same name and module, then order by self count
+ * (descending).  fetch does this for stacks. */
+void oxc_report_merge(struct oxc_report *r);
+
+/* Run cmd (a QUERY) on c and collect the answer into r.  0 or the error
+ * from oxc_ctl_command (c->err says why). */
+int oxc_report_fetch(struct oxc_ctl *c, const struct oxp_command *cmd, struct oxc_report *r);
+
+/*
+ * The table: a header line with the total and the time span, then aligned
+ * columns.  width 0 = no truncation; bold = embolden the header row.
+ */
+void oxc_report_table(const struct oxc_report *r, FILE *f, int width, int bold);
+/* One JSON document (fields in client/JSON.md). */
+void oxc_report_json(const struct oxc_report *r, FILE *f);
+/* The same object as a member (key) or element (NULL) of a larger one. */
+struct oxc_json;
+void oxc_report_json_write(struct oxc_json *j, const char *key, const struct oxc_report *r);
+/* "root;...;leaf count" lines; rows of other groupings as "name count". */
+void oxc_report_folded(const struct oxc_report *r, FILE *f);
+
+/* Module basename: "/usr/lib/libc.so.6" -> "libc.so.6". */
+const char *oxc_report_basename(const char *path);
+
+#endif

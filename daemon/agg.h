@@ -1,0 +1,192 @@
+/*
+ * agg.h - the aggregate: every sample the daemon accepted, per process and
+ * thread, with strings interned and frames, functions and stacks
+ * hash-consed, so a stack seen a million times costs one entry.
+ *
+ * Identity: a string, frame (func, module, offset), function (func,
+ * module) and stack (frame ids, leaf first) exist once for the whole host;
+ * a sample lands in the entry (thread, stack), a thread belongs to one
+ * process.  Ids are dense indexes into the arrays below and stay valid
+ * until oxd_agg_reset() (which keeps strings, frames, functions, threads
+ * and live processes, so agents' id maps survive it; see reset's comment).
+ *
+ * Per-function self/total and per-stack counts are kept incrementally, so
+ * an unfiltered flat profile never walks the stacks.
+ *
+ * Memory: every new string, frame, function, thread, stack and entry is
+ * charged to the aggregate and to the process that brought it; a sample
+ * that would go over either budget is refused and counted, never lost
+ * silently.  The struct is public so query and snapshot code can read it;
+ * only agg.c writes it.  Single-threaded (the event loop).
+ */
+#ifndef OXD_AGG_H
+#define OXD_AGG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "oxp/oxp.h"
+
+#define OXD_NONE UINT32_MAX /* no such id */
+
+struct oxd_str {
+	const char *p;   /* NUL-terminated, in the arena */
+	uint32_t len;
+	uint32_t hash;
+};
+
+struct oxd_frame {
+	uint32_t func, module; /* string ids */
+	uint64_t offset;
+	uint32_t fn;           /* function id */
+	uint32_t hash;
+};
+
+struct oxd_fn {
+	uint32_t func, module; /* string ids */
+	uint32_t hash;
+	uint32_t mark;         /* scratch: last sample that counted it */
+	uint64_t self, total;  /* all processes, kept incrementally */
+};
+
+struct oxd_stack {
+	uint64_t off;          /* first frame id in stack_frames */
+	uint32_t n;
+	uint32_t hash;
+	uint64_t count;        /* all processes */
+};
+
+struct oxd_thread {
+	uint32_t proc, tid, name; /* name: string id */
+	uint32_t hash;
+};
+
+struct oxd_entry {
+	uint32_t thread, stack;
+	uint64_t count;
+};
+
+/* A process row: it outlives its connection (exited) until reset. */
+struct oxd_proc {
+	int32_t pid;
+	uint32_t uid;
+	uint32_t exe;           /* string id */
+	uint32_t cmdline;       /* string id */
+	uint8_t live;           /* an agent connection owns it now */
+	uint8_t removed;        /* forgotten by reset; may be reused */
+	uint8_t state;          /* enum oxp_agent_state, as the agent said */
+	uint8_t mode;
+	uint32_t hz_requested;
+	double hz_achieved;
+	char source[64];
+	uint64_t samples;       /* accepted */
+	uint64_t dropped_daemon;
+	uint64_t dropped_agent;
+	uint64_t unwind_fail;
+	uint64_t connected_ms, first_ms, last_ms; /* first/last: batches with samples */
+	uint64_t last_batch_ms;
+	uint64_t mem;           /* bytes charged to this process */
+};
+
+struct oxd_index {
+	uint32_t *slots;        /* id + 1, 0 = empty */
+	uint32_t mask;
+	uint32_t n;
+};
+
+struct oxd_agg {
+	struct oxd_str *strs; size_t nstrs, cap_strs; struct oxd_index istrs;
+	struct oxd_frame *frames; size_t nframes, cap_frames; struct oxd_index iframes;
+	struct oxd_fn *fns; size_t nfns, cap_fns; struct oxd_index ifns;
+	struct oxd_stack *stacks; size_t nstacks, cap_stacks; struct oxd_index istacks;
+	uint32_t *stack_frames; size_t nstack_frames, cap_stack_frames;
+	struct oxd_thread *threads; size_t nthreads, cap_threads; struct oxd_index ithreads;
+	struct oxd_entry *entries; size_t nentries, cap_entries; struct oxd_index ientries;
+	struct oxd_proc *procs; size_t nprocs, cap_procs;
+	struct oxd_arena *arena;
+	uint32_t mark_gen;
+	uint64_t samples, dropped;  /* accepted and refused, all processes */
+	uint64_t mem_used, mem_budget, proc_budget;
+	uint64_t generation;        /* bumped by every reset; query cursors check it */
+};
+
+/*
+ * Per-connection id maps: agents choose their own string, frame and thread
+ * ids (PROTOCOL.md, SAMPLES), scoped to one connection.  Owned by the
+ * connection; init/destroy.
+ */
+struct oxd_ingest {
+	uint32_t proc;
+	uint32_t *strs;   size_t cap_strs;   /* local id -> global id + 1 */
+	uint32_t *frames; size_t cap_frames;
+	uint64_t *tids;   uint32_t tid_mask, ntids; /* (tid << 32 | thread + 1) */
+	uint32_t ndefs;
+};
+
+void oxd_agg_init(struct oxd_agg *a, uint64_t mem_budget, uint64_t proc_budget);
+void oxd_agg_destroy(struct oxd_agg *a);
+
+/* Intern a string without a budget check (daemon metadata, snapshots). */
+uint32_t oxd_agg_str(struct oxd_agg *a, const char *p, size_t len);
+static inline const char *oxd_agg_strp(const struct oxd_agg *a, uint32_t id)
+{
+	return a->strs[id].p;
+}
+
+/*
+ * A process row for a new agent connection: an exited (or forgotten) row
+ * with the same pid and exe is taken over, so samples of a process that
+ * reconnects continue in its row.  Returns the proc id.
+ */
+uint32_t oxd_agg_proc_attach(struct oxd_agg *a, int32_t pid, uint32_t uid,
+			     struct oxp_str exe, struct oxp_str cmdline, uint64_t now_ms);
+/* The agent's connection closed: the row stays, marked exited. */
+void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc);
+/* Counters an agent reported. */
+void oxd_agg_proc_stats(struct oxd_agg *a, uint32_t proc, const struct oxp_agent_stats *st);
+
+void oxd_ingest_init(struct oxd_ingest *g, uint32_t proc);
+void oxd_ingest_destroy(struct oxd_ingest *g);
+
+/*
+ * Aggregate one SAMPLES batch.  *accepted and *refused (over budget) sum
+ * to the batch's samples.  Returns 0, -OXP_ESHAPE for a reference to an id
+ * the connection never defined (nothing of the batch's stacks is
+ * counted), or -OXP_ELIMIT for an id far beyond what was defined.
+ */
+int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samples *s,
+		   uint64_t now_ms, uint64_t *accepted, uint64_t *refused);
+
+/*
+ * Forget samples.  proc_match NULL: everything (all entries and stacks,
+ * exited processes' rows; totals to zero).  Else only processes for which
+ * proc_match returns 1.  Strings, frames and functions stay: connected
+ * agents' id maps point at them.  Returns the number of process rows
+ * cleared.
+ */
+uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_proc *, void *),
+		       void *arg);
+
+/* Restore helpers for snapshots: no budget check, counts added. */
+uint32_t oxd_agg_frame(struct oxd_agg *a, uint32_t func, uint32_t module, uint64_t offset);
+uint32_t oxd_agg_thread(struct oxd_agg *a, uint32_t proc, uint32_t tid, uint32_t name);
+uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p);
+void oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *frames,
+			   uint32_t n, uint64_t count);
+
+/* Whether a process row is selected: pids (any of) and exe (full path or
+ * basename); an empty selector selects every row not forgotten by reset. */
+int oxd_agg_proc_match(const struct oxd_agg *a, const struct oxd_proc *p,
+		       const struct oxp_selector *sel);
+
+/* Frames of a stack, leaf first. */
+static inline const uint32_t *oxd_agg_stack_frames(const struct oxd_agg *a, uint32_t stack)
+{
+	return a->stack_frames + a->stacks[stack].off;
+}
+
+/* A fresh mark generation for de-duplicating functions within one sample. */
+uint32_t oxd_agg_next_mark(struct oxd_agg *a);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * config.h - oxprofd's options: one table (config.c) read from the command
+ * line and from a "name = value" file (--config), with the same names.
+ */
+#ifndef OXD_CONFIG_H
+#define OXD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct oxd_config {
+	char socket[108];      /* empty: the shared path rule decides */
+	char state_dir[1024];  /* empty: no snapshots */
+	char config_file[1024];
+	int log_level;
+	uint32_t hz;
+	uint32_t mode;
+	uint32_t depth;
+	uint32_t snapshot_ms;
+	uint32_t handshake_ms;
+	uint32_t idle_ms;
+	uint32_t max_conns;
+	uint32_t flush_ms;
+	uint64_t mem_budget;
+	uint64_t agent_mem_budget;
+	uint64_t write_queue_max;
+	uid_t *allow_uids;     /* owned; freed by oxd_config_destroy */
+	size_t nallow_uids;
+	gid_t *allow_gids;
+	size_t nallow_gids;
+	int has_agent_group;
+	gid_t agent_group;
+};
+
+/*
+ * Fill cfg from defaults, then the --config file if one is named, then the
+ * command line.  Returns 0 to run, 1 when --help/--version was handled
+ * (exit 0), -EINVAL after printing what was wrong to stderr (exit 2).
+ * A --config file that does not exist is only a warning, so a service
+ * unit can name the standard path before an administrator writes it.
+ */
+int oxd_config_load(struct oxd_config *cfg, int argc, char **argv);
+void oxd_config_destroy(struct oxd_config *cfg);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * main.c - oxprofd: wires the configuration, the event loop, the listener
+ * and the signals together.  Everything else lives in its module.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct oxd_server *s = h->data;
+	if (signum == SIGHUP) {
+		/* Reload means "save now" until options can change at run time. */
+		oxd_info("SIGHUP: writing a snapshot");
+		oxd_server_snapshot(s, 1);
+		return;
+	}
+	oxd_server_stop(s, strsignal(signum));
+}
+
+static void on_walk_close(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static struct oxd_config cfg;
+	static struct oxd_server srv;
+	int r = oxd_config_load(&cfg, argc, argv);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	oxd_log_init(cfg.log_level);
+	/* A peer that hangs up mid-write must cost an EPIPE, not the daemon. */
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	sigaction(SIGPIPE, &sa, NULL);
+
+	uv_loop_t *loop = uv_default_loop();
+	oxd_server_init(&srv, loop, &cfg);
+	if (oxd_server_listen(&srv) < 0) {
+		oxd_server_destroy(&srv);
+		oxd_config_destroy(&cfg);
+		return 1;
+	}
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	uv_signal_t sh[3];
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(loop, &sh[i]);
+		sh[i].data = &srv;
+		uv_signal_start(&sh[i], on_signal, sigs[i]);
+		uv_unref((uv_handle_t *)&sh[i]); /* the loop ends with the last connection */
+	}
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_walk(loop, on_walk_close, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	oxd_server_destroy(&srv);
+	oxd_config_destroy(&cfg);
+	oxd_notice("stopped");
+	return 0;
+}

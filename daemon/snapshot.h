@@ -1,0 +1,26 @@
+/*
+ * snapshot.h - the aggregate on disk, so a restart loses seconds, not the
+ * profile.  DIR/oxprofd.snap is replaced atomically (temp file, fsync,
+ * rename, fsync of the directory); the one it replaces stays as
+ * DIR/oxprofd.snap.prev.  The file has a magic, a format version, its
+ * length and a CRC-32 of header and payload.
+ */
+#ifndef OXD_SNAPSHOT_H
+#define OXD_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "agg.h"
+
+/* Write a snapshot of a into dir.  0 or -errno; *bytes gets the size. */
+int oxd_snapshot_write(const struct oxd_agg *a, const char *dir, uint64_t *bytes);
+
+/*
+ * Load the newest good snapshot in dir into a (which must be empty): the
+ * current file, else the previous one.  A missing, truncated or corrupt
+ * file is logged and skipped.  Returns 1 loaded, 0 nothing usable.
+ * Creates dir (0700) if needed and removes temp files a crash left.
+ */
+int oxd_snapshot_load(struct oxd_agg *a, const char *dir);
+
+#endif

@@ -1,0 +1,80 @@
+/* status.c - the STATUS message. */
+#include "status.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "server.h"
+#include "xmalloc.h"
+
+static const struct oxd_agg *sort_agg;
+
+/* Live agents first, oldest first; then exited processes, newest first,
+ * so a cut drops the oldest exited rows. */
+static int cmp_proc(const void *x, const void *y)
+{
+	const struct oxd_proc *p = &sort_agg->procs[*(const uint32_t *)x];
+	const struct oxd_proc *q = &sort_agg->procs[*(const uint32_t *)y];
+	if (p->live != q->live)
+		return p->live ? -1 : 1;
+	if (p->connected_ms != q->connected_ms)
+		return (p->connected_ms < q->connected_ms) == p->live ? -1 : 1;
+	return p->pid < q->pid ? -1 : p->pid > q->pid;
+}
+
+static void fill_row(const struct oxd_agg *a, const struct oxd_proc *p, struct oxp_agent_row *r)
+{
+	*r = (struct oxp_agent_row){
+		.pid = p->pid,
+		.uid = p->uid,
+		.exe = { a->strs[p->exe].p, a->strs[p->exe].len },
+		.state = p->live ? p->state : OXP_AGENT_EXITED,
+		.mode = p->mode,
+		.hz_requested = p->hz_requested,
+		.hz_achieved = p->hz_achieved,
+		.source = oxp_str_c(p->source),
+		.samples = p->samples,
+		.dropped_agent = p->dropped_agent,
+		.dropped_daemon = p->dropped_daemon,
+		.unwind_fail = p->unwind_fail,
+		.connected_ms = p->connected_ms,
+		.last_batch_ms = p->last_batch_ms,
+	};
+}
+
+void oxd_status_encode(struct oxd_server *s, struct oxp_buf *out, uint32_t *truncated)
+{
+	const struct oxd_agg *a = &s->agg;
+	uint32_t *order = oxd_xmalloc((a->nprocs + 1) * sizeof(*order));
+	uint32_t n = 0;
+	for (size_t i = 0; i < a->nprocs; i++)
+		if (!a->procs[i].removed)
+			order[n++] = (uint32_t)i;
+	sort_agg = a;
+	qsort(order, n, sizeof(*order), cmp_proc);
+	struct oxp_agent_row *rows = oxd_xmalloc((n + 1) * sizeof(*rows));
+	for (uint32_t i = 0; i < n; i++)
+		fill_row(a, &a->procs[order[i]], &rows[i]);
+	struct oxp_msg m = { .type = OXP_MSG_STATUS };
+	m.u.status = (struct oxp_status){
+		.software = oxp_str_c("oxprofd " OXPROF_VERSION),
+		.uptime_ms = oxd_now_ms() - s->start_ms,
+		.fleet = s->fleet.state,
+		.mem_used = a->mem_used,
+		.mem_budget = a->mem_budget,
+		.samples = a->samples,
+		.dropped = a->dropped,
+		.refused_conns = s->refused_conns,
+	};
+	uint32_t keep = n > OXP_MAX_ARRAY ? OXP_MAX_ARRAY : n;
+	int r;
+	/* Too many rows for one frame: leave out the oldest exited ones. */
+	while (m.u.status.nagents = keep, m.u.status.agents = rows,
+	       (r = oxp_encode(out, &m)) == -EMSGSIZE && keep > 0)
+		keep = keep > 16 ? keep * 3 / 4 : keep - 1;
+	if (r == -ENOMEM)
+		abort();
+	*truncated = n - keep;
+	free(rows);
+	free(order);
+}

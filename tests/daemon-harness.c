@@ -1,0 +1,508 @@
+/* daemon-harness.c - see daemon-harness.h. */
+#include "daemon-harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "task.h"
+
+#define IO_MS 10000
+
+uint64_t oxt_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- the daemon ---- */
+
+pid_t oxt_daemon_spawn(struct oxt_daemon *d, const char *const *args)
+{
+	const char *argv[64];
+	int n = 0;
+	argv[n++] = OXPROFD_PATH;
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--log-level";
+	argv[n++] = "debug";
+	for (int i = 0; args && args[i] && n < 62; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	fflush(NULL);
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0)
+			dup2(fd, 2);
+		unsetenv("JOURNAL_STREAM");
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("LISTEN_FDS");
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void wait_ready(struct oxt_daemon *d)
+{
+	uint64_t t0 = oxt_ms();
+	for (;;) {
+		int fd;
+		if (oxp_connect(d->sock, &fd) == 0) {
+			close(fd);
+			return;
+		}
+		int st;
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+			char cmd[400];
+			snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log);
+			ASSERT(system(cmd) >= 0);
+			OXT_FAIL("oxprofd exited during start (status %d)", st);
+		}
+		ASSERT_MSG(oxt_ms() - t0 < 10000, "oxprofd did not start in 10 s");
+		usleep(5000);
+	}
+}
+
+void oxt_daemon_start(struct oxt_daemon *d, const char *const *args)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/oxt-daemon-XXXXXX");
+	ASSERT(mkdtemp(d->dir));
+	chmod(d->dir, 0755);
+	snprintf(d->sock, sizeof(d->sock), "%s/oxprof.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/oxprofd.log", d->dir);
+	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
+	oxt_daemon_restart(d, args);
+}
+
+void oxt_daemon_restart(struct oxt_daemon *d, const char *const *args)
+{
+	d->pid = oxt_daemon_spawn(d, args);
+	wait_ready(d);
+}
+
+double oxt_daemon_stop(struct oxt_daemon *d)
+{
+	uint64_t t0 = oxt_ms();
+	ASSERT(kill(d->pid, SIGTERM) == 0);
+	int st;
+	ASSERT(waitpid(d->pid, &st, 0) == d->pid);
+	d->pid = 0;
+	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "oxprofd did not exit 0 (status 0x%x)", st);
+	return (double)(oxt_ms() - t0);
+}
+
+void oxt_daemon_kill9(struct oxt_daemon *d)
+{
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+}
+
+int oxt_daemon_alive(const struct oxt_daemon *d)
+{
+	return d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == 0;
+}
+
+int oxt_daemon_log_has(const struct oxt_daemon *d, const char *s)
+{
+	FILE *f = fopen(d->log, "r");
+	if (!f)
+		return 0;
+	char line[4096];
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, s) != NULL;
+	fclose(f);
+	return found;
+}
+
+long oxt_daemon_rss_kb(const struct oxt_daemon *d)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)d->pid);
+	FILE *f = fopen(path, "r");
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+void oxt_daemon_cleanup(struct oxt_daemon *d)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+	ASSERT(system(cmd) == 0);
+}
+
+/* ---- peers ---- */
+
+int oxt_send(struct oxt_peer *p, const struct oxp_msg *m)
+{
+	oxp_buf_reset(&p->out);
+	int r = oxp_encode(&p->out, m);
+	ASSERT_MSG(r == 0, "encode: %s", oxp_strerror(r));
+	return oxp_send_all(p->fd, p->out.data, p->out.len, IO_MS);
+}
+
+int oxt_recv(struct oxt_peer *p, struct oxp_msg *m, int timeout_ms)
+{
+	return oxp_recv_msg(p->fd, &p->rd, p->dec, m, timeout_ms);
+}
+
+int oxt_peer_open(struct oxt_peer *p, const struct oxt_daemon *d, int role, const char *exe,
+		  char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	ASSERT_EQ(oxp_connect(d->sock, &p->fd), 0);
+	ASSERT_EQ(oxp_reader_init(&p->rd, 0), 0);
+	ASSERT_EQ(oxp_decoder_new(&p->dec), 0);
+	oxp_buf_init(&p->out);
+	struct oxp_msg m = { .type = OXP_MSG_HELLO };
+	m.u.hello = (struct oxp_hello){ (uint8_t)role, (int32_t)getpid(), oxp_str_c(exe),
+					oxp_str_c(exe), oxp_str_c("oxt-harness 0") };
+	ASSERT_EQ(oxt_send(p, &m), 0);
+	int r = oxt_recv(p, &m, IO_MS);
+	if (r < 0)
+		return r;
+	if (m.type == OXP_MSG_ERROR) {
+		if (err)
+			snprintf(err, errlen, "%.*s", (int)m.u.error.message.len,
+				 m.u.error.message.ptr);
+		return m.u.error.code;
+	}
+	ASSERT_EQ(m.type, OXP_MSG_WELCOME);
+	p->welcome = m.u.welcome;
+	p->welcome.software = (struct oxp_str){ 0 };
+	return 0;
+}
+
+void oxt_peer_close(struct oxt_peer *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	oxp_reader_destroy(&p->rd);
+	oxp_decoder_free(p->dec);
+	p->dec = NULL;
+	oxp_buf_destroy(&p->out);
+}
+
+/* ---- control ---- */
+
+struct oxp_command oxt_cmd(uint8_t cmd)
+{
+	struct oxp_command c = { .cmd = cmd, .mode = 0xff };
+	return c;
+}
+
+static char *dup_str(struct oxp_str s)
+{
+	char *p = malloc(s.len + 1);
+	ASSERT(p);
+	memcpy(p, s.ptr, s.len);
+	p[s.len] = 0;
+	return p;
+}
+
+static void keep_status(const struct oxp_status *s, struct oxt_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->fleet = s->fleet;
+	st->mem_used = s->mem_used;
+	st->mem_budget = s->mem_budget;
+	st->samples = s->samples;
+	st->dropped = s->dropped;
+	st->refused_conns = s->refused_conns;
+	st->uptime_ms = s->uptime_ms;
+	for (uint32_t i = 0; i < s->nagents && i < 64; i++) {
+		const struct oxp_agent_row *a = &s->agents[i];
+		struct oxt_agent_row *o = &st->agents[st->nagents++];
+		o->pid = a->pid;
+		o->uid = a->uid;
+		snprintf(o->exe, sizeof(o->exe), "%.*s", (int)a->exe.len, a->exe.ptr);
+		snprintf(o->source, sizeof(o->source), "%.*s", (int)a->source.len, a->source.ptr);
+		o->state = a->state;
+		o->samples = a->samples;
+		o->dropped_agent = a->dropped_agent;
+		o->dropped_daemon = a->dropped_daemon;
+		o->last_batch_ms = a->last_batch_ms;
+		o->hz_requested = a->hz_requested;
+	}
+}
+
+static struct oxt_status *status_out;
+
+void oxt_command(struct oxt_peer *p, const struct oxp_command *c, struct oxt_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct oxp_msg m = { .type = OXP_MSG_COMMAND };
+	m.u.command = *c;
+	ASSERT_EQ(oxt_send(p, &m), 0);
+	size_t cap = 0;
+	for (;;) {
+		int e = oxt_recv(p, &m, IO_MS);
+		ASSERT_MSG(e == 0, "reading the reply: %s", oxp_strerror(e));
+		if (m.type == OXP_MSG_REPLY) {
+			r->code = m.u.reply.code;
+			r->affected = m.u.reply.affected;
+			snprintf(r->msg, sizeof(r->msg), "%.*s", (int)m.u.reply.message.len,
+				 m.u.reply.message.ptr);
+			return;
+		}
+		if (m.type == OXP_MSG_STATUS && status_out)
+			keep_status(&m.u.status, status_out);
+		else if (m.type == OXP_MSG_QUERY_HEAD)
+			r->head = m.u.query_head;
+		else if (m.type == OXP_MSG_QUERY_ROWS) {
+			r->nframes++;
+			const struct oxp_query_rows *q = &m.u.query_rows;
+			if (r->nrows + q->nrows > cap) {
+				cap = (r->nrows + q->nrows) * 2;
+				r->rows = realloc(r->rows, cap * sizeof(*r->rows));
+				ASSERT(r->rows);
+			}
+			for (uint32_t i = 0; i < q->nrows; i++) {
+				const struct oxp_row *x = &q->rows[i];
+				r->rows[r->nrows++] = (struct oxt_row){ dup_str(x->name),
+					dup_str(x->module), x->pid, x->tid, x->self, x->total };
+			}
+		} else
+			ASSERT_MSG(m.type == OXP_MSG_STATUS, "unexpected message type %u", m.type);
+	}
+}
+
+void oxt_result_free(struct oxt_result *r)
+{
+	for (size_t i = 0; i < r->nrows; i++) {
+		free(r->rows[i].name);
+		free(r->rows[i].module);
+	}
+	free(r->rows);
+	r->rows = NULL;
+	r->nrows = 0;
+}
+
+const struct oxt_row *oxt_row_named(const struct oxt_result *r, const char *name)
+{
+	for (size_t i = 0; i < r->nrows; i++)
+		if (strcmp(r->rows[i].name, name) == 0)
+			return &r->rows[i];
+	return NULL;
+}
+
+void oxt_status(const struct oxt_daemon *d, struct oxt_status *st)
+{
+	struct oxt_peer p;
+	ASSERT_EQ(oxt_peer_open(&p, d, OXP_ROLE_CONTROL, "oxt", NULL, 0), 0);
+	struct oxp_command c = oxt_cmd(OXP_CMD_STATUS);
+	struct oxt_result r;
+	status_out = st;
+	oxt_command(&p, &c, &r);
+	status_out = NULL;
+	ASSERT_EQ(r.code, 0);
+	oxt_peer_close(&p);
+}
+
+const struct oxt_agent_row *oxt_status_pid(const struct oxt_status *st, int32_t pid)
+{
+	for (uint32_t i = 0; i < st->nagents; i++)
+		if (st->agents[i].pid == pid)
+			return &st->agents[i];
+	return NULL;
+}
+
+int oxt_simple(const struct oxt_daemon *d, uint8_t cmd, struct oxt_result *r)
+{
+	struct oxt_peer p;
+	ASSERT_EQ(oxt_peer_open(&p, d, OXP_ROLE_CONTROL, "oxt", NULL, 0), 0);
+	struct oxp_command c = oxt_cmd(cmd);
+	oxt_command(&p, &c, r);
+	oxt_peer_close(&p);
+	return r->code;
+}
+
+void oxt_wait_agent_state(const struct oxt_daemon *d, int32_t pid, uint8_t state, int timeout_ms)
+{
+	uint64_t t0 = oxt_ms();
+	for (;;) {
+		struct oxt_status st;
+		oxt_status(d, &st);
+		const struct oxt_agent_row *a = oxt_status_pid(&st, pid);
+		if (a && a->state == state)
+			return;
+		ASSERT_MSG(oxt_ms() - t0 < (uint64_t)timeout_ms,
+			   "pid %d never reached state %u (now %d)", (int)pid, state, a ? a->state : -1);
+		usleep(10000);
+	}
+}
+
+/* ---- fake agent ---- */
+
+int oxt_agent_join(struct oxt_agent *a, const struct oxt_daemon *d, const char *exe)
+{
+	memset(a, 0, sizeof(*a));
+	int r = oxt_peer_open(&a->p, d, OXP_ROLE_AGENT, exe, NULL, 0);
+	if (r == 0) {
+		a->fleet = a->p.welcome.fleet;
+		a->seq = a->p.welcome.seq;
+	}
+	return r;
+}
+
+static uint32_t name_id(struct oxt_agent *a, const char *s, size_t n)
+{
+	for (uint32_t i = 0; i < a->nnames; i++)
+		if (strlen(a->names[i]) == n && memcmp(a->names[i], s, n) == 0)
+			return i;
+	ASSERT(a->nnames < OXT_MAX_NAMES);
+	a->names[a->nnames] = strndup(s, n);
+	return a->nnames++;
+}
+
+void oxt_agent_add(struct oxt_agent *a, uint32_t tid, const char *tname, const char *folded,
+		   uint32_t count)
+{
+	int t;
+	for (t = 0; t < a->ntids && a->tids[t] != tid; t++)
+		;
+	if (t == a->ntids) {
+		ASSERT(a->ntids < 64);
+		a->tids[a->ntids] = tid;
+		a->tid_names[a->ntids++] = name_id(a, tname, strlen(tname));
+	}
+	uint32_t ids[512], n = 0;
+	for (const char *s = folded; *s;) {
+		const char *e = strchr(s, ';');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+		ASSERT(n < 512);
+		ids[n++] = name_id(a, s, len);
+		s += len + (e ? 1 : 0);
+	}
+	ASSERT(a->nstacks < 1024 && a->nframes_used + n <= 1024 * 64);
+	struct oxp_stack *st = &a->stacks[a->nstacks++];
+	st->tid = tid;
+	st->count = count;
+	st->nframes = n;
+	st->frames = a->frames + a->nframes_used;
+	for (uint32_t i = 0; i < n; i++) /* leaf first */
+		a->frames[a->nframes_used + i] = ids[n - 1 - i];
+	a->nframes_used += n;
+}
+
+/* Split "module!func": returns the module string id, sets the func part. */
+static uint32_t frame_parts(struct oxt_agent *a, uint32_t id, struct oxp_str *func)
+{
+	const char *s = a->names[id], *bang = strchr(s, '!');
+	*func = oxp_str_c(bang ? bang + 1 : s);
+	return bang ? name_id(a, s, (size_t)(bang - s)) : name_id(a, "libtest.so", 10);
+}
+
+static void fill_stats(struct oxt_agent *a, struct oxp_agent_stats *st)
+{
+	*st = (struct oxp_agent_stats){ .ack_seq = a->seq, .state = a->state,
+					.hz_requested = a->fleet.hz, .hz_achieved = a->fleet.hz,
+					.source = oxp_str_c("fake") };
+}
+
+int oxt_agent_send(struct oxt_agent *a)
+{
+	/* Frame i is the func part of name i, in its module part; strings
+	 * are the names themselves plus the func parts. */
+	static struct oxp_str_def sd[3 * OXT_MAX_NAMES];
+	static struct oxp_frame_def fd[OXT_MAX_NAMES];
+	static struct oxp_thread_def td[64];
+	uint32_t nsd = 0, nfd = 0, ntd = 0, first = a->defined_names;
+	uint32_t nn = a->nnames;
+	for (uint32_t i = first; i < nn; i++) { /* intern the parts first */
+		struct oxp_str func;
+		frame_parts(a, i, &func);
+		name_id(a, func.ptr, func.len);
+	}
+	for (uint32_t i = first; i < a->nnames; i++)
+		sd[nsd++] = (struct oxp_str_def){ i, oxp_str_c(a->names[i]) };
+	for (uint32_t i = first; i < a->nnames; i++) {
+		struct oxp_str func;
+		uint32_t mod = frame_parts(a, i, &func);
+		fd[nfd++] = (struct oxp_frame_def){ i, name_id(a, func.ptr, func.len), mod, i * 16 };
+	}
+	a->defined_names = a->nnames;
+	for (int i = a->defined_tids; i < a->ntids; i++)
+		td[ntd++] = (struct oxp_thread_def){ a->tids[i], a->tid_names[i] };
+	a->defined_tids = a->ntids;
+	struct oxp_msg m = { .type = OXP_MSG_SAMPLES };
+	m.u.samples = (struct oxp_samples){ ++a->batch_seq, nsd, sd, nfd, fd, ntd, td,
+					    a->nstacks, a->stacks, { 0 } };
+	fill_stats(a, &m.u.samples.stats);
+	a->nstacks = a->nframes_used = 0;
+	return oxt_send(&a->p, &m);
+}
+
+int oxt_agent_flush(struct oxt_agent *a, struct oxp_samples_ack *ack)
+{
+	struct oxp_msg m;
+	int r = oxt_agent_send(a);
+	while (r == 0) {
+		r = oxt_recv(&a->p, &m, IO_MS);
+		if (r == 0 && m.type == OXP_MSG_SAMPLES_ACK) {
+			if (ack)
+				*ack = m.u.samples_ack;
+			return 0;
+		}
+		if (r == 0 && m.type == OXP_MSG_SET_STATE) {
+			a->p.nset_state++;
+			a->p.last_set_state = m.u.set_state;
+			a->fleet = m.u.set_state.fleet;
+			a->seq = m.u.set_state.seq;
+		} else if (r == 0) {
+			return m.type == OXP_MSG_ERROR ? m.u.error.code : -EPROTO;
+		}
+	}
+	return r;
+}
+
+void oxt_agent_report(struct oxt_agent *a, uint8_t state)
+{
+	a->state = state;
+	struct oxp_msg m = { .type = OXP_MSG_AGENT_STATE };
+	fill_stats(a, &m.u.agent_state);
+	ASSERT_EQ(oxt_send(&a->p, &m), 0);
+}
+
+int oxt_agent_wait_state(struct oxt_agent *a, struct oxp_set_state *ss, int timeout_ms)
+{
+	struct oxp_msg m;
+	for (;;) {
+		int r = oxt_recv(&a->p, &m, timeout_ms);
+		if (r < 0)
+			return r;
+		if (m.type == OXP_MSG_SET_STATE) {
+			*ss = m.u.set_state;
+			a->fleet = ss->fleet;
+			a->seq = ss->seq;
+			return 0;
+		}
+	}
+}
+
+void oxt_agent_leave(struct oxt_agent *a)
+{
+	oxt_peer_close(&a->p);
+	for (uint32_t i = 0; i < a->nnames; i++)
+		free(a->names[i]);
+	a->nnames = 0;
+}

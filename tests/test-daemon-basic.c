@@ -1,0 +1,565 @@
+/*
+ * test-daemon-basic.c - oxprofd's core: agents join and report, queries
+ * count exactly, commands reach the right agents, status tells the truth.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon-harness.h"
+#include "task.h"
+
+static void query(const struct oxt_daemon *d, uint8_t by, uint8_t sort, uint32_t limit,
+		  const struct oxp_selector *sel, struct oxt_result *r)
+{
+	struct oxt_peer p;
+	ASSERT_EQ(oxt_peer_open(&p, d, OXP_ROLE_CONTROL, "oxt", NULL, 0), 0);
+	struct oxp_command c = oxt_cmd(OXP_CMD_QUERY);
+	c.by = by;
+	c.sort = sort;
+	c.limit = limit;
+	if (sel)
+		c.sel = *sel;
+	oxt_command(&p, &c, r);
+	oxt_peer_close(&p);
+}
+
+TEST(daemon_join_gets_fleet_defaults)
+{
+	struct oxt_daemon d;
+	const char *args[] = { "--hz", "997", "--mode", "wall", "--depth", "64", NULL };
+	oxt_daemon_start(&d, args);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/usr/bin/worker"), 0);
+	ASSERT_EQ(a.fleet.running, 0);
+	ASSERT_EQ(a.fleet.hz, 997);
+	ASSERT_EQ(a.fleet.mode, OXP_MODE_WALL);
+	ASSERT_EQ(a.fleet.depth, 64);
+	ASSERT(a.p.welcome.flush_ms > 0);
+	oxt_agent_leave(&a);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_default_fleet_is_paused_100hz_cpu_128)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_status st;
+	oxt_status(&d, &st);
+	ASSERT_EQ(st.fleet.running, 0);
+	ASSERT_EQ(st.fleet.hz, 100);
+	ASSERT_EQ(st.fleet.mode, OXP_MODE_CPU);
+	ASSERT_EQ(st.fleet.depth, 128);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+/* main -> f -> f -> f (recursion) and main -> g -> f; the known truth. */
+static void send_workload(struct oxt_agent *a)
+{
+	struct oxp_samples_ack ack;
+	oxt_agent_add(a, 101, "main", "main;f;f;f", 30);
+	oxt_agent_add(a, 101, "main", "main;g;f", 20);
+	oxt_agent_add(a, 102, "worker", "main;g", 7);
+	oxt_agent_add(a, 102, "worker", "libc.so.6!start;main;h", 3);
+	ASSERT_EQ(oxt_agent_flush(a, &ack), 0);
+	ASSERT_EQ(ack.accepted, 60);
+	ASSERT_EQ(ack.refused, 0);
+	/* A second batch reuses the ids of the first. */
+	oxt_agent_add(a, 101, "main", "main;f;f;f", 10);
+	ASSERT_EQ(oxt_agent_flush(a, &ack), 0);
+	ASSERT_EQ(ack.seq, 2);
+	ASSERT_EQ(ack.accepted, 10);
+}
+
+TEST(daemon_query_by_function_counts_recursion_once)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/usr/bin/app"), 0);
+	send_workload(&a);
+	struct oxt_result r;
+	query(&d, OXP_BY_FUNCTION, OXP_SORT_SELF, 0, NULL, &r);
+	ASSERT_EQ(r.code, 0);
+	ASSERT_EQ(r.head.total, 70);
+	ASSERT_EQ(r.head.nprocs, 1);
+	ASSERT_EQ(r.head.nrows, r.nrows);
+	const struct oxt_row *f = oxt_row_named(&r, "f"), *g = oxt_row_named(&r, "g");
+	const struct oxt_row *m = oxt_row_named(&r, "main"), *h = oxt_row_named(&r, "h");
+	const struct oxt_row *s = oxt_row_named(&r, "start");
+	ASSERT(f && g && m && h && s);
+	ASSERT_EQ(f->self, 60);
+	ASSERT_EQ(f->total, 60); /* 40 recursive samples count once each */
+	ASSERT_EQ(g->self, 7);
+	ASSERT_EQ(g->total, 27);
+	ASSERT_EQ(m->self, 0);
+	ASSERT_EQ(m->total, 70);
+	ASSERT_EQ(h->self, 3);
+	ASSERT_STREQ(s->module, "libc.so.6");
+	ASSERT_STREQ(f->module, "libtest.so");
+	ASSERT_STREQ(r.rows[0].name, "f"); /* sorted by self */
+	oxt_result_free(&r);
+	query(&d, OXP_BY_FUNCTION, OXP_SORT_TOTAL, 2, NULL, &r);
+	ASSERT_EQ(r.nrows, 2);
+	ASSERT_EQ(r.head.nrows, 2);
+	ASSERT_EQ(r.head.total, 70);
+	ASSERT_STREQ(r.rows[0].name, "main");
+	ASSERT_STREQ(r.rows[1].name, "f");
+	oxt_result_free(&r);
+	oxt_agent_leave(&a);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_query_folded_threads_modules_filters)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/usr/bin/app"), 0);
+	send_workload(&a);
+	struct oxt_result r;
+	query(&d, OXP_BY_STACK, OXP_SORT_SELF, 0, NULL, &r);
+	ASSERT_EQ(r.nrows, 4);
+	const struct oxt_row *x = oxt_row_named(&r, "main;f;f;f");
+	ASSERT(x && x->self == 40 && x->total == 40);
+	x = oxt_row_named(&r, "start;main;h");
+	ASSERT(x && x->self == 3);
+	ASSERT_STREQ(r.rows[0].name, "main;f;f;f");
+	oxt_result_free(&r);
+
+	query(&d, OXP_BY_THREAD, OXP_SORT_SELF, 0, NULL, &r);
+	ASSERT_EQ(r.nrows, 2);
+	x = oxt_row_named(&r, "main");
+	ASSERT(x && x->self == 60 && x->tid == 101 && x->pid == getpid());
+	x = oxt_row_named(&r, "worker");
+	ASSERT(x && x->self == 10 && x->tid == 102);
+	oxt_result_free(&r);
+
+	query(&d, OXP_BY_MODULE, OXP_SORT_TOTAL, 0, NULL, &r);
+	x = oxt_row_named(&r, "libc.so.6");
+	ASSERT(x && x->self == 0 && x->total == 3);
+	x = oxt_row_named(&r, "libtest.so");
+	ASSERT(x && x->self == 70 && x->total == 70);
+	oxt_result_free(&r);
+
+	query(&d, OXP_BY_PROCESS, OXP_SORT_SELF, 0, NULL, &r);
+	ASSERT_EQ(r.nrows, 1);
+	ASSERT(r.rows[0].pid == getpid() && r.rows[0].self == 70);
+	ASSERT_STREQ(r.rows[0].name, "/usr/bin/app");
+	oxt_result_free(&r);
+
+	/* Filters: a thread by name and by tid, an exe by basename. */
+	struct oxp_selector sel = { .thread = oxp_str_c("worker") };
+	query(&d, OXP_BY_FUNCTION, OXP_SORT_SELF, 0, &sel, &r);
+	ASSERT_EQ(r.head.total, 10);
+	x = oxt_row_named(&r, "g");
+	ASSERT(x && x->self == 7 && x->total == 7);
+	ASSERT(!oxt_row_named(&r, "f"));
+	oxt_result_free(&r);
+	sel = (struct oxp_selector){ .thread = oxp_str_c("101"), .exe = oxp_str_c("app") };
+	query(&d, OXP_BY_FUNCTION, OXP_SORT_SELF, 0, &sel, &r);
+	ASSERT_EQ(r.head.total, 60);
+	x = oxt_row_named(&r, "f");
+	ASSERT(x && x->self == 60 && x->total == 60);
+	oxt_result_free(&r);
+	int32_t pid = getpid();
+	sel = (struct oxp_selector){ .npids = 1, .pids = &pid };
+	query(&d, OXP_BY_EXE, OXP_SORT_SELF, 0, &sel, &r);
+	ASSERT(r.nrows == 1 && r.rows[0].self == 70);
+	oxt_result_free(&r);
+	sel = (struct oxp_selector){ .exe = oxp_str_c("nosuch") };
+	query(&d, OXP_BY_FUNCTION, OXP_SORT_SELF, 0, &sel, &r);
+	ASSERT_EQ(r.code, -OXP_ENOMATCH);
+	oxt_agent_leave(&a);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_many_rows_split_over_frames)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/usr/bin/app"), 0);
+	/* 3000 distinct stacks with long names: more than one QUERY_ROWS. */
+	char name[600], stack[1300];
+	memset(name, 'x', 500);
+	uint64_t sent = 0;
+	for (int b = 0; b < 3; b++) {
+		for (int i = 0; i < 1000; i++) {
+			snprintf(name + 500, 100, "%d", b * 1000 + i);
+			snprintf(stack, sizeof(stack), "main;%s", name);
+			oxt_agent_add(&a, 1, "t", stack, (uint32_t)(i % 7 + 1));
+			sent += (uint64_t)(i % 7 + 1);
+		}
+		struct oxp_samples_ack ack;
+		ASSERT_EQ(oxt_agent_flush(&a, &ack), 0);
+		ASSERT_EQ(ack.refused, 0);
+	}
+	struct oxt_result r;
+	query(&d, OXP_BY_STACK, OXP_SORT_SELF, 0, NULL, &r);
+	ASSERT_EQ(r.nrows, 3000);
+	ASSERT(r.nframes > 1);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < r.nrows; i++) {
+		sum += r.rows[i].self;
+		if (i)
+			ASSERT(r.rows[i - 1].self >= r.rows[i].self);
+	}
+	ASSERT_EQ(sum, sent);
+	ASSERT_EQ(r.head.total, sent);
+	oxt_result_free(&r);
+	oxt_agent_leave(&a);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_exited_agent_keeps_rows_until_reset)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	int pfd[2];
+	ASSERT(pipe(pfd) == 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct oxt_agent a;
+		ASSERT_EQ(oxt_agent_join(&a, &d, "/bin/short-lived"), 0);
+		oxt_agent_report(&a, OXP_AGENT_RUNNING);
+		/* Send without waiting for the ack, then exit at once: the daemon
+		 * must count everything before it says "exited". */
+		for (int i = 0; i < 50; i++) {
+			oxt_agent_add(&a, 7, "t", "main;work", 2);
+			ASSERT_EQ(oxt_agent_send(&a), 0);
+		}
+		oxt_agent_add(&a, 7, "t", "main;last", 5);
+		ASSERT_EQ(oxt_agent_send(&a), 0);
+		_exit(0);
+	}
+	int st;
+	waitpid(kid, &st, 0);
+	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	oxt_wait_agent_state(&d, kid, OXP_AGENT_EXITED, 5000);
+	struct oxt_status s;
+	oxt_status(&d, &s);
+	const struct oxt_agent_row *row = oxt_status_pid(&s, kid);
+	ASSERT(row && row->samples == 105 && strcmp(row->exe, "/bin/short-lived") == 0);
+	ASSERT_EQ(s.samples, 105);
+	struct oxt_result r;
+	ASSERT_EQ(oxt_simple(&d, OXP_CMD_RESET, &r), 0);
+	oxt_status(&d, &s);
+	ASSERT(!oxt_status_pid(&s, kid));
+	ASSERT_EQ(s.samples, 0);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_agent_state_is_shown_not_forced)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/usr/bin/recorded"), 0);
+	ASSERT_EQ(a.fleet.running, 0);
+	/* Like an agent under `oxprofctl record`: it keeps running. */
+	oxt_agent_report(&a, OXP_AGENT_RUNNING);
+	oxt_wait_agent_state(&d, getpid(), OXP_AGENT_RUNNING, 3000);
+	struct oxp_set_state ss;
+	ASSERT_EQ(oxt_agent_wait_state(&a, &ss, 300), -ETIMEDOUT); /* nobody paused it */
+	oxt_agent_leave(&a);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+/* A child agent that reports the SET_STATEs it gets over a pipe. */
+static pid_t spawn_agent(const struct oxt_daemon *d, const char *exe, int *rd)
+{
+	int p[2];
+	ASSERT(pipe(p) == 0);
+	pid_t kid = fork();
+	ASSERT(kid >= 0);
+	if (kid) {
+		close(p[1]);
+		*rd = p[0];
+		return kid;
+	}
+	close(p[0]);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, d, exe), 0);
+	ASSERT(write(p[1], &a.fleet, sizeof(a.fleet)) == sizeof(a.fleet));
+	for (;;) {
+		struct oxp_set_state ss;
+		if (oxt_agent_wait_state(&a, &ss, 20000) < 0)
+			_exit(0);
+		oxt_agent_report(&a, ss.fleet.running ? OXP_AGENT_RUNNING : OXP_AGENT_PAUSED);
+		if (write(p[1], &ss.fleet, sizeof(ss.fleet)) != sizeof(ss.fleet))
+			_exit(1);
+	}
+}
+
+static struct oxp_fleet next_state(int fd)
+{
+	struct oxp_fleet f;
+	ASSERT(read(fd, &f, sizeof(f)) == sizeof(f));
+	return f;
+}
+
+static int nothing_pending(int fd)
+{
+	struct timeval tv = { 0, 200000 };
+	fd_set s;
+	FD_ZERO(&s);
+	FD_SET(fd, &s);
+	return select(fd + 1, &s, NULL, NULL, &tv) == 0;
+}
+
+static int command(const struct oxt_daemon *d, struct oxp_command *c, uint32_t *affected)
+{
+	struct oxt_peer p;
+	struct oxt_result r;
+	ASSERT_EQ(oxt_peer_open(&p, d, OXP_ROLE_CONTROL, "oxt", NULL, 0), 0);
+	oxt_command(&p, c, &r);
+	oxt_peer_close(&p);
+	*affected = r.affected;
+	return r.code;
+}
+
+TEST(daemon_commands_reach_selected_agents)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	int fa, fb, fc;
+	pid_t a = spawn_agent(&d, "/usr/bin/alpha", &fa);
+	pid_t b = spawn_agent(&d, "/opt/x/beta", &fb);
+	pid_t c = spawn_agent(&d, "/opt/y/beta", &fc);
+	ASSERT_EQ(next_state(fa).running, 0);
+	ASSERT_EQ(next_state(fb).running, 0);
+	ASSERT_EQ(next_state(fc).running, 0);
+	uint32_t n;
+	/* unpause --exe beta: both betas, not alpha. */
+	struct oxp_command cmd = oxt_cmd(OXP_CMD_UNPAUSE);
+	cmd.sel.exe = oxp_str_c("beta");
+	ASSERT_EQ(command(&d, &cmd, &n), 0);
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(next_state(fb).running, 1);
+	ASSERT_EQ(next_state(fc).running, 1);
+	ASSERT(nothing_pending(fa));
+	oxt_wait_agent_state(&d, b, OXP_AGENT_RUNNING, 3000);
+	oxt_wait_agent_state(&d, a, OXP_AGENT_PAUSED, 3000);
+	/* The fleet default did not change. */
+	struct oxt_status st;
+	oxt_status(&d, &st);
+	ASSERT_EQ(st.fleet.running, 0);
+	/* pause --pid c, by full path exe of another: one agent. */
+	cmd = oxt_cmd(OXP_CMD_PAUSE);
+	int32_t pid = c;
+	cmd.sel.npids = 1;
+	cmd.sel.pids = &pid;
+	ASSERT_EQ(command(&d, &cmd, &n), 0);
+	ASSERT_EQ(n, 1);
+	ASSERT_EQ(next_state(fc).running, 0);
+	ASSERT(nothing_pending(fb));
+	/* No match: an error, nothing sent. */
+	cmd = oxt_cmd(OXP_CMD_UNPAUSE);
+	cmd.sel.exe = oxp_str_c("/usr/bin/none");
+	ASSERT_EQ(command(&d, &cmd, &n), -OXP_ENOMATCH);
+	/* Fleet-wide start with parameters: everyone, and the default. */
+	cmd = oxt_cmd(OXP_CMD_START);
+	cmd.hz = 250;
+	cmd.depth = 32;
+	ASSERT_EQ(command(&d, &cmd, &n), 0);
+	ASSERT_EQ(n, 3);
+	struct oxp_fleet f = next_state(fa);
+	ASSERT(f.running == 1 && f.hz == 250 && f.depth == 32 && f.mode == OXP_MODE_CPU);
+	ASSERT_EQ(next_state(fb).hz, 250);
+	ASSERT_EQ(next_state(fc).running, 1);
+	oxt_status(&d, &st);
+	ASSERT(st.fleet.running == 1 && st.fleet.hz == 250);
+	/* A late joiner adopts the running fleet. */
+	struct oxt_agent late;
+	ASSERT_EQ(oxt_agent_join(&late, &d, "/bin/late"), 0);
+	ASSERT(late.fleet.running == 1 && late.fleet.hz == 250);
+	oxt_agent_leave(&late);
+	cmd = oxt_cmd(OXP_CMD_STOP);
+	ASSERT_EQ(command(&d, &cmd, &n), 0);
+	ASSERT_EQ(next_state(fa).running, 0);
+	kill(a, SIGKILL);
+	kill(b, SIGKILL);
+	kill(c, SIGKILL);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
+	waitpid(c, NULL, 0);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_status_rows_and_counters)
+{
+	struct oxt_daemon d;
+	const char *args[] = { "--mem-budget", "64M", NULL };
+	oxt_daemon_start(&d, args);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/usr/bin/app"), 0);
+	send_workload(&a);
+	struct oxt_status st;
+	oxt_status(&d, &st);
+	ASSERT_EQ(st.samples, 70);
+	ASSERT_EQ(st.dropped, 0);
+	ASSERT_EQ(st.mem_budget, 64ull << 20);
+	ASSERT(st.mem_used > 0 && st.mem_used < st.mem_budget);
+	const struct oxt_agent_row *row = oxt_status_pid(&st, getpid());
+	ASSERT(row);
+	ASSERT_EQ(row->samples, 70);
+	ASSERT_EQ(row->uid, getuid());
+	ASSERT_STREQ(row->exe, "/usr/bin/app");
+	ASSERT_STREQ(row->source, "fake");
+	ASSERT(row->last_batch_ms > 0);
+	oxt_agent_leave(&a);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_refuses_live_socket_replaces_stale)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	/* A second daemon on the same socket refuses to start. */
+	pid_t second = oxt_daemon_spawn(&d, NULL);
+	int st;
+	ASSERT(waitpid(second, &st, 0) == second);
+	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ASSERT(oxt_daemon_log_has(&d, "already listening"));
+	ASSERT(oxt_daemon_alive(&d));
+	/* The first still serves; a kill -9 leaves a stale file, replaced. */
+	oxt_daemon_kill9(&d);
+	ASSERT(access(d.sock, F_OK) == 0);
+	oxt_daemon_restart(&d, NULL);
+	ASSERT(oxt_daemon_log_has(&d, "removing stale socket"));
+	oxt_daemon_stop(&d);
+	ASSERT(access(d.sock, F_OK) != 0); /* removed at exit */
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_creates_runtime_dir_and_socket_modes)
+{
+	struct oxt_daemon d;
+	char sock[400];
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	snprintf(sock, sizeof(sock), "%s/run/oxprof/oxprof.sock", d.dir);
+	strcpy(d.sock, sock);
+	oxt_daemon_restart(&d, NULL);
+	struct stat s1, s2;
+	ASSERT(stat(sock, &s1) == 0);
+	ASSERT_EQ(s1.st_mode & 0777, 0666);
+	*strrchr(sock, '/') = 0;
+	ASSERT(stat(sock, &s2) == 0);
+	ASSERT_EQ(s2.st_mode & 0777, 0755);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_config_file_and_bad_options)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	char conf[400];
+	snprintf(conf, sizeof(conf), "%s/oxprofd.conf", d.dir);
+	FILE *f = fopen(conf, "w");
+	ASSERT(f);
+	fprintf(f, "# test\nhz = 333\n  mode=wall\n\nallow-user = 0\n");
+	fclose(f);
+	const char *args[] = { "--config", conf, "--depth", "77", NULL };
+	oxt_daemon_restart(&d, args);
+	struct oxt_status st;
+	oxt_status(&d, &st);
+	ASSERT(st.fleet.hz == 333 && st.fleet.mode == OXP_MODE_WALL && st.fleet.depth == 77);
+	oxt_daemon_stop(&d);
+	const char *bad[] = { "--hz", "0", NULL };
+	pid_t p = oxt_daemon_spawn(&d, bad);
+	int s;
+	waitpid(p, &s, 0);
+	ASSERT(WIFEXITED(s) && WEXITSTATUS(s) == 2);
+	f = fopen(conf, "w");
+	fprintf(f, "no-such-option = 1\n");
+	fclose(f);
+	const char *bad2[] = { "--config", conf, NULL };
+	p = oxt_daemon_spawn(&d, bad2);
+	waitpid(p, &s, 0);
+	ASSERT(WIFEXITED(s) && WEXITSTATUS(s) == 2);
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_notifies_systemd_and_takes_listen_fds)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	/* A listening socket made here, passed as fd 3 like systemd does. */
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	ASSERT(snprintf(sa.sun_path, sizeof(sa.sun_path), "%.80s/activated.sock", d.dir) < 100);
+	ASSERT(bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	ASSERT(listen(ls, 16) == 0);
+	int ns = socket(AF_UNIX, SOCK_DGRAM, 0);
+	struct sockaddr_un na = { .sun_family = AF_UNIX };
+	ASSERT(snprintf(na.sun_path, sizeof(na.sun_path), "%.80s/notify", d.dir) < 100);
+	ASSERT(bind(ns, (struct sockaddr *)&na, sizeof(na)) == 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		char pid[32];
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		dup2(ls, 3);
+		setenv("LISTEN_PID", pid, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("NOTIFY_SOCKET", na.sun_path, 1);
+		setenv("JOURNAL_STREAM", "8:1234", 1);
+		int fd = open(d.log, O_WRONLY | O_APPEND);
+		dup2(fd, 2);
+		execl(OXPROFD_PATH, OXPROFD_PATH, "--socket", "/nonexistent/never-used.sock", NULL);
+		_exit(127);
+	}
+	close(ls);
+	char buf[64] = { 0 };
+	struct timeval tv = { 10, 0 };
+	setsockopt(ns, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ASSERT(recv(ns, buf, sizeof(buf) - 1, 0) > 0);
+	ASSERT_STREQ(buf, "READY=1");
+	d.pid = kid;
+	strcpy(d.sock, sa.sun_path);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/bin/activated"), 0);
+	oxt_agent_leave(&a);
+	oxt_daemon_stop(&d);
+	ASSERT(access(sa.sun_path, F_OK) == 0); /* systemd's socket is left alone */
+	ASSERT(oxt_daemon_log_has(&d, "<5>oxprofd"));
+	oxt_daemon_cleanup(&d);
+}
+
+TEST(daemon_stop_says_bye)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/bin/x"), 0);
+	ASSERT(kill(d.pid, SIGTERM) == 0);
+	struct oxp_msg m;
+	ASSERT_EQ(oxt_recv(&a.p, &m, 5000), 0);
+	ASSERT_EQ(m.type, OXP_MSG_BYE);
+	int st;
+	waitpid(d.pid, &st, 0);
+	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	oxt_agent_leave(&a);
+	oxt_daemon_cleanup(&d);
+}
