@@ -45,10 +45,18 @@ void oxa_apply_state(struct oxa_agent *a)
 		oxa_sampler_disarm();
 }
 
+/* Paused, the sampler has no source; status should still say which one
+ * sampled (and will again), so remember the last. */
+static _Atomic int last_source;
+
 void oxa_fill_stats(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, size_t srclen)
 {
 	struct oxa_sampler_stats s;
 	oxa_sampler_stats(&s);
+	if (s.source != OXA_SOURCE_NONE)
+		last_source = s.source;
+	else
+		s.source = last_source;
 	memset(st, 0, sizeof(*st));
 	st->ack_seq = a->ack_seq;
 	st->state = oxa_sampler_armed() ? OXP_AGENT_RUNNING

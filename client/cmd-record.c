@@ -185,9 +185,9 @@ static void status_line(const struct rec *x)
 		fprintf(stderr, "oxprofctl: the agent in pid %d was disabled: %s\n",
 			(int)x->row.pid, x->source);
 	else
-		fprintf(stderr, "oxprofctl: agent: %llu samples at %.0f of %u Hz, %llu dropped%s\n",
+		fprintf(stderr, "oxprofctl: agent: %llu samples at %.0f of %u Hz (%s), %llu dropped%s\n",
 			(unsigned long long)x->row.samples, x->row.hz_achieved,
-			(unsigned)x->row.hz_requested,
+			(unsigned)x->row.hz_requested, x->source,
 			(unsigned long long)(x->row.dropped_agent + x->row.dropped_daemon),
 			x->pending ? " (it had not finished reporting; the profile may be short)" : "");
 }
@@ -335,7 +335,7 @@ const struct oxc_cmd oxc_cmd_record = {
 		 "  --format F    FILE's format: folded (default; json when FILE ends\n"
 		 "                in .json) or json\n"
 		 "  --limit N     rows in the table (default 20; 0 = all)\n"
-		 "  Environment: OXPROF_AGENT (the agent library), OXPROF_DAEMON (the\n"
+		 "  Environment: OXPROF_AGENT (the agent library), OXPROFD (the\n"
 		 "  oxprofd to start), TMPDIR (where the private daemon's dir goes).\n",
 	.opts = OXC_OPT_RATE | OXC_OPT_RECORD,
 	.min_args = 1,

@@ -105,14 +105,13 @@ static int in_path(const char *name, char *buf, size_t len)
 
 int oxc_record_find_daemon(char *buf, size_t len, char *err, size_t errlen)
 {
-	/* The agent reads OXPROF_DAEMON=0 as "stand-alone"; only a value that
-	 * names a program is meant for us. */
-	const char *env = getenv("OXPROF_DAEMON");
-	if (env && *env && strcmp(env, "0") && strcmp(env, "1")) {
+	/* Not OXPROF_DAEMON: the agent reads that one (0 = stand-alone). */
+	const char *env = getenv("OXPROFD");
+	if (env && *env) {
 		if (strchr(env, '/') ? access(env, X_OK) == 0 && snprintf(buf, len, "%s", env) > 0 :
 				       in_path(env, buf, len) == 0)
 			return 0;
-		return fail(err, errlen, -ENOENT, "OXPROF_DAEMON=%s: not an executable program", env);
+		return fail(err, errlen, -ENOENT, "OXPROFD=%s: not an executable program", env);
 	}
 	char dir[PATH_MAX];
 	const char *const rel[] = { "oxprofd", "../daemon/oxprofd", "../sbin/oxprofd", NULL };
@@ -122,7 +121,7 @@ int oxc_record_find_daemon(char *buf, size_t len, char *err, size_t errlen)
 		return 0;
 	return fail(err, errlen, -ENOENT, "no oxprofd answers and none was found to start "
 		    "(looked next to oxprofctl and in PATH); install it or set "
-		    "OXPROF_DAEMON=/path/to/oxprofd");
+		    "OXPROFD=/path/to/oxprofd");
 }
 
 /* ---- private daemon ---- */
