@@ -46,6 +46,7 @@ struct oxa__thread {
 	_Atomic int armed;   /* source open and firing */
 	_Atomic int busy;    /* the handler is using this slot */
 	_Atomic int fd;      /* perf event, or -1 */
+	_Atomic int freerun; /* perf event runs without a refresh limit */
 	_Atomic uint64_t cookie; /* timer: value carried by its signals */
 	timer_t timer;
 	int has_timer;

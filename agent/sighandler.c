@@ -206,10 +206,10 @@ void oxa__handler(int sig, siginfo_t *si, void *ucv)
 		take_sample(th, ucv, tid);
 		oxa__tls.guard = 0;
 	}
-	/* Re-enable the event last, so our own time is not sampled and at
-	 * most one signal per event is ever pending. */
+	/* A real-time signal's event is re-enabled last, so at most one of
+	 * its signals is ever queued (sources.c says why). */
 	int fd = atomic_load_explicit(&th->fd, memory_order_relaxed);
-	if (fd >= 0)
+	if (fd >= 0 && !atomic_load_explicit(&th->freerun, memory_order_relaxed))
 		ioctl(fd, PERF_EVENT_IOC_REFRESH, 1);
 	atomic_store(&th->busy, 0);
 	errno = saved;

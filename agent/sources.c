@@ -4,12 +4,18 @@
  * each aimed at one thread.  Called under the control lock.
  *
  * perf task-clock: counts the thread's on-CPU time at hrtimer resolution
- * (so 10 kHz works on a CONFIG_HZ=250 kernel).  The event is opened with a
- * refresh limit of one: each overflow disables it and sends one signal to
- * the owning thread (F_SETOWN_EX/F_OWNER_TID + F_SETSIG), and the handler
- * re-enables it with PERF_EVENT_IOC_REFRESH.  So at most one signal per
- * event is ever queued: a real-time signal queue can never overflow into
- * the SIGIO the kernel sends in that case (which would kill the host).
+ * (so 10 kHz works on a CONFIG_HZ=250 kernel).  Each overflow sends a
+ * signal to the owning thread (F_SETOWN_EX/F_OWNER_TID + F_SETSIG).
+ *  - With a classic signal (SIGPROF, the default) the event runs freely:
+ *    a second overflow while one signal is pending merges into it, and the
+ *    kernel never falls back to SIGIO for a classic signal.  No ioctl per
+ *    sample: it saved ~7 us of the ~31 us a sample costs here, and the
+ *    event never stops counting, so the rate is the one asked for.
+ *  - With a real-time signal the event has a refresh limit of one: each
+ *    overflow disables it and the handler re-enables it with
+ *    PERF_EVENT_IOC_REFRESH, so at most one signal is ever queued and a
+ *    full real-time queue can never fall back to the SIGIO that would kill
+ *    the host.
  *
  * Timers: SIGEV_THREAD_ID aims the signal at the thread; the signal's
  * si_value carries a cookie (magic, slot generation, slot index) so the
@@ -112,9 +118,12 @@ static int perf_arm(struct oxa__thread *th, pid_t tid, unsigned hz)
 		return r;
 	}
 	/* Publish the fd before the event can fire. */
+	int freerun = oxa__s.signo < SIGRTMIN;
+	atomic_store(&th->freerun, freerun);
 	atomic_store(&th->fd, fd);
 	atomic_store(&th->armed, 1);
-	if (ioctl(fd, PERF_EVENT_IOC_REFRESH, 1) < 0) {
+	if (ioctl(fd, freerun ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_REFRESH,
+		  freerun ? 0 : 1) < 0) {
 		int r = -errno;
 		atomic_store(&th->armed, 0);
 		atomic_store(&th->fd, -1);

@@ -29,6 +29,10 @@
  *       With -P 1 the rows of the last repetition are printed too, one per
  *       line: "row<TAB>pid<TAB>tid<TAB>self<TAB>total<TAB>name".
  *
+ *   oxload status --socket S
+ *       One line per agent row of STATUS: pid, state, samples accepted,
+ *       dropped by agent / daemon, the agent's taken / sent, achieved Hz.
+ *
  *   oxload cmd --socket S -x start|stop|pause|unpause|reset [-f HZ]
  *       One fleet command (start with HZ), for the benchmark driver, so it
  *       does not depend on oxprofctl's flags.
@@ -676,6 +680,40 @@ static int run_query(const struct opts *o)
 	return 0;
 }
 
+/* ---- status: per-agent accounting ---- */
+
+static int run_status(const struct opts *o)
+{
+	struct conn c;
+	int r = hello(&c, o->socket, OXP_ROLE_CONTROL);
+	if (r < 0)
+		die("connect/HELLO (control)", r);
+	struct oxp_msg m = { .type = OXP_MSG_COMMAND };
+	m.u.command.cmd = OXP_CMD_STATUS;
+	m.u.command.mode = 0xff;
+	if ((r = send_msg(&c, &m)) < 0)
+		die("COMMAND", r);
+	for (;;) {
+		struct oxp_msg in;
+		if ((r = oxp_recv_msg(c.fd, &c.rd, c.dec, &in, TIMEOUT_MS)) < 0)
+			die("status reply", r);
+		if (in.type == OXP_MSG_STATUS) {
+			const struct oxp_status *st = &in.u.status;
+			for (uint32_t i = 0; i < st->nagents; i++) {
+				const struct oxp_agent_row *a = &st->agents[i];
+				printf("agent pid=%d state=%u samples=%" PRIu64 " dropped_agent=%" PRIu64
+				       " dropped_daemon=%" PRIu64 " taken=%" PRIu64 " sent=%" PRIu64
+				       " hz_achieved=%.1f\n", (int)a->pid, a->state, a->samples,
+				       a->dropped_agent, a->dropped_daemon, a->taken, a->sent,
+				       a->hz_achieved);
+			}
+		} else if (in.type == OXP_MSG_REPLY || in.type == OXP_MSG_ERROR) {
+			close(c.fd);
+			return in.type == OXP_MSG_REPLY && in.u.reply.code == 0 ? 0 : 1;
+		}
+	}
+}
+
 /* ---- one fleet command ---- */
 
 static int run_cmd(const struct opts *o)
@@ -723,7 +761,7 @@ static int run_cmd(const struct opts *o)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: oxload ingest|fill|idle|query --socket PATH [-a agents] [-t secs]\n"
+		"usage: oxload ingest|fill|idle|query|status|cmd --socket PATH [-a agents] [-t secs]\n"
 		"       [-w warmup] [-s stacks/batch] [-c count] [-p pool] [-d depth]\n"
 		"       [-u unique] [-b function|stack|thread] [-l limit] [-r reps]\n"
 		"       [-P 1] [-x command] [-f hz] [--daemon-pid PID]\n");
@@ -775,6 +813,8 @@ int main(int argc, char **argv)
 		return run_query(&o);
 	if (!strcmp(o.mode, "cmd"))
 		return run_cmd(&o);
+	if (!strcmp(o.mode, "status"))
+		return run_status(&o);
 	usage();
 	return 2;
 }

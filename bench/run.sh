@@ -64,4 +64,4 @@ args=(--root "$root" --build "$build" --helpers "$helpers" --workload "$work/wor
       --out "$out" --cmd "$cmd")
 [ "$quick" = 1 ] && args+=(--quick)
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
-exec python3 "$here/bench.py" "${args[@]}"
+exec python3 -B "$here/bench.py" "${args[@]}"

@@ -16,9 +16,13 @@
 #define ARENA_BLOCK (256u << 10)
 #define IDX_SLOT 8 /* bytes an index charges per element (half-full slots) */
 #define REFUSED UINT32_MAX /* a definition refused over budget */
-/* Agents number their definitions densely; an id far beyond what was
- * defined is hostile and would make the map huge. */
+/* Agents number their definitions densely, but after a reconnect they
+ * define only the ids still in use: ids up to 4x the definitions plus
+ * this slack go in an array, the rest in a hash. */
 #define ID_SLACK 65536u
+/* Definitions one connection may make, per kind: bounds the id maps
+ * (which are not part of the aggregate) at a few tens of MiB. */
+#define MAX_DEFS (4u << 20)
 
 struct oxd_arena {
 	struct oxd_arena *next;
@@ -443,6 +447,8 @@ void oxd_agg_proc_stats(struct oxd_agg *a, uint32_t proc, const struct oxp_agent
 	p->source[n] = 0;
 	p->dropped_agent = st->dropped;
 	p->unwind_fail = st->unwind_fail;
+	p->taken = st->taken;
+	p->sent = st->sent;
 }
 
 uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p)
@@ -462,88 +468,97 @@ void oxd_ingest_init(struct oxd_ingest *g, uint32_t proc)
 	g->proc = proc;
 }
 
+static void idmap_destroy(struct oxd_idmap *m)
+{
+	free(m->dense);
+	free(m->sparse);
+}
+
 void oxd_ingest_destroy(struct oxd_ingest *g)
 {
-	free(g->strs);
-	free(g->frames);
-	free(g->tids);
+	idmap_destroy(&g->strs);
+	idmap_destroy(&g->frames);
+	idmap_destroy(&g->tids);
 	memset(g, 0, sizeof(*g));
 }
 
-/* map[id] = val (global id + 1, or REFUSED).  0 or -OXP_ELIMIT. */
-static int map_set(struct oxd_ingest *g, uint32_t **map, size_t *cap, uint32_t id, uint32_t val)
+static uint64_t *sparse_slot(const struct oxd_idmap *m, uint32_t id)
 {
-	if ((uint64_t)id >= (uint64_t)g->ndefs * 4 + ID_SLACK)
-		return -OXP_ELIMIT;
-	oxd_xgrow(map, cap, (size_t)id + 1, sizeof(**map));
-	(*map)[id] = val;
-	g->ndefs++;
-	return 0;
+	for (uint32_t i = fold(id * 0x9e3779b97f4a7c15ull) & m->mask;; i = (i + 1) & m->mask)
+		if (!m->sparse[i] || (uint32_t)(m->sparse[i] >> 32) == id)
+			return &m->sparse[i];
 }
 
-static uint32_t map_get(const uint32_t *map, size_t cap, uint32_t id)
+static void sparse_set(struct oxd_idmap *m, uint32_t id, uint32_t val)
 {
-	return id < cap ? map[id] : 0;
-}
-
-static uint64_t *tid_slot(const struct oxd_ingest *g, uint32_t tid)
-{
-	for (uint32_t i = fold(tid * 0x9e3779b97f4a7c15ull) & g->tid_mask;; i = (i + 1) & g->tid_mask)
-		if (!g->tids[i] || (uint32_t)(g->tids[i] >> 32) == tid)
-			return &g->tids[i];
-}
-
-static uint32_t tid_get(const struct oxd_ingest *g, uint32_t tid)
-{
-	return g->tids ? (uint32_t)*tid_slot(g, tid) : 0;
-}
-
-static void tid_set(struct oxd_ingest *g, uint32_t tid, uint32_t val)
-{
-	if (!g->tids || (g->ntids + 1) * 2 > g->tid_mask + 1) {
-		uint64_t *old = g->tids;
-		uint32_t n = old ? g->tid_mask + 1 : 0;
-		g->tid_mask = n ? n * 2 - 1 : 15;
-		g->tids = oxd_xcalloc((size_t)g->tid_mask + 1, sizeof(*g->tids));
+	if (!m->sparse || (m->n + 1) * 2 > m->mask + 1) {
+		uint64_t *old = m->sparse;
+		uint32_t n = old ? m->mask + 1 : 0;
+		m->mask = n ? n * 2 - 1 : 15;
+		m->sparse = oxd_xcalloc((size_t)m->mask + 1, sizeof(*m->sparse));
 		for (uint32_t i = 0; i < n; i++)
 			if (old[i])
-				*tid_slot(g, (uint32_t)(old[i] >> 32)) = old[i];
+				*sparse_slot(m, (uint32_t)(old[i] >> 32)) = old[i];
 		free(old);
 	}
-	uint64_t *slot = tid_slot(g, tid);
+	uint64_t *slot = sparse_slot(m, id);
 	if (!*slot)
-		g->ntids++;
-	*slot = (uint64_t)tid << 32 | val;
+		m->n++;
+	*slot = (uint64_t)id << 32 | val;
 }
 
-/* Strings, frames and threads the batch defines. */
+/* map[id] = val (global id + 1, or REFUSED).  dense: ids this low may use
+ * the array, which grows to at most 4x the definitions (plus slack). */
+static void map_set(struct oxd_idmap *m, uint32_t id, uint32_t val, int dense)
+{
+	m->ndefs++;
+	if (dense && (id < m->cap || (uint64_t)id < (uint64_t)m->ndefs * 4 + ID_SLACK)) {
+		oxd_xgrow(&m->dense, &m->cap, (size_t)id + 1, sizeof(*m->dense));
+		m->dense[id] = val;
+		return;
+	}
+	sparse_set(m, id, val);
+}
+
+static inline uint32_t map_get(const struct oxd_idmap *m, uint32_t id)
+{
+	if (id < m->cap && m->dense[id])
+		return m->dense[id];
+	return m->sparse ? (uint32_t)*sparse_slot(m, id) : 0;
+}
+
+/* Strings, frames and threads the batch defines.  0, -OXP_ESHAPE, or
+ * -OXP_ELIMIT past MAX_DEFS definitions on one connection. */
 static int define(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samples *s,
 		  struct oxd_proc *p)
 {
-	int r = 0;
-	for (uint32_t i = 0; i < s->nstrings && !r; i++) {
+	if ((uint64_t)g->strs.ndefs + s->nstrings > MAX_DEFS ||
+	    (uint64_t)g->frames.ndefs + s->nframes > MAX_DEFS ||
+	    (uint64_t)g->tids.ndefs + s->nthreads > MAX_DEFS)
+		return -OXP_ELIMIT;
+	for (uint32_t i = 0; i < s->nstrings; i++) {
 		const struct oxp_str_def *d = &s->strings[i];
 		uint32_t id = str_intern(a, d->str.ptr, d->str.len, p);
-		r = map_set(g, &g->strs, &g->cap_strs, d->id, id == REFUSED ? REFUSED : id + 1);
+		map_set(&g->strs, d->id, id == REFUSED ? REFUSED : id + 1, 1);
 	}
-	for (uint32_t i = 0; i < s->nframes && !r; i++) {
+	for (uint32_t i = 0; i < s->nframes; i++) {
 		const struct oxp_frame_def *d = &s->frames[i];
-		uint32_t fu = map_get(g->strs, g->cap_strs, d->func);
-		uint32_t mo = map_get(g->strs, g->cap_strs, d->module);
+		uint32_t fu = map_get(&g->strs, d->func);
+		uint32_t mo = map_get(&g->strs, d->module);
 		if (!fu || !mo)
 			return -OXP_ESHAPE;
 		uint32_t id = fu == REFUSED || mo == REFUSED ? REFUSED
 			    : frame_intern(a, fu - 1, mo - 1, d->offset, p);
-		r = map_set(g, &g->frames, &g->cap_frames, d->id, id == REFUSED ? REFUSED : id + 1);
+		map_set(&g->frames, d->id, id == REFUSED ? REFUSED : id + 1, 1);
 	}
-	for (uint32_t i = 0; i < s->nthreads && !r; i++) {
-		uint32_t nm = map_get(g->strs, g->cap_strs, s->threads[i].name);
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		uint32_t nm = map_get(&g->strs, s->threads[i].name);
 		if (!nm)
 			return -OXP_ESHAPE;
 		uint32_t t = thread_intern(a, g->proc, s->threads[i].tid, nm == REFUSED ? 0 : nm - 1, p);
-		tid_set(g, s->threads[i].tid, t == REFUSED ? REFUSED : t + 1);
+		map_set(&g->tids, s->threads[i].tid, t == REFUSED ? REFUSED : t + 1, 0);
 	}
-	return r;
+	return 0;
 }
 
 /* Every id the stacks use is defined: checked before anything is counted. */
@@ -551,10 +566,10 @@ static int check_refs(const struct oxd_ingest *g, const struct oxp_samples *s)
 {
 	for (uint32_t i = 0; i < s->nstacks; i++) {
 		const struct oxp_stack *st = &s->stacks[i];
-		if (!tid_get(g, st->tid))
+		if (!map_get(&g->tids, st->tid))
 			return -OXP_ESHAPE;
 		for (uint32_t j = 0; j < st->nframes; j++)
-			if (!map_get(g->frames, g->cap_frames, st->frames[j]))
+			if (!map_get(&g->frames, st->frames[j]))
 				return -OXP_ESHAPE;
 	}
 	return 0;
@@ -564,11 +579,11 @@ static int check_refs(const struct oxd_ingest *g, const struct oxp_samples *s)
 static int ingest_stack(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_stack *st,
 			struct oxd_proc *p)
 {
-	uint32_t t = tid_get(g, st->tid), f[OXP_MAX_DEPTH];
+	uint32_t t = map_get(&g->tids, st->tid), f[OXP_MAX_DEPTH];
 	if (t == REFUSED)
 		return 0;
 	for (uint32_t j = 0; j < st->nframes; j++) {
-		f[j] = map_get(g->frames, g->cap_frames, st->frames[j]);
+		f[j] = map_get(&g->frames, st->frames[j]);
 		if (f[j] == REFUSED)
 			return 0;
 		f[j]--;

@@ -84,6 +84,7 @@ struct oxd_proc {
 	uint64_t dropped_daemon;
 	uint64_t dropped_agent;
 	uint64_t unwind_fail;
+	uint64_t taken, sent;   /* the agent's own counters, last reported */
 	uint64_t connected_ms, first_ms, last_ms; /* first/last: batches with samples */
 	uint64_t last_batch_ms;
 	uint64_t mem;           /* bytes charged to this process */
@@ -116,12 +117,18 @@ struct oxd_agg {
  * ids (PROTOCOL.md, SAMPLES), scoped to one connection.  Owned by the
  * connection; init/destroy.
  */
+/* Local id -> global id + 1 (0: undefined): an array for the dense ids
+ * agents use, a hash for the rest, so a stray huge id costs one slot. */
+struct oxd_idmap {
+	uint32_t *dense; size_t cap;
+	uint64_t *sparse; uint32_t mask, n; /* (id << 32 | value), 0 = empty */
+	uint32_t ndefs;
+};
+
 struct oxd_ingest {
 	uint32_t proc;
-	uint32_t *strs;   size_t cap_strs;   /* local id -> global id + 1 */
-	uint32_t *frames; size_t cap_frames;
-	uint64_t *tids;   uint32_t tid_mask, ntids; /* (tid << 32 | thread + 1) */
-	uint32_t ndefs;
+	struct oxd_idmap strs, frames;
+	struct oxd_idmap tids;  /* always sparse: tids are large */
 };
 
 void oxd_agg_init(struct oxd_agg *a, uint64_t mem_budget, uint64_t proc_budget);
@@ -153,7 +160,8 @@ void oxd_ingest_destroy(struct oxd_ingest *g);
  * Aggregate one SAMPLES batch.  *accepted and *refused (over budget) sum
  * to the batch's samples.  Returns 0, -OXP_ESHAPE for a reference to an id
  * the connection never defined (nothing of the batch's stacks is
- * counted), or -OXP_ELIMIT for an id far beyond what was defined.
+ * counted), or -OXP_ELIMIT when the connection has made more definitions
+ * than the daemon keeps maps for (the agent should reconnect).
  */
 int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samples *s,
 		   uint64_t now_ms, uint64_t *accepted, uint64_t *refused);

@@ -56,7 +56,9 @@ static void close_now(struct oxd_conn *c)
 {
 	if (uv_is_closing((uv_handle_t *)&c->pipe))
 		return;
-	oxd_conn_close(c);
+	oxd_conn_close(c); /* may come back here through flush */
+	if (uv_is_closing((uv_handle_t *)&c->pipe))
+		return;
 	uv_close((uv_handle_t *)&c->pipe, on_closed);
 	uv_close((uv_handle_t *)&c->timer, on_closed);
 }
@@ -98,6 +100,13 @@ static void on_write(uv_write_t *req, int status)
 	free(w);
 	if (uv_is_closing((uv_handle_t *)&c->pipe))
 		return;
+	if (status < 0 && c->role == OXD_ROLE_AGENT && !c->closing) {
+		/* The agent is gone or going, but what it sent before is still
+		 * queued for us: read it all (until EOF) before its row says
+		 * exited; just stop writing. */
+		c->write_dead = 1;
+		return;
+	}
 	if (status < 0) {
 		close_now(c);
 		return;
@@ -115,6 +124,8 @@ static void on_write(uv_write_t *req, int status)
 
 static void flush(struct oxd_conn *c)
 {
+	if (c->write_dead)
+		oxp_buf_reset(&c->out);
 	if (!c->out.len || uv_is_closing((uv_handle_t *)&c->pipe))
 		return;
 	struct wreq *w = oxd_xmalloc(sizeof(*w));

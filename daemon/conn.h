@@ -36,6 +36,7 @@ struct oxd_conn {
 	int closing;             /* no more input; close once flushed */
 	int open_handles;
 	int busy;                /* control: a reply is still streaming */
+	int write_dead;          /* agent: writing failed; read until EOF */
 	/* agent */
 	uint32_t proc;
 	struct oxd_ingest ing;

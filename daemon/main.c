@@ -29,6 +29,20 @@ static void on_walk_close(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* SIGTERM/SIGINT stop gracefully, SIGHUP snapshots.  Installed before
+ * anything slow, so a signal during start-up is handled by the loop, not
+ * by the default action. */
+static void watch_signals(uv_loop_t *loop, uv_signal_t sh[3], struct oxd_server *srv)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(loop, &sh[i]);
+		sh[i].data = srv;
+		uv_signal_start(&sh[i], on_signal, sigs[i]);
+		uv_unref((uv_handle_t *)&sh[i]); /* the loop ends with the last connection */
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct oxd_config cfg;
@@ -42,26 +56,18 @@ int main(int argc, char **argv)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	uv_loop_t *loop = uv_default_loop();
-	oxd_server_init(&srv, loop, &cfg);
-	if (oxd_server_listen(&srv) < 0) {
-		oxd_server_destroy(&srv);
-		oxd_config_destroy(&cfg);
-		return 1;
-	}
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	uv_signal_t sh[3];
-	for (int i = 0; i < 3; i++) {
-		uv_signal_init(loop, &sh[i]);
-		sh[i].data = &srv;
-		uv_signal_start(&sh[i], on_signal, sigs[i]);
-		uv_unref((uv_handle_t *)&sh[i]); /* the loop ends with the last connection */
-	}
-	uv_run(loop, UV_RUN_DEFAULT);
+	watch_signals(loop, sh, &srv);
+	oxd_server_init(&srv, loop, &cfg);
+	r = oxd_server_listen(&srv);
+	if (r == 0)
+		uv_run(loop, UV_RUN_DEFAULT);
 	uv_walk(loop, on_walk_close, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
 	oxd_server_destroy(&srv);
 	oxd_config_destroy(&cfg);
-	oxd_notice("stopped");
-	return 0;
+	if (r == 0)
+		oxd_notice("stopped");
+	return r == 0 ? 0 : 1;
 }

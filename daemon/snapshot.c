@@ -31,7 +31,7 @@
 #include "xmalloc.h"
 
 #define MAGIC "OXPDSNAP"
-#define FORMAT 1
+#define FORMAT 2
 #define HDR 32
 #define WBUF (1u << 20)
 #define NAME "oxprofd.snap"
@@ -133,7 +133,8 @@ static void put_proc(struct writer *w, const struct oxd_proc *p)
 	w_u64(w, hz);
 	w_bytes(w, p->source, sizeof(p->source));
 	const uint64_t v[] = { p->samples, p->dropped_daemon, p->dropped_agent, p->unwind_fail,
-			       p->connected_ms, p->first_ms, p->last_ms, p->last_batch_ms };
+			       p->connected_ms, p->first_ms, p->last_ms, p->last_batch_ms,
+			       p->taken, p->sent };
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		w_u64(w, v[i]);
 }
@@ -305,7 +306,8 @@ static void get_proc(struct reader *r, struct maps *m, struct oxd_proc *p)
 		memcpy(p->source, src, sizeof(p->source));
 	p->source[sizeof(p->source) - 1] = 0;
 	uint64_t *v[] = { &p->samples, &p->dropped_daemon, &p->dropped_agent, &p->unwind_fail,
-			  &p->connected_ms, &p->first_ms, &p->last_ms, &p->last_batch_ms };
+			  &p->connected_ms, &p->first_ms, &p->last_ms, &p->last_batch_ms,
+			  &p->taken, &p->sent };
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		*v[i] = r_u64(r);
 }

@@ -39,6 +39,8 @@ static void fill_row(const struct oxd_agg *a, const struct oxd_proc *p, struct o
 		.unwind_fail = p->unwind_fail,
 		.connected_ms = p->connected_ms,
 		.last_batch_ms = p->last_batch_ms,
+		.taken = p->taken,
+		.sent = p->sent,
 	};
 }
 

@@ -563,3 +563,44 @@ TEST(daemon_stop_says_bye)
 	oxt_agent_leave(&a);
 	oxt_daemon_cleanup(&d);
 }
+
+TEST(daemon_sparse_ids_like_an_agent_after_reconnect)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_peer p;
+	ASSERT_EQ(oxt_peer_open(&p, &d, OXP_ROLE_AGENT, "/bin/sparse", NULL, 0), 0);
+	/* An agent whose tables grew large before a reconnect defines only
+	 * the high ids it still uses. */
+	struct oxp_str_def sd[3] = { { 1000000, oxp_str_c("hot") }, { 4000000000u, oxp_str_c("m.so") },
+				     { 7, oxp_str_c("thr") } };
+	struct oxp_frame_def fd[2] = { { 3000000000u, 1000000, 4000000000u, 16 },
+				       { 5, 1000000, 4000000000u, 32 } };
+	struct oxp_thread_def td = { 4000000, 7 };
+	const uint32_t f1[] = { 3000000000u, 5 };
+	struct oxp_stack st = { 4000000, 0, 9, 2, f1 };
+	struct oxp_msg m = { .type = OXP_MSG_SAMPLES };
+	m.u.samples = (struct oxp_samples){ 1, 3, sd, 2, fd, 1, &td, 1, &st, { 0 } };
+	ASSERT_EQ(oxt_send(&p, &m), 0);
+	ASSERT_EQ(oxt_recv(&p, &m, 5000), 0);
+	ASSERT_EQ(m.type, OXP_MSG_SAMPLES_ACK);
+	ASSERT_EQ(m.u.samples_ack.accepted, 9);
+	struct oxt_result r;
+	struct oxt_peer c;
+	ASSERT_EQ(oxt_peer_open(&c, &d, OXP_ROLE_CONTROL, "q", NULL, 0), 0);
+	struct oxp_command q = oxt_cmd(OXP_CMD_QUERY);
+	q.by = OXP_BY_THREAD;
+	oxt_command(&c, &q, &r);
+	ASSERT(r.nrows == 1 && r.rows[0].tid == 4000000 && r.rows[0].self == 9);
+	ASSERT_STREQ(r.rows[0].name, "thr");
+	oxt_result_free(&r);
+	q.by = OXP_BY_FUNCTION;
+	oxt_command(&c, &q, &r);
+	ASSERT(r.nrows == 1 && r.rows[0].self == 9 && r.rows[0].total == 9);
+	ASSERT_STREQ(r.rows[0].module, "m.so");
+	oxt_result_free(&r);
+	oxt_peer_close(&c);
+	oxt_peer_close(&p);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
