@@ -172,7 +172,7 @@ static uint32_t fn_intern(struct oxd_agg *a, uint32_t func, uint32_t module)
 			return v - 1;
 	}
 	oxd_xgrow(&a->fns, &a->cap_fns, a->nfns + 1, sizeof(*a->fns));
-	a->fns[a->nfns] = (struct oxd_fn){ func, module, h, 0, 0, 0 };
+	a->fns[a->nfns] = (struct oxd_fn){ func, module, h, 0, 0, 0, OXD_NONE };
 	a->ifns.slots[i] = (uint32_t)++a->nfns;
 	a->ifns.n++;
 	a->mem_used += sizeof(struct oxd_fn) + IDX_SLOT;
@@ -197,6 +197,8 @@ static uint32_t frame_intern(struct oxd_agg *a, uint32_t func, uint32_t module, 
 	if (proc && (a->mem_used + cost > a->mem_budget || proc->mem + cost > a->proc_budget))
 		return REFUSED;
 	uint32_t fn = fn_intern(a, func, module);
+	if (a->fns[fn].frame == OXD_NONE)
+		a->fns[fn].frame = (uint32_t)a->nframes;
 	oxd_xgrow(&a->frames, &a->cap_frames, a->nframes + 1, sizeof(*a->frames));
 	a->frames[a->nframes] = (struct oxd_frame){ func, module, off, fn, h };
 	a->iframes.slots[i] = (uint32_t)++a->nframes;
@@ -586,7 +588,8 @@ static int ingest_stack(struct oxd_agg *a, struct oxd_ingest *g, const struct ox
 		f[j] = map_get(&g->frames, st->frames[j]);
 		if (f[j] == REFUSED)
 			return 0;
-		f[j]--;
+		/* Stacks are paths of functions: pcs in one function are one. */
+		f[j] = a->fns[a->frames[f[j] - 1].fn].frame;
 	}
 	return add_sample(a, p, t - 1, f, st->nframes, st->count) == 0;
 }

@@ -48,6 +48,8 @@ struct oxd_fn {
 	uint32_t hash;
 	uint32_t mark;         /* scratch: last sample that counted it */
 	uint64_t self, total;  /* all processes, kept incrementally */
+	uint32_t frame;        /* its first frame: stacks use it for every pc
+				  in the function, so a folded stack is one row */
 };
 
 struct oxd_stack {

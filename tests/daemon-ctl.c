@@ -211,3 +211,52 @@ int oxt_query_self(const char *sock, int32_t pid, const char *name, uint64_t *se
 	*total = q.total;
 	return r;
 }
+
+struct f_arg {
+	char **names;
+	uint32_t n, cap, dups;
+	uint64_t sum;
+};
+
+static void on_folded(const struct oxp_msg *m, void *arg)
+{
+	struct f_arg *q = arg;
+	if (m->type != OXP_MSG_QUERY_ROWS)
+		return;
+	for (uint32_t i = 0; i < m->u.query_rows.nrows; i++) {
+		const struct oxp_row *r = &m->u.query_rows.rows[i];
+		for (uint32_t j = 0; j < q->n; j++)
+			if (strlen(q->names[j]) == r->name.len &&
+			    !memcmp(q->names[j], r->name.ptr, r->name.len))
+				q->dups++;
+		if (q->n == q->cap) {
+			q->cap = q->cap ? q->cap * 2 : 64;
+			q->names = realloc(q->names, q->cap * sizeof(*q->names));
+			ASSERT(q->names);
+		}
+		q->names[q->n++] = strndup(r->name.ptr, r->name.len);
+		q->sum += r->self;
+	}
+}
+
+int oxt_query_folded(const char *sock, int32_t pid, uint32_t *rows, uint32_t *dups,
+		     uint64_t *sum)
+{
+	struct ctl c;
+	struct f_arg q = { 0 };
+	struct oxp_command k = { .cmd = OXP_CMD_QUERY, .mode = 0xff, .by = OXP_BY_STACK };
+	if (pid) {
+		k.sel.npids = 1;
+		k.sel.pids = &pid;
+	}
+	ctl_open(&c, sock);
+	int r = ctl_run(&c, &k, NULL, on_folded, &q);
+	ctl_close(&c);
+	*rows = q.n;
+	*dups = q.dups;
+	*sum = q.sum;
+	for (uint32_t i = 0; i < q.n; i++)
+		free(q.names[i]);
+	free(q.names);
+	return r;
+}

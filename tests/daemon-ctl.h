@@ -31,4 +31,9 @@ int oxt_wait_row(const char *sock, int32_t pid, int (*pred)(const struct oxp_age
 int oxt_query_self(const char *sock, int32_t pid, const char *name, uint64_t *self,
 		   uint64_t *total);
 
+/* Folded stacks of pid: how many rows, and how many repeat a name that an
+ * earlier row had (a folded stack must be one row). */
+int oxt_query_folded(const char *sock, int32_t pid, uint32_t *rows, uint32_t *dups,
+		     uint64_t *sum);
+
 #endif

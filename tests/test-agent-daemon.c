@@ -78,6 +78,12 @@ TEST_TIMEOUT(agent_joins_paused_then_unpause_samples, 90)
 	ASSERT_EQ(total, row.samples);
 	ASSERT_MSG(self * 100 > total * 50, "hot_a self %llu of %llu", (unsigned long long)self,
 		   (unsigned long long)total);
+	/* Many pcs in hot_a, one folded row per function path; rows sum up. */
+	uint32_t rows, dups;
+	uint64_t sum;
+	ASSERT_EQ(oxt_query_folded(sock, p, &rows, &dups, &sum), 0);
+	ASSERT_MSG(dups == 0, "%u of %u folded rows repeat a stack", dups, rows);
+	ASSERT_EQ(sum, total);
 	ASSERT_EQ(WEXITSTATUS(oxt_daemon_stop(d, SIGTERM)), 0);
 }
 
