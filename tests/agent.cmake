@@ -22,7 +22,7 @@ endif()
 
 # With the real daemon (when it is built).
 if(TARGET oxprofd)
-  oxprof_test(test-agent-daemon SOURCES test-agent-daemon.c agent-harness.c daemon-ctl.c
+  oxprof_test(test-agent-daemon SOURCES test-agent-daemon.c agent-harness.c daemon-harness.c
     LIBS oxp)
   target_compile_definitions(test-agent-daemon PRIVATE OXT_PRELOAD="${OXT_PRELOAD}"
     OXT_ASAN_OPTIONS="${OXT_ASAN_OPTIONS}" OXT_SPLIT="$<TARGET_FILE:split>"

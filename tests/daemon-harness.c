@@ -240,6 +240,8 @@ static void keep_status(const struct oxp_status *s, struct oxt_status *st)
 		o->samples = a->samples;
 		o->dropped_agent = a->dropped_agent;
 		o->dropped_daemon = a->dropped_daemon;
+		o->taken = a->taken;
+		o->sent = a->sent;
 		o->last_batch_ms = a->last_batch_ms;
 		o->hz_requested = a->hz_requested;
 	}

@@ -86,6 +86,7 @@ struct oxt_agent_row {
 	char exe[256];
 	uint8_t state;
 	uint64_t samples, dropped_agent, dropped_daemon;
+	uint64_t taken, sent;   /* the agent's own counters */
 	uint64_t last_batch_ms;
 	char source[64];
 	uint32_t hz_requested;

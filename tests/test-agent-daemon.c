@@ -7,39 +7,51 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent-harness.h"
-#include "daemon-ctl.h"
+#include "daemon-harness.h"
 #include "task.h"
 
-static void sleep_ms(int ms)
+/* Poll status until pid's row satisfies pred; 0, or -1 on timeout. */
+static int wait_row(const struct oxt_daemon *d, int32_t pid,
+		    int (*pred)(const struct oxt_agent_row *), int timeout_ms,
+		    struct oxt_agent_row *row)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) != 0)
-		;
+	for (uint64_t t0 = oxt_ms(); oxt_ms() - t0 < (uint64_t)timeout_ms; usleep(50000)) {
+		struct oxt_status st;
+		oxt_status(d, &st);
+		const struct oxt_agent_row *r = oxt_status_pid(&st, pid);
+		if (r && pred(r)) {
+			*row = *r;
+			return 0;
+		}
+	}
+	return -1;
 }
 
-static int is_exited(const struct oxp_agent_row *r)
+static int is_exited(const struct oxt_agent_row *r)
 {
 	return r->state == OXP_AGENT_EXITED;
 }
 
-static int has_samples(const struct oxp_agent_row *r)
+static int has_samples(const struct oxt_agent_row *r)
 {
 	return r->samples > 0;
 }
 
-static int is_paused(const struct oxp_agent_row *r)
+static int is_paused(const struct oxt_agent_row *r)
 {
 	return r->state == OXP_AGENT_PAUSED;
 }
 
-static void sock_path(char *sock, size_t len, char *dir, size_t dlen)
+static pid_t spawn_split(const struct oxt_daemon *d, const char *extra_env, const char *rounds)
 {
-	oxt_tmpdir(dir, dlen);
-	snprintf(sock, len, "%s/oxprof.sock", dir);
+	static char sockv[400];
+	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d->sock);
+	const char *env[] = { sockv, "OXPROF_HZ=1000", extra_env, NULL };
+	char *argv[] = { OXT_SPLIT, "-n", (char *)rounds, NULL };
+	return oxt_spawn_agent(argv, env);
 }
 
 static void wait_exit0(pid_t pid)
@@ -49,42 +61,69 @@ static void wait_exit0(pid_t pid)
 	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "profiled program: status %d", st);
 }
 
+/* A query of pid's samples over a fresh control connection. */
+static void query(const struct oxt_daemon *d, uint8_t by, int32_t pid, struct oxt_result *r)
+{
+	struct oxt_peer p;
+	ASSERT_EQ(oxt_peer_open(&p, d, OXP_ROLE_CONTROL, "oxt", NULL, 0), 0);
+	struct oxp_command c = oxt_cmd(OXP_CMD_QUERY);
+	c.by = by;
+	c.sel.npids = 1;
+	c.sel.pids = &pid;
+	oxt_command(&p, &c, r);
+	ASSERT_EQ(r->code, 0);
+	oxt_peer_close(&p);
+}
+
+/* The agent's books balance, and the daemon accepted or refused all that
+ * the agent counts as sent. */
+static void check_accounts(const struct oxt_agent_row *row)
+{
+	printf("  taken %llu sent %llu dropped %llu; daemon accepted %llu refused %llu\n",
+	       (unsigned long long)row->taken, (unsigned long long)row->sent,
+	       (unsigned long long)row->dropped_agent, (unsigned long long)row->samples,
+	       (unsigned long long)row->dropped_daemon);
+	ASSERT(row->taken > 0);
+	ASSERT_EQ(row->taken, row->sent + row->dropped_agent);
+	ASSERT_EQ(row->sent, row->samples + row->dropped_daemon);
+}
+
 TEST_TIMEOUT(agent_joins_paused_then_unpause_samples, 90)
 {
-	char dir[64], sock[128], sockv[160];
-	sock_path(sock, sizeof(sock), dir, sizeof(dir));
-	pid_t d = oxt_daemon_start(sock, NULL);
-	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", sock);
-	const char *env[] = { sockv, NULL };
-	char *argv[] = { OXT_SPLIT, "-n", "120000", NULL };
-	pid_t p = oxt_spawn_agent(argv, env);
-	struct oxp_agent_row row;
-	/* Joined and paused: no samples while paused. */
-	ASSERT_MSG(oxt_wait_row(sock, p, is_paused, 5000, &row) == 0, "agent did not join paused");
-	sleep_ms(300);
-	ASSERT_EQ(oxt_agent_row(sock, p, &row), 0);
-	ASSERT_EQ(row.samples, 0);
-	uint32_t affected = 0;
-	ASSERT_EQ(oxt_ctl_cmd(sock, OXP_CMD_UNPAUSE, 0, &affected), 0);
-	ASSERT(affected >= 1);
-	ASSERT_MSG(oxt_wait_row(sock, p, has_samples, 5000, &row) == 0, "no samples after unpause");
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	pid_t p = spawn_split(&d, NULL, "120000");
+	struct oxt_agent_row row;
+	ASSERT_MSG(wait_row(&d, p, is_paused, 5000, &row) == 0, "agent did not join paused");
+	usleep(300000);
+	ASSERT_MSG(wait_row(&d, p, is_paused, 1000, &row) == 0 && row.samples == 0,
+		   "samples while paused");
+	struct oxt_result r;
+	ASSERT_EQ(oxt_simple(&d, OXP_CMD_UNPAUSE, &r), 0);
+	ASSERT(r.affected >= 1);
+	oxt_result_free(&r);
+	ASSERT_MSG(wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples after unpause");
 	wait_exit0(p);
-	ASSERT_MSG(oxt_wait_row(sock, p, is_exited, 5000, &row) == 0, "agent row never exited");
-	/* Every sample the agent took was accepted or reported dropped. */
-	ASSERT_EQ(row.taken, row.sent + row.dropped_agent);
-	ASSERT_EQ(row.sent, row.samples + row.dropped_daemon);
-	uint64_t self, total;
-	ASSERT_EQ(oxt_query_self(sock, p, "hot_a", &self, &total), 0);
-	ASSERT_EQ(total, row.samples);
-	ASSERT_MSG(self * 100 > total * 50, "hot_a self %llu of %llu", (unsigned long long)self,
-		   (unsigned long long)total);
+	ASSERT_MSG(wait_row(&d, p, is_exited, 5000, &row) == 0, "agent row never exited");
+	check_accounts(&row);
+	query(&d, OXP_BY_FUNCTION, p, &r);
+	const struct oxt_row *hot = oxt_row_named(&r, "hot_a");
+	ASSERT_EQ(r.head.total, row.samples);
+	ASSERT_MSG(hot && hot->self * 100 > r.head.total * 50, "hot_a is not on top");
+	oxt_result_free(&r);
 	/* Many pcs in hot_a, one folded row per function path; rows sum up. */
-	uint32_t rows, dups;
-	uint64_t sum;
-	ASSERT_EQ(oxt_query_folded(sock, p, &rows, &dups, &sum), 0);
-	ASSERT_MSG(dups == 0, "%u of %u folded rows repeat a stack", dups, rows);
-	ASSERT_EQ(sum, total);
-	ASSERT_EQ(WEXITSTATUS(oxt_daemon_stop(d, SIGTERM)), 0);
+	query(&d, OXP_BY_STACK, p, &r);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < r.nrows; i++) {
+		sum += r.rows[i].self;
+		for (size_t j = 0; j < i; j++)
+			ASSERT_MSG(strcmp(r.rows[i].name, r.rows[j].name) != 0,
+				   "folded stack %s appears twice", r.rows[i].name);
+	}
+	ASSERT_EQ(sum, row.samples);
+	oxt_result_free(&r);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
 }
 
 /* The daemon stops (gracefully, keeping a snapshot) while the agent
@@ -92,51 +131,40 @@ TEST_TIMEOUT(agent_joins_paused_then_unpause_samples, 90)
  * reconnects, sends what it kept, and every sample is accounted for. */
 TEST_TIMEOUT(agent_daemon_restart_loses_nothing, 90)
 {
-	char dir[64], sock[128], sockv[160], state[160];
-	sock_path(sock, sizeof(sock), dir, sizeof(dir));
-	snprintf(state, sizeof(state), "%s/state", dir);
-	const char *extra[] = { "--state-dir", state, NULL };
-	pid_t d = oxt_daemon_start(sock, extra);
-	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", sock);
-	const char *env[] = { sockv, "OXPROF_START=1", "OXPROF_HZ=1000", NULL };
-	char *argv[] = { OXT_SPLIT, "-n", "150000", NULL };
-	pid_t p = oxt_spawn_agent(argv, env);
-	struct oxp_agent_row row;
-	ASSERT_MSG(oxt_wait_row(sock, p, has_samples, 5000, &row) == 0, "no samples at first");
-	ASSERT_EQ(WEXITSTATUS(oxt_daemon_stop(d, SIGTERM)), 0);
-	sleep_ms(600); /* the agent samples on without a daemon */
-	d = oxt_daemon_start(sock, extra);
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	const char *args[] = { "--state-dir", d.state, NULL };
+	oxt_daemon_restart(&d, args);
+	pid_t p = spawn_split(&d, "OXPROF_START=1", "150000");
+	struct oxt_agent_row row;
+	ASSERT_MSG(wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples at first");
+	oxt_daemon_stop(&d);
+	usleep(600000); /* the agent samples on without a daemon */
+	oxt_daemon_restart(&d, args);
 	wait_exit0(p);
-	ASSERT_MSG(oxt_wait_row(sock, p, is_exited, 8000, &row) == 0, "agent row never exited");
-	printf("  taken %llu sent %llu dropped %llu; daemon accepted %llu refused %llu\n",
-	       (unsigned long long)row.taken, (unsigned long long)row.sent,
-	       (unsigned long long)row.dropped_agent, (unsigned long long)row.samples,
-	       (unsigned long long)row.dropped_daemon);
-	ASSERT_EQ(row.taken, row.sent + row.dropped_agent);
-	ASSERT_EQ(row.samples + row.dropped_daemon, row.sent);
-	ASSERT_EQ(WEXITSTATUS(oxt_daemon_stop(d, SIGTERM)), 0);
+	ASSERT_MSG(wait_row(&d, p, is_exited, 8000, &row) == 0, "agent row never exited");
+	check_accounts(&row);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
 }
 
 /* kill -9: what the dead daemon had acknowledged is gone with it, but the
  * agent's own books still balance and the new daemon gets what was kept. */
 TEST_TIMEOUT(agent_daemon_killed_agent_accounts_exactly, 90)
 {
-	char dir[64], sock[128], sockv[160];
-	sock_path(sock, sizeof(sock), dir, sizeof(dir));
-	pid_t d = oxt_daemon_start(sock, NULL);
-	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", sock);
-	const char *env[] = { sockv, "OXPROF_START=1", "OXPROF_HZ=1000", NULL };
-	char *argv[] = { OXT_SPLIT, "-n", "150000", NULL };
-	pid_t p = oxt_spawn_agent(argv, env);
-	struct oxp_agent_row row;
-	ASSERT_MSG(oxt_wait_row(sock, p, has_samples, 5000, &row) == 0, "no samples at first");
-	oxt_daemon_stop(d, SIGKILL);
-	unlink(sock);
-	sleep_ms(600);
-	d = oxt_daemon_start(sock, NULL);
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	pid_t p = spawn_split(&d, "OXPROF_START=1", "150000");
+	struct oxt_agent_row row;
+	ASSERT_MSG(wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples at first");
+	oxt_daemon_kill9(&d);
+	usleep(600000);
+	oxt_daemon_restart(&d, NULL);
 	wait_exit0(p);
-	ASSERT_MSG(oxt_wait_row(sock, p, is_exited, 8000, &row) == 0, "agent row never exited");
+	ASSERT_MSG(wait_row(&d, p, is_exited, 8000, &row) == 0, "agent row never exited");
 	ASSERT_EQ(row.taken, row.sent + row.dropped_agent);
 	ASSERT(row.samples > 0 && row.samples + row.dropped_daemon <= row.sent);
-	ASSERT_EQ(WEXITSTATUS(oxt_daemon_stop(d, SIGTERM)), 0);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
 }
