@@ -18,13 +18,10 @@ static int query_exec(const struct oxc_opts *o)
 	if (format == OXC_FMT_FOLDED)
 		by = OXP_BY_STACK;
 	long limit = o->limit >= 0 ? o->limit : (format == OXC_FMT_TABLE ? TABLE_LIMIT : 0);
-	char path[256];
-	if (oxc_ctl_path(path, sizeof(path), o->socket) < 0)
-		return oxc_fail(o->json, -ENAMETOOLONG, "socket path too long");
 	struct oxc_ctl c;
-	int r = oxc_ctl_open(&c, path, OXC_HANDSHAKE_MS);
-	if (r < 0)
-		return oxc_ctl_fail(&c, o->json, r);
+	int r = oxc_ctl_connect(&c, o);
+	if (r)
+		return r;
 	struct oxp_command cmd;
 	oxc_ctl_command_init(&cmd, OXP_CMD_QUERY, o);
 	cmd.by = (uint8_t)by;

@@ -160,22 +160,19 @@ static int on_status(void *arg, const struct oxp_msg *m)
 
 static int status_exec(const struct oxc_opts *o)
 {
-	char path[256];
-	if (oxc_ctl_path(path, sizeof(path), o->socket) < 0)
-		return oxc_fail(o->json, -ENAMETOOLONG, "socket path too long");
 	struct oxc_ctl c;
-	int r = oxc_ctl_open(&c, path, OXC_HANDSHAKE_MS);
-	if (r < 0)
-		return oxc_ctl_fail(&c, o->json, r);
+	int r = oxc_ctl_connect(&c, o);
+	if (r)
+		return r;
 	struct oxp_command cmd;
 	oxc_ctl_command_init(&cmd, OXP_CMD_STATUS, o);
-	struct status_ctx x = { o, path, 0 };
+	struct status_ctx x = { o, c.path, 0 };
 	r = oxc_ctl_command(&c, &cmd, on_status, &x);
 	oxc_ctl_close(&c);
 	if (r < 0)
 		return oxc_ctl_fail(&c, o->json, r);
 	if (!x.seen)
-		return oxc_fail(o->json, -EPROTO, "oxprofd at %s replied without a status", path);
+		return oxc_fail(o->json, -EPROTO, "oxprofd at %s replied without a status", c.path);
 	return 0;
 }
 

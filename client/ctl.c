@@ -300,3 +300,12 @@ int oxc_ctl_fail(const struct oxc_ctl *c, int json, int code)
 {
 	return oxc_fail(json, code, "%s", c->err);
 }
+
+int oxc_ctl_connect(struct oxc_ctl *c, const struct oxc_opts *o)
+{
+	char path[sizeof(c->path)];
+	if (oxc_ctl_path(path, sizeof(path), o->socket) < 0)
+		return oxc_fail(o->json, -ENAMETOOLONG, "socket path too long");
+	int r = oxc_ctl_open(c, path, OXC_HANDSHAKE_MS);
+	return r < 0 ? oxc_ctl_fail(c, o->json, r) : 0;
+}

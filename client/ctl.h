@@ -68,6 +68,13 @@ void oxc_ctl_command_init(struct oxp_command *cmd, uint8_t code, const struct ox
 /* Print c->err (see oxc_fail) and return the exit code 1. */
 int oxc_ctl_fail(const struct oxc_ctl *c, int json, int code);
 
+/*
+ * Resolve the socket from opts and open c (c->path is the path tried).
+ * 0 when connected; otherwise the error is printed and the exit code to
+ * return (1) comes back.
+ */
+int oxc_ctl_connect(struct oxc_ctl *c, const struct oxc_opts *o);
+
 const char *oxc_cmd_name(uint8_t cmd);
 
 #endif

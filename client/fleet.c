@@ -50,14 +50,11 @@ static void print_text(const struct oxc_ctl *c, const struct oxc_opts *o, uint8_
 
 int oxc_fleet_exec(const struct oxc_opts *o, uint8_t code)
 {
-	char path[256];
 	struct oxc_ctl c;
 	struct oxp_command cmd;
-	if (oxc_ctl_path(path, sizeof(path), o->socket) < 0)
-		return oxc_fail(o->json, -ENAMETOOLONG, "socket path too long");
-	int r = oxc_ctl_open(&c, path, OXC_HANDSHAKE_MS);
-	if (r < 0)
-		return oxc_ctl_fail(&c, o->json, r);
+	int r = oxc_ctl_connect(&c, o);
+	if (r)
+		return r;
 	oxc_ctl_command_init(&cmd, code, o);
 	cmd.hz = o->hz;
 	cmd.mode = o->mode < 0 ? 0xff : (uint8_t)o->mode;
