@@ -75,12 +75,14 @@ struct oxa_agent {
 		int running, mode;
 		unsigned hz, depth;
 	} want;                  /* what the daemon or API asked for */
-	uint64_t ack_seq;        /* last SET_STATE seq applied */
 	uint64_t batch_seq;
-	uint64_t sent;           /* samples the daemon acknowledged */
-	uint64_t refused;        /* of those, refused by its budget */
-	uint64_t dropped_full;   /* the pending table was full */
-	uint64_t dropped_reset;  /* discarded by a reset */
+	/* Written by the drain thread only; atomic because oxprof_status reads
+	 * them from host threads. */
+	_Atomic uint64_t ack_seq;       /* last SET_STATE seq applied */
+	_Atomic uint64_t sent;          /* samples the daemon acknowledged */
+	_Atomic uint64_t refused;       /* of those, refused by its budget */
+	_Atomic uint64_t dropped_full;  /* the pending table was full */
+	_Atomic uint64_t dropped_reset; /* discarded by a reset */
 	uint64_t reported;       /* hash of the counters last sent */
 	struct oxa_sample scratch;
 };

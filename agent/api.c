@@ -235,22 +235,21 @@ int oxprof_stop(void)
 
 int oxprof_status(struct oxprof_status *st)
 {
-	struct oxa_sampler_stats s;
 	if (!st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&api_lock);
 	struct oxa_agent *a = &oxa_agent;
-	oxa_sampler_stats(&s);
-	st->running = oxa_sampler_armed();
+	struct oxp_agent_stats s;
+	oxa_fill_stats(a, &s, st->source, sizeof(st->source));
+	st->running = s.state == OXP_AGENT_RUNNING;
 	st->connected = started && a->conn.fd >= 0 && a->conn.welcomed;
-	st->mode = a->want.mode;
-	st->hz_requested = a->want.hz;
-	st->hz_achieved = s.achieved_hz;
-	snprintf(st->source, sizeof(st->source), "%.63s", s.why[0] ? s.why : oxa_source_name(s.source));
-	st->taken = s.taken + s.dropped;
-	st->sent = a->sent;
-	st->dropped = s.dropped + a->dropped_full + a->dropped_reset;
+	st->mode = s.mode;
+	st->hz_requested = s.hz_requested;
+	st->hz_achieved = s.hz_achieved;
+	st->taken = s.taken;
+	st->sent = s.sent;
+	st->dropped = s.dropped;
 	st->skipped = s.skipped;
 	st->unwind_fail = s.unwind_fail;
 	pthread_mutex_unlock(&api_lock);

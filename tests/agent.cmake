@@ -14,7 +14,9 @@ oxprof_test(test-agent-e2e SOURCES test-agent-e2e.c agent-harness.c)
 target_compile_definitions(test-agent-e2e PRIVATE OXT_PRELOAD="${OXT_PRELOAD}"
   OXT_ASAN_OPTIONS="${OXT_ASAN_OPTIONS}" OXT_SPLIT="$<TARGET_FILE:split>")
 add_dependencies(test-agent-e2e split jit oxprof-agent)
-target_compile_definitions(test-agent-e2e PRIVATE OXT_JIT="$<TARGET_FILE:jit>")
+target_compile_definitions(test-agent-e2e PRIVATE OXT_JIT="$<TARGET_FILE:jit>"
+  OXT_LINKED="$<TARGET_FILE:linked>")
+add_dependencies(test-agent-e2e linked)
 if(TARGET workload)
   target_compile_definitions(test-agent-e2e PRIVATE OXT_WORKLOAD="$<TARGET_FILE:workload>")
   add_dependencies(test-agent-e2e workload)

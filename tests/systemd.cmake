@@ -8,3 +8,7 @@ if(SYSTEMD_ANALYZE AND TARGET oxprofd AND TARGET oxprofctl)
     set_tests_properties(systemd-units PROPERTIES ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0")
   endif()
 endif()
+
+# cmake --install, oxprof.pc, and the installed binaries finding each other.
+add_test(NAME install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/install.sh
+  ${PROJECT_BINARY_DIR} $<TARGET_FILE:split>)

@@ -190,3 +190,32 @@ TEST_TIMEOUT(agent_shared_workload_4_threads_1khz, 120)
 	check_workload("4", "200000");
 }
 #endif
+
+/* The API, from a program linked with liboxprof (no LD_PRELOAD). */
+TEST_TIMEOUT(agent_linked_api_start_unpause_dump_stop, 60)
+{
+	int pfd[2];
+	ASSERT(pipe(pfd) == 0);
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		unsetenv("LD_PRELOAD");
+		execl(OXT_LINKED, OXT_LINKED, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	static char out[1 << 16];
+	size_t got = 0;
+	ssize_t n;
+	while (got + 1 < sizeof(out) && (n = read(pfd[0], out + got, sizeof(out) - got - 1)) > 0)
+		got += (size_t)n;
+	out[got] = 0;
+	close(pfd[0]);
+	int st;
+	ASSERT(waitpid(pid, &st, 0) == pid);
+	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "linked: status %d", st);
+	/* The dump is folded stacks with the hot function as a leaf. */
+	ASSERT_MSG(strstr(out, ";linked_hot "), "no linked_hot leaf in the dump:\n%.400s", out);
+}
