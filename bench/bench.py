@@ -357,9 +357,12 @@ class Bench:
             self.ingest_agents, self.ingest_secs, self.ingest_warm = [10, 100], 2.0, 0.5
             self.sizes = [10_000, 100_000]
         else:
-            self.rounds, self.reps, self.reps4 = 150000, 5, 3
-            self.sig_iters, self.sig_reps = 600_000_000, 7
-            self.ingest_agents, self.ingest_secs, self.ingest_warm = [10, 100, 500], 8.0, 1.0
+            # Sized for the 15-minute limit on 2 cores: about a CPU-second
+            # per run; most of a run's time is perf's and pprof's own
+            # post-processing, which grows with the run.
+            self.rounds, self.reps, self.reps4 = 100000, 5, 3
+            self.sig_iters, self.sig_reps = 400_000_000, 5
+            self.ingest_agents, self.ingest_secs, self.ingest_warm = [10, 100, 500], 5.0, 1.0
             self.sizes = [10_000, 100_000, 1_000_000]
         self.rng = random.Random(7)
         self.runs = []        # every workload run (dicts)

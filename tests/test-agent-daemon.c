@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,6 +167,49 @@ TEST_TIMEOUT(agent_daemon_killed_agent_accounts_exactly, 90)
 	ASSERT_MSG(wait_row(&d, p, is_exited, 8000, &row) == 0, "agent row never exited");
 	ASSERT_EQ(row.taken, row.sent + row.dropped_agent);
 	ASSERT(row.samples > 0 && row.samples + row.dropped_daemon <= row.sent);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+/* A daemon that is neither root, nor the agent's own user, nor the one
+ * named by OXPROF_DAEMON_USER gets no stacks: a socket squatted by another
+ * user learns nothing.  Needs root (to run the daemon as nobody). */
+TEST_TIMEOUT(agent_refuses_untrusted_daemon_uid, 60)
+{
+	if (getuid() != 0) {
+		printf("  SKIP: needs root to run oxprofd as another user\n");
+		return;
+	}
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL); /* for its temp dir and paths only */
+	oxt_daemon_stop(&d);
+	chmod(d.dir, 0777);
+	unlink(d.sock);
+	pid_t dp = fork();
+	ASSERT(dp >= 0);
+	if (dp == 0) {
+		gid_t g = 65534;
+		if (setgroups(1, &g) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(126);
+		execl(OXPROFD_PATH, OXPROFD_PATH, "--socket", d.sock, "--log-level", "warn",
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && access(d.sock, F_OK) != 0; i++)
+		usleep(50000);
+	d.pid = dp;
+	pid_t untrusting = spawn_split(&d, "OXPROF_START=1", "40000");
+	pid_t trusting = spawn_split(&d, "OXPROF_DAEMON_USER=65534", "40000");
+	struct oxt_agent_row row;
+	ASSERT_MSG(wait_row(&d, trusting, is_paused, 5000, &row) == 0,
+		   "the agent told to trust uid 65534 did not join");
+	usleep(500000);
+	struct oxt_status st;
+	oxt_status(&d, &st);
+	ASSERT_MSG(!oxt_status_pid(&st, untrusting),
+		   "an agent sent its stacks to a daemon run by uid 65534");
+	wait_exit0(untrusting);
+	wait_exit0(trusting);
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
