@@ -178,7 +178,7 @@ int oxprof_start(const struct oxprof_options *o)
 	if (oxa_config_from_env(&cfg, why, sizeof(why)) < 0)
 		return -EINVAL;
 	if (o) {
-		if (o->hz > OXP_MAX_HZ || o->depth > OXA_MAX_DEPTH ||
+		if (o->hz > OXA_MAX_HZ || o->depth > OXA_MAX_DEPTH ||
 		    (o->mode != OXPROF_MODE_CPU && o->mode != OXPROF_MODE_WALL))
 			return -EINVAL;
 		cfg.hz = o->hz ? o->hz : cfg.hz;

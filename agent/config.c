@@ -117,7 +117,7 @@ int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen)
 	if ((r = env_strings(c, why, whylen)) < 0)
 		return r;
 	v = c->hz;
-	if ((r = env_uint("OXPROF_HZ", 1, 20000, &v, why, whylen)) < 0)
+	if ((r = env_uint("OXPROF_HZ", 1, OXA_MAX_HZ, &v, why, whylen)) < 0)
 		return r;
 	c->hz = (unsigned)v;
 	v = c->depth;

@@ -33,12 +33,10 @@ void oxa_drain_wake(struct oxa_agent *a)
 	(void)w;
 }
 
-#define SAMPLER_MAX_HZ 20000 /* above this the signal alone would eat the CPU */
-
 void oxa_apply_state(struct oxa_agent *a)
 {
-	if (a->want.hz > SAMPLER_MAX_HZ)
-		a->want.hz = SAMPLER_MAX_HZ;
+	if (a->want.hz > OXA_MAX_HZ)
+		a->want.hz = OXA_MAX_HZ; /* the daemon may ask for more */
 	if (a->want.running)
 		oxa_sampler_arm(a->want.mode, a->want.hz, a->want.depth);
 	else

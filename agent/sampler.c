@@ -12,7 +12,6 @@
 
 #include "sampler_int.h"
 
-#define OXA_MAX_HZ 20000u
 #define OXA_DEFAULT_DEPTH 128u
 #define OXA_DEFAULT_SLOTS 16384u
 /* Ring words per configured sample slot: room for a 30-frame stack. */

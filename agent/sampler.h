@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #define OXA_MAX_DEPTH 256 /* hard cap on frames kept per sample */
+#define OXA_MAX_HZ 20000u /* above this the signal alone would eat the CPU */
 
 enum oxa_mode { OXA_MODE_CPU = 0, OXA_MODE_WALL = 1 };
 
