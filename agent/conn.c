@@ -226,10 +226,13 @@ static int handle(struct oxa_agent *a, const struct oxp_msg *m)
 	}
 }
 
+/* Read what is there and handle every whole message; on any error the
+ * connection is closed.  Returns nothing: the caller checks conn.fd. */
 void oxa_conn_read(struct oxa_agent *a)
 {
 	struct oxa_conn *c = &a->conn;
-	for (;;) {
+	const char *why = NULL;
+	while (!why) {
 		const uint8_t *f;
 		size_t len;
 		struct oxp_msg m;
@@ -239,22 +242,24 @@ void oxa_conn_read(struct oxa_agent *a)
 			if (r == 0)
 				r = handle(a, &m);
 			if (r < 0)
-				return oxa_conn_close(a, oxp_strerror(r));
+				why = oxp_strerror(r);
 			continue;
 		}
 		uint8_t *p;
 		size_t room;
-		if (r < 0 || (r = oxp_reader_space(&c->rd, &p, &room)) < 0)
-			return oxa_conn_close(a, oxp_strerror(r));
+		if (r < 0 || (r = oxp_reader_space(&c->rd, &p, &room)) < 0) {
+			why = oxp_strerror(r);
+			break;
+		}
 		ssize_t n = recv(c->fd, p, room, MSG_DONTWAIT);
 		if (n == 0)
-			return oxa_conn_close(a, "the daemon closed the connection");
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				oxa_conn_close(a, strerror(errno));
+			why = "the daemon closed the connection";
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			why = strerror(errno);
+		else if (n < 0)
 			return;
-		}
-		if ((r = oxp_reader_commit(&c->rd, (size_t)n)) < 0)
-			return oxa_conn_close(a, oxp_strerror(r));
+		else if ((r = oxp_reader_commit(&c->rd, (size_t)n)) < 0)
+			why = oxp_strerror(r);
 	}
+	oxa_conn_close(a, why);
 }
