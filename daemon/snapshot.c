@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "log.h"
 #include "xmalloc.h"
 
@@ -36,28 +38,10 @@
 #define WBUF (1u << 20)
 #define NAME "oxprofd.snap"
 
-/* ---- CRC-32 (IEEE, as zlib's crc32) ---- */
-
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
-	}
-}
-
+/* CRC-32 (IEEE) from zlib, chained across writes like zlib's crc32. */
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 {
-	if (!crc_table[1])
-		crc_init();
-	crc = ~crc;
-	while (n--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+	return (uint32_t)crc32_z(crc, p, n);
 }
 
 /* ---- writing ---- */
