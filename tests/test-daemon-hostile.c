@@ -8,7 +8,6 @@
  * Budgets are small (a few MiB) so the attacks stay small and fast.
  * Figures (RSS before/after) are printed for the report.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
