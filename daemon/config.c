@@ -64,7 +64,7 @@ static const struct opt opts[] = {
 	  "seconds a message that has started arriving has to arrive whole" },
 	{ "flush-ms", T_UINT, OFF(flush_ms), 10, 60000, "1000", "how often agents send batches" },
 	{ "mem-budget", T_SIZE, OFF(mem_budget), 1 << 16, UINT64_MAX, "256M",
-	  "bytes the aggregate may hold (K, M, G suffixes)" },
+	  "bytes held for peers in all: the aggregate, buffers, id maps (K, M, G suffixes)" },
 	{ "agent-mem-budget", T_SIZE, OFF(agent_mem_budget), 1 << 12, UINT64_MAX, "64M",
 	  "bytes one process may add to the aggregate" },
 	{ "uid-mem-budget", T_SIZE, OFF(uid_mem_budget), 0, UINT64_MAX, "0",

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "access.h"
 #include "fleet.h"
@@ -376,6 +377,7 @@ static void hello(struct oxd_conn *c, const struct oxp_msg *m)
 	if (!oxd_access_control(c->srv->cfg, c->uid, c->gid, why, sizeof(why)))
 		return fail(c, -EPERM, "%s", why);
 	c->role = OXD_ROLE_CONTROL;
+	c->control_ok = 1;
 	snprintf(c->label, sizeof(c->label), "client pid %d uid %u", (int)c->pid, (unsigned)c->uid);
 	uv_timer_start(&c->timer, on_timeout, c->srv->cfg->idle_ms, c->srv->cfg->idle_ms);
 	welcome(c);
@@ -689,8 +691,12 @@ static int admit(struct oxd_conn *c)
 	struct oxd_server *s = c->srv;
 	const struct oxd_config *cfg = s->cfg;
 	char why[256];
-	c->control_ok = oxd_access_control(cfg, c->uid, c->gid, why, sizeof(why));
 	struct oxd_uacct *u = oxd_budget_uid(&s->agg.bud, c->uid);
+	/* The group database is asked only when a cap is in the way: a flood
+	 * of connections must not become a flood of NSS lookups. */
+	c->control_ok = c->uid == 0 || c->uid == geteuid();
+	if (!c->control_ok && (s->nconns > cfg->max_conns || u->conns >= cfg->uid_max_conns))
+		c->control_ok = oxd_access_control(cfg, c->uid, c->gid, why, sizeof(why));
 	if (!c->control_ok && s->nconns > cfg->max_conns) {
 		fail(c, -EBUSY, "oxprofd holds its maximum of %u connections (--max-connections); "
 		     "try again later", cfg->max_conns);

@@ -333,8 +333,9 @@ static int agent_as(const struct oxt_daemon *d, uid_t uid, const char *exe)
 	}
 	int st;
 	ASSERT(waitpid(kid, &st, 0) == kid);
-	ASSERT(WIFEXITED(st));
-	return WEXITSTATUS(st);
+	/* Refused at accept, the HELLO may meet a closed socket: the
+	 * harness then aborts the child. */
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 20;
 }
 
 /* ---- HELLO flood ---- */
@@ -724,6 +725,82 @@ TEST(hostile_claim_unverifiable)
 		   (unsigned long long)r.head.total);
 	oxt_result_free(&r);
 	oxt_peer_close(&p);
+	release(&at);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+/* ---- the control reserve ---- */
+
+/* In a child as uid: status over a control connection; exit 0 if answered. */
+static int status_as(const struct oxt_daemon *d, uid_t uid)
+{
+	fflush(NULL);
+	pid_t kid = fork();
+	ASSERT(kid >= 0);
+	if (kid == 0) {
+		become(uid, uid);
+		struct hstatus st;
+		int r = try_status(d, &st);
+		if (r < 0)
+			printf("  status as uid %u: %s\n", (unsigned)uid, oxp_strerror(r));
+		_exit(r == 0 ? 0 : 1);
+	}
+	int st;
+	ASSERT(waitpid(kid, &st, 0) == kid);
+	ASSERT(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Hold exactly *arg agent connections: refused ones are retried (other
+ * connections may still be closing), so every ordinary slot ends up ours. */
+static int hold_slots(const struct oxt_daemon *d, void *arg)
+{
+	int want = *(int *)arg, held = 0;
+	for (int tries = 0; held < want && tries < 2000; tries++) {
+		int fd = raw_hello(d, OXP_ROLE_AGENT, "/bin/silent", "silent");
+		if (fd < 0)
+			continue;
+		struct oxt_peer p = { .fd = fd };
+		struct oxp_msg m;
+		ASSERT_EQ(oxp_reader_init(&p.rd, 0), 0);
+		ASSERT_EQ(oxp_decoder_new(&p.dec), 0);
+		int r = oxt_recv(&p, &m, 10000);
+		int ok = r == 0 && m.type == OXP_MSG_WELCOME;
+		oxp_reader_destroy(&p.rd);
+		oxp_decoder_free(p.dec);
+		if (ok) {
+			held++;
+			continue;
+		}
+		close(fd);
+		usleep(20000);
+	}
+	return held == want ? 0 : 1;
+}
+
+/* nobody may hold every ordinary slot (a generous per-uid cap): users
+ * allowed to control still get in, through the reserve. */
+TEST(hostile_control_reserve)
+{
+	if (skip_unless_root())
+		return;
+	struct oxt_daemon d;
+	const char *args[] = { "--max-connections", "16", "--uid-max-connections", "100",
+			       "--allow-user", "1", NULL };
+	oxt_daemon_start(&d, args); /* small limits even under OXT_HOSTILE_FULL */
+	ASSERT(chmod(d.dir, 0755) == 0);
+	struct attacker at;
+	int n = 16;
+	attack(&at, &d, NOBODY, hold_slots, &n);
+	struct hstatus st;
+	status(&d, &st);
+	print_status("nobody holds every ordinary slot", &d, &st);
+	const struct huid *u = uid_row(&st, NOBODY);
+	ASSERT_MSG(u && u->conns == 16, "nobody does not hold the 16 slots");
+	ASSERT_EQ(status_as(&d, 1), 0); /* --allow-user 1 */
+	ASSERT_EQ(agent_as(&d, 0, "/usr/bin/root-agent"), 0);
+	ASSERT(agent_as(&d, 2, "/usr/bin/bin-agent") != 0); /* no reserve for uid 2 */
 	release(&at);
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
