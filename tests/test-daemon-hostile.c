@@ -724,6 +724,17 @@ TEST(hostile_claim_unverifiable)
 		   "query --exe sshd returned %llu claimed samples",
 		   (unsigned long long)r.head.total);
 	oxt_result_free(&r);
+	/* By exe and by process, the claim is a row of its own, marked. */
+	c = oxt_cmd(OXP_CMD_QUERY);
+	for (uint8_t by = OXP_BY_PROCESS; by <= OXP_BY_EXE; by++) {
+		c.by = by;
+		oxt_command(&p, &c, &r);
+		ASSERT_EQ(r.code, 0);
+		ASSERT_MSG(!oxt_row_named(&r, "/usr/sbin/sshd"), "a claim shows as /usr/sbin/sshd");
+		const struct oxt_row *claim = oxt_row_named(&r, "[claimed] /usr/sbin/sshd");
+		ASSERT_MSG(claim && claim->self == 5000, "no [claimed] row of 5000 samples");
+		oxt_result_free(&r);
+	}
 	oxt_peer_close(&p);
 	release(&at);
 	oxt_daemon_stop(&d);
