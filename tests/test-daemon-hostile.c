@@ -648,17 +648,17 @@ TEST(hostile_fake_exe)
  * holds the socket): nothing can be verified, so the row says claimed,
  * and --exe still does not select it.
  */
-static int orphan_claim(const struct oxt_daemon *d, void *arg)
+/* A connection whose connecting process is gone (and reaped) by the time
+ * it speaks: a child connects, hands the socket over and exits.  The fd,
+ * or -1. */
+static int orphan_fd(const struct oxt_daemon *d)
 {
-	(void)arg;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		return 1;
+		return -1;
 	fflush(NULL);
 	pid_t k = fork();
-	if (k < 0)
-		return 2;
-	if (k == 0) { /* connect, hand the socket over, and die */
+	if (k == 0) {
 		int cfd;
 		if (oxp_connect(d->sock, &cfd) < 0)
 			_exit(1);
@@ -674,26 +674,91 @@ static int orphan_claim(const struct oxt_daemon *d, void *arg)
 		memcpy(CMSG_DATA(cm), &cfd, sizeof(int));
 		_exit(sendmsg(sv[1], &mh, 0) == 1 ? 0 : 2);
 	}
+	int cfd = -1;
 	char b;
 	struct iovec iov = { &b, 1 };
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
-	if (recvmsg(sv[0], &mh, 0) != 1 || !CMSG_FIRSTHDR(&mh))
-		return 3;
-	int cfd;
-	memcpy(&cfd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
-	if (waitpid(k, NULL, 0) != k) /* gone and reaped: /proc/k no longer exists */
-		return 4;
+	if (k > 0 && recvmsg(sv[0], &mh, 0) == 1 && CMSG_FIRSTHDR(&mh))
+		memcpy(&cfd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	close(sv[0]);
+	close(sv[1]);
+	if (k > 0 && waitpid(k, NULL, 0) != k) /* gone and reaped: no /proc/k */
+		return -1;
+	return cfd;
+}
+
+static int send_hello(int fd, const char *exe, const char *cmdline)
+{
 	struct oxp_buf bb;
 	oxp_buf_init(&bb);
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
-	m.u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, 1, oxp_str_c("/usr/sbin/sshd"),
-					oxp_str_c("sshd -D"), oxp_str_c("liboxprof 0.1.0") };
+	m.u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, 1, oxp_str_c(exe), oxp_str_c(cmdline),
+					oxp_str_c("liboxprof 0.1.0") };
 	ASSERT_EQ(oxp_encode(&bb, &m), 0);
-	int r = oxp_send_all(cfd, bb.data, bb.len, 10000);
+	int r = oxp_send_all(fd, bb.data, bb.len, 10000);
 	oxp_buf_destroy(&bb);
-	return r < 0 ? 5 : send_fake_samples(cfd);
+	return r;
+}
+
+static int orphan_claim(const struct oxt_daemon *d, void *arg)
+{
+	(void)arg;
+	int fd = orphan_fd(d);
+	if (fd < 0)
+		return 1;
+	return send_hello(fd, "/usr/sbin/sshd", "sshd -D") < 0 ? 2 : send_fake_samples(fd);
+}
+
+/* Claims with big strings from processes that are gone: each is a row of
+ * its own (a claim never takes over one), so they are what the budget
+ * must stop. */
+static int claim_flood(const struct oxt_daemon *d, void *arg)
+{
+	int n = *(int *)arg;
+	for (int i = 0; i < n; i++) {
+		int fd = orphan_fd(d);
+		if (fd < 0)
+			return 1;
+		char *exe = big_string('e', 60000, (unsigned)i);
+		char *cmd = big_string('c', 60000, (unsigned)i);
+		send_hello(fd, exe, cmd);
+		free(exe);
+		free(cmd);
+		struct oxt_peer p = { .fd = fd };
+		struct oxp_msg m;
+		ASSERT_EQ(oxp_reader_init(&p.rd, 0), 0);
+		ASSERT_EQ(oxp_decoder_new(&p.dec), 0);
+		oxt_recv(&p, &m, 10000); /* WELCOME or ERROR: the HELLO was handled */
+		oxt_peer_close(&p);
+	}
+	return 0;
+}
+
+TEST_TIMEOUT(hostile_claim_flood, 120)
+{
+	if (skip_unless_root())
+		return;
+	struct oxt_daemon d;
+	const char *args[] = { "--mem-budget", "1M", NULL };
+	start(&d, args);
+	struct attacker at;
+	int n = scale(200, 3000);
+	attack(&at, &d, NOBODY, claim_flood, &n);
+	release(&at);
+	struct hstatus st;
+	status(&d, &st);
+	print_status("after the claim flood", &d, &st);
+	ASSERT_MSG(st.mem_used <= st.mem_budget, "mem_used %llu over budget %llu",
+		   (unsigned long long)st.mem_used, (unsigned long long)st.mem_budget);
+	const struct huid *u = uid_row(&st, NOBODY);
+	ASSERT_MSG(u && u->refused_mem > 0 && u->mem <= st.mem_budget / 2,
+		   "nobody's claims were not held to its budget");
+	ASSERT_EQ(agent_as(&d, 0, "/usr/bin/root-agent"), 0);
+	ASSERT_EQ(agent_as(&d, OTHER_UID, "/usr/bin/other-agent"), 0);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
 }
 
 TEST(hostile_claim_unverifiable)
