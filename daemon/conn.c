@@ -559,8 +559,10 @@ static int reader_reserve(struct oxd_conn *c)
 			need = OXP_FRAME_HDR + (uint64_t)flen;
 	}
 	if (need > c->mem_rd) {
-		if (charge(c, need - c->mem_rd) < 0)
+		if (charge(c, need - c->mem_rd) < 0) {
+			c->rd_refused = need - c->mem_rd;
 			return -ENOSPC;
+		}
 		c->mem_rd = need;
 	}
 	if (!rd->buf && oxp_reader_init(rd, 0) < 0)
@@ -598,10 +600,8 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	size_t len;
 	(void)hint;
 	*buf = uv_buf_init(NULL, 0); /* on failure read_cb gets UV_ENOBUFS */
-	if (reader_reserve(c) < 0) {
-		c->rd_refused = 1;
+	if (reader_reserve(c) < 0)
 		return;
-	}
 	if (oxp_reader_space(&c->rd, &p, &len) < 0)
 		return;
 	if (c->rd.cap > c->mem_rd) { /* not expected: the reserve covers it */
@@ -626,8 +626,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;
 	if (nread == UV_ENOBUFS && c->rd_refused)
-		return refuse_mem(c, "a message it is sending", c->rd.buf && c->rd.len - c->rd.off >=
-				  OXP_FRAME_HDR ? (uint64_t)c->rd.frame_max : READER_START);
+		return refuse_mem(c, "a message it is sending", c->rd_refused);
 	if (nread == UV_ENOBUFS)
 		return fail(c, c->rd.err ? c->rd.err : -ENOMEM, "bad frame: %s",
 			    oxp_strerror(c->rd.err ? c->rd.err : -ENOMEM));

@@ -39,7 +39,7 @@ struct oxd_conn {
 	int write_dead;          /* agent: writing failed; read until EOF */
 	int creds;               /* pid/uid/gid are the kernel's (SO_PEERCRED) */
 	int counted;             /* holds a slot in its uid's account */
-	int rd_refused;          /* the reader's growth was over a budget */
+	uint64_t rd_refused;     /* bytes the reader's growth was refused */
 	int failing;             /* its last words (ERROR) go out whatever they cost */
 	int control_ok;          /* the uid may control: reserved slots, no caps */
 	uint64_t start_time;     /* of the peer process at accept; 0 unknown */
