@@ -34,6 +34,8 @@ static void json_agent(struct oxc_json *j, const struct oxp_agent_row *a)
 	oxc_json_u64(j, "uid", a->uid);
 	oxc_json_cstr(j, "user", user);
 	oxc_json_str(j, "exe", a->exe.ptr, a->exe.len);
+	oxc_json_bool(j, "exe_claimed", !!(a->flags & OXP_ROW_CLAIMED));
+	oxc_json_u64(j, "start_time", a->start_time);
 	oxc_json_cstr(j, "state", state_name(a->state));
 	oxc_json_cstr(j, "mode", oxc_mode_name(a->mode));
 	oxc_json_u64(j, "hz_requested", a->hz_requested);
@@ -47,6 +49,22 @@ static void json_agent(struct oxc_json *j, const struct oxp_agent_row *a)
 	oxc_json_u64(j, "last_batch_ms", a->last_batch_ms);
 	oxc_json_u64(j, "taken", a->taken);
 	oxc_json_u64(j, "sent", a->sent);
+	oxc_json_end(j, '}');
+}
+
+static void json_uid(struct oxc_json *j, const struct oxp_uid_row *u)
+{
+	char user[64];
+	user_name(u->uid, user, sizeof(user));
+	oxc_json_obj(j, NULL);
+	oxc_json_u64(j, "uid", u->uid);
+	oxc_json_cstr(j, "user", user);
+	oxc_json_u64(j, "mem", u->mem);
+	oxc_json_u64(j, "connections", u->conns);
+	oxc_json_u64(j, "agents", u->agents);
+	oxc_json_u64(j, "refused_connections", u->refused_conns);
+	oxc_json_u64(j, "refused_mem", u->refused_mem);
+	oxc_json_u64(j, "dropped", u->dropped);
 	oxc_json_end(j, '}');
 }
 
@@ -75,9 +93,15 @@ static void print_json(const char *path, const struct oxp_status *s)
 	oxc_json_u64(&j, "refused_connections", s->refused_conns);
 	oxc_json_u64(&j, "mem_used", s->mem_used);
 	oxc_json_u64(&j, "mem_budget", s->mem_budget);
+	oxc_json_u64(&j, "mem_peers", s->mem_peers);
+	oxc_json_u64(&j, "refused_mem", s->refused_mem);
 	oxc_json_arr(&j, "agents");
 	for (uint32_t i = 0; i < s->nagents; i++)
 		json_agent(&j, &s->agents[i]);
+	oxc_json_end(&j, ']');
+	oxc_json_arr(&j, "users");
+	for (uint32_t i = 0; i < s->nuids; i++)
+		json_uid(&j, &s->uids[i]);
 	oxc_json_end(&j, ']');
 	oxc_json_end(&j, '}');
 	oxc_json_finish(&j);
@@ -101,8 +125,12 @@ static void print_summary(const char *path, const struct oxp_status *s)
 	printf("samples:  %llu accepted; dropped: %llu by the daemon, %llu in agents\n",
 	       (unsigned long long)s->samples, (unsigned long long)s->dropped,
 	       (unsigned long long)agent_drops);
-	printf("memory:   %s of %s; %llu connection%s refused\n", used, budget,
-	       (unsigned long long)s->refused_conns, s->refused_conns == 1 ? "" : "s");
+	char peers[32];
+	oxc_fmt_bytes(peers, sizeof(peers), s->mem_peers);
+	printf("memory:   %s of %s (%s for connections); %llu connection%s refused, "
+	       "%llu memory charge%s refused\n", used, budget, peers,
+	       (unsigned long long)s->refused_conns, s->refused_conns == 1 ? "" : "s",
+	       (unsigned long long)s->refused_mem, s->refused_mem == 1 ? "" : "s");
 	printf("agents:   %u (%u running, %u paused, %u exited, %u disabled)\n",
 	       (unsigned)s->nagents, by_state[1], by_state[0], by_state[2], by_state[3]);
 }
@@ -118,9 +146,40 @@ static void agent_row(struct oxc_table *t, const struct oxp_agent_row *a)
 		 (unsigned long long)(a->dropped_agent + a->dropped_daemon));
 	char source[128], exe[1024];
 	snprintf(source, sizeof(source), "%.*s", (int)a->source.len, a->source.ptr ? a->source.ptr : "");
-	snprintf(exe, sizeof(exe), "%.*s", (int)a->exe.len, a->exe.ptr ? a->exe.ptr : "");
+	/* An exe the kernel could not vouch for is the agent's word only. */
+	snprintf(exe, sizeof(exe), "%s%.*s", a->flags & OXP_ROW_CLAIMED ? "[claimed] " : "",
+		 (int)a->exe.len, a->exe.ptr ? a->exe.ptr : "");
 	oxc_table_add(t, (const char *const[]){ pid, user, state_name(a->state), hz, source,
 						samples, drops, exe });
+}
+
+/* Users with refusals: who was held back, and how much they hold. */
+static void print_users(const struct oxp_status *s, int width, int color)
+{
+	static const char *const titles[] = { "USER", "MEMORY", "CONNS", "AGENTS",
+					      "REFUSED CONNS", "REFUSED MEM", "REFUSED SAMPLES" };
+	struct oxc_table *t = NULL;
+	for (uint32_t i = 0; i < s->nuids; i++) {
+		const struct oxp_uid_row *u = &s->uids[i];
+		if (!u->refused_conns && !u->refused_mem && !u->dropped)
+			continue;
+		if (!t)
+			t = oxc_table_new(7, titles, "lrrrrrr");
+		char user[64], mem[32], c[16], a[16], rc[24], rm[24], d[24];
+		user_name(u->uid, user, sizeof(user));
+		oxc_fmt_bytes(mem, sizeof(mem), u->mem);
+		snprintf(c, sizeof(c), "%u", (unsigned)u->conns);
+		snprintf(a, sizeof(a), "%u", (unsigned)u->agents);
+		snprintf(rc, sizeof(rc), "%llu", (unsigned long long)u->refused_conns);
+		snprintf(rm, sizeof(rm), "%llu", (unsigned long long)u->refused_mem);
+		snprintf(d, sizeof(d), "%llu", (unsigned long long)u->dropped);
+		oxc_table_add(t, (const char *const[]){ user, mem, c, a, rc, rm, d });
+	}
+	if (!t)
+		return;
+	putchar('\n');
+	oxc_table_print(t, stdout, width, color);
+	oxc_table_free(t);
 }
 
 static void print_text(const char *path, const struct oxp_status *s, int wide)
@@ -128,6 +187,7 @@ static void print_text(const char *path, const struct oxp_status *s, int wide)
 	static const char *const titles[] = { "PID", "USER", "STATE", "HZ ACHIEVED/ASKED",
 					      "SOURCE", "SAMPLES", "DROPS", "EXE" };
 	print_summary(path, s);
+	print_users(s, oxc_out_width(stdout, wide), oxc_out_color(stdout));
 	if (!s->nagents)
 		return;
 	putchar('\n');
@@ -184,7 +244,9 @@ const struct oxc_cmd oxc_cmd_status = {
 		 "  paused, mode, rate, depth), samples and drops, memory, and one row per\n"
 		 "  agent: pid, user, state, achieved/requested rate, sampling source,\n"
 		 "  samples accepted, samples dropped (in the agent and by the daemon),\n"
-		 "  executable.\n",
+		 "  executable (\"[claimed] \" when /proc could not confirm what the agent\n"
+		 "  said).  Users the daemon refused connections, memory or samples are\n"
+		 "  listed with what they hold.\n",
 	.opts = 0,
 	.min_args = 0,
 	.max_args = 0,

@@ -130,7 +130,70 @@ static size_t str_cost(size_t n)
 	return n + 1 + sizeof(struct oxd_str) + IDX_SLOT;
 }
 
-/* Find or add a string; budget: charge to proc (OXD_NONE: no check). */
+/* ---- budgets ---- */
+
+/*
+ * The part of a limit the aggregate may fill.  The rest is headroom for
+ * what is in transit (a batch being read, replies being written): an agent
+ * whose samples fill its budget can still send batches, which are then
+ * refused and counted, rather than be cut off.
+ */
+static uint64_t agg_share(uint64_t limit)
+{
+	uint64_t room = limit / 8, want = 2 * (uint64_t)OXP_FRAME_MAX + (256u << 10);
+	if (room < want)
+		room = want < limit / 2 ? want : limit / 2;
+	return limit - room;
+}
+
+/* Whether cost more bytes for proc would pass the total, the process's or
+ * its uid's budget; a refusal is counted. */
+static int over(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost)
+{
+	struct oxd_uacct *u = oxd_budget_uid(&a->bud, p->uid);
+	if (oxd_agg_mem_total(a) + cost <= agg_share(a->mem_budget) &&
+	    p->mem + cost <= a->proc_budget &&
+	    oxd_uacct_mem(u) + cost <= agg_share(a->bud.uid_limit))
+		return 0;
+	u->refused_mem++;
+	a->bud.refused++;
+	return 1;
+}
+
+/* Charge cost (already in mem_used) to a process and its uid. */
+static void charge_proc(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost)
+{
+	p->mem += cost;
+	oxd_budget_uid(&a->bud, p->uid)->agg += cost;
+}
+
+int oxd_agg_peer_charge(struct oxd_agg *a, uint32_t uid, uint64_t n)
+{
+	struct oxd_uacct *u = oxd_budget_uid(&a->bud, uid);
+	if (oxd_agg_mem_total(a) + n > a->mem_budget || oxd_uacct_mem(u) + n > a->bud.uid_limit) {
+		u->refused_mem++;
+		a->bud.refused++;
+		return -ENOSPC;
+	}
+	u->peers += n;
+	a->bud.peers += n;
+	return 0;
+}
+
+void oxd_agg_peer_force(struct oxd_agg *a, uint32_t uid, uint64_t n)
+{
+	oxd_budget_uid(&a->bud, uid)->peers += n;
+	a->bud.peers += n;
+}
+
+void oxd_agg_peer_release(struct oxd_agg *a, uint32_t uid, uint64_t n)
+{
+	struct oxd_uacct *u = oxd_budget_uid(&a->bud, uid);
+	u->peers -= n < u->peers ? n : u->peers;
+	a->bud.peers -= n < a->bud.peers ? n : a->bud.peers;
+}
+
+/* Find or add a string; budget: charge to proc (NULL: no check). */
 static uint32_t str_intern(struct oxd_agg *a, const char *p, size_t n, struct oxd_proc *proc)
 {
 	IDX_RESERVE(&a->istrs, a->strs, hash);
@@ -139,7 +202,7 @@ static uint32_t str_intern(struct oxd_agg *a, const char *p, size_t n, struct ox
 	if (*slot)
 		return *slot - 1;
 	size_t cost = str_cost(n);
-	if (proc && (a->mem_used + cost > a->mem_budget || proc->mem + cost > a->proc_budget))
+	if (proc && over(a, proc, cost))
 		return REFUSED;
 	oxd_xgrow(&a->strs, &a->cap_strs, a->nstrs + 1, sizeof(*a->strs));
 	a->strs[a->nstrs] = (struct oxd_str){ arena_put(a, p, n), (uint32_t)n, h };
@@ -147,7 +210,7 @@ static uint32_t str_intern(struct oxd_agg *a, const char *p, size_t n, struct ox
 	a->istrs.n++;
 	a->mem_used += cost;
 	if (proc)
-		proc->mem += cost;
+		charge_proc(a, proc, cost);
 	return (uint32_t)a->nstrs - 1;
 }
 
@@ -194,7 +257,7 @@ static uint32_t frame_intern(struct oxd_agg *a, uint32_t func, uint32_t module, 
 			return v - 1;
 	}
 	size_t cost = sizeof(struct oxd_frame) + IDX_SLOT + sizeof(struct oxd_fn) + IDX_SLOT;
-	if (proc && (a->mem_used + cost > a->mem_budget || proc->mem + cost > a->proc_budget))
+	if (proc && over(a, proc, cost))
 		return REFUSED;
 	uint32_t fn = fn_intern(a, func, module);
 	if (a->fns[fn].frame == OXD_NONE)
@@ -205,7 +268,7 @@ static uint32_t frame_intern(struct oxd_agg *a, uint32_t func, uint32_t module, 
 	a->iframes.n++;
 	a->mem_used += sizeof(struct oxd_frame) + IDX_SLOT;
 	if (proc)
-		proc->mem += cost;
+		charge_proc(a, proc, cost);
 	return (uint32_t)a->nframes - 1;
 }
 
@@ -234,14 +297,14 @@ static uint32_t thread_intern(struct oxd_agg *a, uint32_t proc, uint32_t tid, ui
 		}
 	}
 	size_t cost = sizeof(struct oxd_thread) + IDX_SLOT;
-	if (budget && (a->mem_used + cost > a->mem_budget || budget->mem + cost > a->proc_budget))
+	if (budget && over(a, budget, cost))
 		return REFUSED;
 	oxd_xgrow(&a->threads, &a->cap_threads, a->nthreads + 1, sizeof(*a->threads));
 	a->threads[a->nthreads] = (struct oxd_thread){ proc, tid, name, h };
 	a->ithreads.slots[i] = (uint32_t)++a->nthreads;
 	a->ithreads.n++;
 	a->mem_used += cost;
-	a->procs[proc].mem += cost;
+	charge_proc(a, &a->procs[proc], cost);
 	return (uint32_t)a->nthreads - 1;
 }
 
@@ -368,8 +431,7 @@ static int add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
 		cost += sizeof(struct oxd_stack) + IDX_SLOT + n * sizeof(uint32_t);
 	if (!eslot || !*eslot)
 		cost += sizeof(struct oxd_entry) + IDX_SLOT;
-	if (cost && proc &&
-	    (a->mem_used + cost > a->mem_budget || proc->mem + cost > a->proc_budget))
+	if (cost && proc && over(a, proc, cost))
 		return -ENOSPC;
 	if (stack == OXD_NONE) {
 		stack = stack_add(a, slot, f, n, h);
@@ -382,7 +444,7 @@ static int add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
 		a->ientries.n++;
 	}
 	a->mem_used += cost;
-	a->procs[a->threads[thread].proc].mem += cost;
+	charge_proc(a, &a->procs[a->threads[thread].proc], cost);
 	a->entries[*eslot - 1].count += count;
 	a->stacks[stack].count += count;
 	count_fns(a, stack, count);
@@ -402,33 +464,69 @@ static int str_is(const struct oxd_agg *a, uint32_t id, struct oxp_str s)
 	return a->strs[id].len == s.len && memcmp(a->strs[id].p, s.ptr, s.len) == 0;
 }
 
-uint32_t oxd_agg_proc_attach(struct oxd_agg *a, int32_t pid, uint32_t uid,
-			     struct oxp_str exe, struct oxp_str cmdline, uint64_t now_ms)
+/* Whether an exited row is the process that is joining again. */
+static int same_process(const struct oxd_agg *a, const struct oxd_proc *p,
+			const struct oxd_ident *id)
+{
+	/* A claim never takes over a row; after an exec the pid and start
+	 * time stay but the program is another one: a new row. */
+	if (p->live || p->pid != id->pid || p->claimed || id->claimed ||
+	    !str_is(a, p->exe, id->exe))
+		return 0;
+	/* A row from a snapshot has no start time: pid and exe must do. */
+	return !p->start_time || !id->start_time || p->start_time == id->start_time;
+}
+
+int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t now_ms,
+			uint32_t *proc)
 {
 	size_t i;
 	for (i = 0; i < a->nprocs; i++)
-		if (!a->procs[i].live && a->procs[i].pid == pid && str_is(a, a->procs[i].exe, exe))
+		if (same_process(a, &a->procs[i], id))
 			break;
+	struct oxd_proc probe = { .uid = id->uid };
+	if (i == a->nprocs) {
+		/* Reuse a forgotten row of any process before adding one. */
+		for (i = 0; i < a->nprocs; i++)
+			if (a->procs[i].removed && !a->procs[i].live && !a->procs[i].mem)
+				break;
+	}
+	struct oxd_proc *p = i < a->nprocs ? &a->procs[i] : &probe;
+	if (i == a->nprocs && over(a, p, sizeof(struct oxd_proc)))
+		return -ENOSPC;
 	if (i == a->nprocs) {
 		oxd_xgrow(&a->procs, &a->cap_procs, a->nprocs + 1, sizeof(*a->procs));
 		a->nprocs++;
 		memset(&a->procs[i], 0, sizeof(a->procs[i]));
 		a->procs[i].removed = 1;
+		a->procs[i].uid = id->uid;
+		a->mem_used += sizeof(struct oxd_proc);
+		charge_proc(a, &a->procs[i], sizeof(struct oxd_proc));
 	}
-	struct oxd_proc *p = &a->procs[i];
+	p = &a->procs[i];
+	int fresh = p->removed;
 	if (p->removed) { /* a fresh row, or one reset forgot */
 		uint64_t mem = p->mem;
 		memset(p, 0, sizeof(*p));
 		p->mem = mem;
 	}
-	p->pid = pid;
-	p->uid = uid;
-	p->exe = oxd_agg_str(a, exe.ptr, exe.len);
-	p->cmdline = oxd_agg_str(a, cmdline.ptr, cmdline.len);
+	p->uid = id->uid;
+	uint32_t exe = str_intern(a, id->exe.ptr ? id->exe.ptr : "", id->exe.len, p);
+	uint32_t cmd = str_intern(a, id->cmdline.ptr ? id->cmdline.ptr : "", id->cmdline.len, p);
+	if (exe == REFUSED || cmd == REFUSED) {
+		p->removed = (uint8_t)fresh; /* a fresh row stays for reuse */
+		return -ENOSPC;
+	}
+	p->pid = id->pid;
+	p->exe = exe;
+	p->cmdline = cmd;
+	p->claimed = (uint8_t)!!id->claimed;
+	p->start_time = id->start_time;
 	p->live = 1;
 	p->state = OXP_AGENT_PAUSED;
 	p->connected_ms = now_ms;
-	return (uint32_t)i;
+	*proc = (uint32_t)i;
+	return 0;
 }
 
 void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc)
@@ -459,6 +557,7 @@ uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p)
 	a->procs[a->nprocs] = *p;
 	a->procs[a->nprocs].live = 0;
 	a->procs[a->nprocs].mem = 0;
+	a->mem_used += sizeof(struct oxd_proc);
 	return (uint32_t)a->nprocs++;
 }
 
@@ -476,11 +575,13 @@ static void idmap_destroy(struct oxd_idmap *m)
 	free(m->sparse);
 }
 
-void oxd_ingest_destroy(struct oxd_ingest *g)
+void oxd_ingest_destroy(struct oxd_agg *a, struct oxd_ingest *g)
 {
 	idmap_destroy(&g->strs);
 	idmap_destroy(&g->frames);
 	idmap_destroy(&g->tids);
+	if (g->mem && g->proc < a->nprocs)
+		oxd_agg_peer_release(a, a->procs[g->proc].uid, g->mem);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -491,12 +592,26 @@ static uint64_t *sparse_slot(const struct oxd_idmap *m, uint32_t id)
 			return &m->sparse[i];
 }
 
-static void sparse_set(struct oxd_idmap *m, uint32_t id, uint32_t val)
+/* Charge n more bytes of the connection's maps to its uid: 0 or -ENOSPC. */
+static int map_charge(struct oxd_agg *a, struct oxd_ingest *g, uint64_t n)
+{
+	int r = oxd_agg_peer_charge(a, a->procs[g->proc].uid, n);
+	if (r == 0)
+		g->mem += n;
+	return r;
+}
+
+static int sparse_set(struct oxd_agg *a, struct oxd_ingest *g, struct oxd_idmap *m,
+		      uint32_t id, uint32_t val)
 {
 	if (!m->sparse || (m->n + 1) * 2 > m->mask + 1) {
 		uint64_t *old = m->sparse;
 		uint32_t n = old ? m->mask + 1 : 0;
-		m->mask = n ? n * 2 - 1 : 15;
+		uint32_t cap = n ? n * 2 : 16;
+		/* The new table is charged; the old one's charge moves to it. */
+		if (map_charge(a, g, (uint64_t)(cap - n) * sizeof(*m->sparse)) < 0)
+			return -ENOSPC;
+		m->mask = cap - 1;
 		m->sparse = oxd_xcalloc((size_t)m->mask + 1, sizeof(*m->sparse));
 		for (uint32_t i = 0; i < n; i++)
 			if (old[i])
@@ -507,19 +622,29 @@ static void sparse_set(struct oxd_idmap *m, uint32_t id, uint32_t val)
 	if (!*slot)
 		m->n++;
 	*slot = (uint64_t)id << 32 | val;
+	return 0;
 }
 
 /* map[id] = val (global id + 1, or REFUSED).  dense: ids this low may use
- * the array, which grows to at most 4x the definitions (plus slack). */
-static void map_set(struct oxd_idmap *m, uint32_t id, uint32_t val, int dense)
+ * the array, which grows to at most 4x the definitions (plus slack).
+ * 0, or -ENOSPC when the map's growth would pass a budget. */
+static int map_set(struct oxd_agg *a, struct oxd_ingest *g, struct oxd_idmap *m, uint32_t id,
+		   uint32_t val, int dense)
 {
 	m->ndefs++;
 	if (dense && (id < m->cap || (uint64_t)id < (uint64_t)m->ndefs * 4 + ID_SLACK)) {
-		oxd_xgrow(&m->dense, &m->cap, (size_t)id + 1, sizeof(*m->dense));
+		if (id >= m->cap) {
+			size_t cap = m->cap ? m->cap : 16;
+			while (cap <= id)
+				cap *= 2;
+			if (map_charge(a, g, (cap - m->cap) * sizeof(*m->dense)) < 0)
+				return -ENOSPC;
+			oxd_xgrow(&m->dense, &m->cap, cap, sizeof(*m->dense));
+		}
 		m->dense[id] = val;
-		return;
+		return 0;
 	}
-	sparse_set(m, id, val);
+	return sparse_set(a, g, m, id, val);
 }
 
 static inline uint32_t map_get(const struct oxd_idmap *m, uint32_t id)
@@ -529,8 +654,9 @@ static inline uint32_t map_get(const struct oxd_idmap *m, uint32_t id)
 	return m->sparse ? (uint32_t)*sparse_slot(m, id) : 0;
 }
 
-/* Strings, frames and threads the batch defines.  0, -OXP_ESHAPE, or
- * -OXP_ELIMIT past MAX_DEFS definitions on one connection. */
+/* Strings, frames and threads the batch defines.  0, -OXP_ESHAPE,
+ * -OXP_ELIMIT past MAX_DEFS definitions on one connection, or -ENOSPC when
+ * the maps would pass a budget. */
 static int define(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samples *s,
 		  struct oxd_proc *p)
 {
@@ -541,7 +667,8 @@ static int define(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samp
 	for (uint32_t i = 0; i < s->nstrings; i++) {
 		const struct oxp_str_def *d = &s->strings[i];
 		uint32_t id = str_intern(a, d->str.ptr, d->str.len, p);
-		map_set(&g->strs, d->id, id == REFUSED ? REFUSED : id + 1, 1);
+		if (map_set(a, g, &g->strs, d->id, id == REFUSED ? REFUSED : id + 1, 1) < 0)
+			return -ENOSPC;
 	}
 	for (uint32_t i = 0; i < s->nframes; i++) {
 		const struct oxp_frame_def *d = &s->frames[i];
@@ -551,14 +678,16 @@ static int define(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samp
 			return -OXP_ESHAPE;
 		uint32_t id = fu == REFUSED || mo == REFUSED ? REFUSED
 			    : frame_intern(a, fu - 1, mo - 1, d->offset, p);
-		map_set(&g->frames, d->id, id == REFUSED ? REFUSED : id + 1, 1);
+		if (map_set(a, g, &g->frames, d->id, id == REFUSED ? REFUSED : id + 1, 1) < 0)
+			return -ENOSPC;
 	}
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		uint32_t nm = map_get(&g->strs, s->threads[i].name);
 		if (!nm)
 			return -OXP_ESHAPE;
 		uint32_t t = thread_intern(a, g->proc, s->threads[i].tid, nm == REFUSED ? 0 : nm - 1, p);
-		map_set(&g->tids, s->threads[i].tid, t == REFUSED ? REFUSED : t + 1, 0);
+		if (map_set(a, g, &g->tids, s->threads[i].tid, t == REFUSED ? REFUSED : t + 1, 0) < 0)
+			return -ENOSPC;
 	}
 	return 0;
 }
@@ -614,6 +743,7 @@ int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_sam
 	}
 	p->samples += *accepted;
 	p->dropped_daemon += *refused;
+	oxd_budget_uid(&a->bud, p->uid)->dropped += *refused;
 	a->samples += *accepted;
 	a->dropped += *refused;
 	if (*accepted && !p->first_ms)
@@ -673,6 +803,8 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 			continue;
 		hit[i] = 1;
 		cleared++;
+		struct oxd_uacct *u = oxd_budget_uid(&a->bud, a->procs[i].uid);
+		u->agg -= a->procs[i].mem < u->agg ? a->procs[i].mem : u->agg;
 		forget_proc(a, &a->procs[i]);
 	}
 	size_t kept = 0;
@@ -683,6 +815,9 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 	} else {
 		a->nstacks = a->nstack_frames = 0;
 		idx_destroy(&a->istacks);
+		/* What is left (the dictionary, live rows) is nobody's now. */
+		for (size_t i = 0; i < a->bud.nuids; i++)
+			a->bud.uids[i].agg = 0;
 	}
 	free(hit);
 	a->nentries = kept;
@@ -692,7 +827,8 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 	uint64_t m = dict_cost(a);
 	for (size_t i = 0; i < a->nstacks; i++)
 		m += sizeof(struct oxd_stack) + IDX_SLOT + a->stacks[i].n * sizeof(uint32_t);
-	a->mem_used = m + a->nentries * (sizeof(struct oxd_entry) + IDX_SLOT);
+	a->mem_used = m + a->nentries * (sizeof(struct oxd_entry) + IDX_SLOT) +
+		      a->nprocs * sizeof(struct oxd_proc);
 	a->generation++;
 	return cleared;
 }
@@ -714,7 +850,7 @@ int oxd_agg_proc_match(const struct oxd_agg *a, const struct oxd_proc *p,
 {
 	if (p->removed)
 		return 0;
-	if (sel->exe.len && !exe_match(a, p->exe, sel->exe))
+	if (sel->exe.len && (p->claimed || !exe_match(a, p->exe, sel->exe)))
 		return 0;
 	if (!sel->npids)
 		return 1;
@@ -731,6 +867,7 @@ void oxd_agg_init(struct oxd_agg *a, uint64_t mem_budget, uint64_t proc_budget)
 	memset(a, 0, sizeof(*a));
 	a->mem_budget = mem_budget;
 	a->proc_budget = proc_budget;
+	a->bud.uid_limit = mem_budget;
 	oxd_agg_str(a, "", 0); /* string 0 is "", for unnamed things */
 }
 
@@ -755,5 +892,6 @@ void oxd_agg_destroy(struct oxd_agg *a)
 	free(a->threads);
 	free(a->entries);
 	free(a->procs);
+	oxd_budget_destroy(&a->bud);
 	memset(a, 0, sizeof(*a));
 }

@@ -16,7 +16,10 @@
  * Memory: every new string, frame, function, thread, stack and entry is
  * charged to the aggregate and to the process that brought it; a sample
  * that would go over either budget is refused and counted, never lost
- * silently.  The struct is public so query and snapshot code can read it;
+ * silently.  Memory the daemon holds for a peer outside the aggregate
+ * (buffers, id maps) is charged here too (oxd_agg_peer_*), so one total
+ * (mem_budget) and one per-uid limit (bud.uid_limit) cover every byte held
+ * for peers.  The struct is public so query and snapshot code can read it;
  * only agg.c writes it.  Single-threaded (the event loop).
  */
 #ifndef OXD_AGG_H
@@ -26,6 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "budget.h"
 #include "oxp/oxp.h"
 
 #define OXD_NONE UINT32_MAX /* no such id */
@@ -76,6 +80,7 @@ struct oxd_proc {
 	uint32_t exe;           /* string id */
 	uint32_t cmdline;       /* string id */
 	uint8_t live;           /* an agent connection owns it now */
+	uint8_t claimed;        /* exe/cmdline as the agent said: not verified */
 	uint8_t removed;        /* forgotten by reset; may be reused */
 	uint8_t state;          /* enum oxp_agent_state, as the agent said */
 	uint8_t mode;
@@ -90,6 +95,7 @@ struct oxd_proc {
 	uint64_t connected_ms, first_ms, last_ms; /* first/last: batches with samples */
 	uint64_t last_batch_ms;
 	uint64_t mem;           /* bytes charged to this process */
+	uint64_t start_time;    /* /proc/PID/stat field 22 (ticks); 0 unknown */
 };
 
 struct oxd_index {
@@ -110,7 +116,8 @@ struct oxd_agg {
 	struct oxd_arena *arena;
 	uint32_t mark_gen;
 	uint64_t samples, dropped;  /* accepted and refused, all processes */
-	uint64_t mem_used, mem_budget, proc_budget;
+	uint64_t mem_used, mem_budget, proc_budget; /* mem_used: the aggregate only */
+	struct oxd_budget bud;      /* per-uid accounts and peer bytes */
 	uint64_t generation;        /* bumped by every reset; query cursors check it */
 };
 
@@ -129,6 +136,7 @@ struct oxd_idmap {
 
 struct oxd_ingest {
 	uint32_t proc;
+	uint64_t mem;           /* bytes of the maps, charged to the proc's uid */
 	struct oxd_idmap strs, frames;
 	struct oxd_idmap tids;  /* always sparse: tids are large */
 };
@@ -143,20 +151,48 @@ static inline const char *oxd_agg_strp(const struct oxd_agg *a, uint32_t id)
 	return a->strs[id].p;
 }
 
+/* Who a process is: from /proc when verified, else as it claimed. */
+struct oxd_ident {
+	int32_t pid;            /* from SO_PEERCRED */
+	uint32_t uid;
+	uint64_t start_time;    /* /proc/PID/stat field 22; 0 unknown */
+	struct oxp_str exe, cmdline;
+	int claimed;            /* exe and cmdline could not be verified */
+};
+
 /*
  * A process row for a new agent connection: an exited (or forgotten) row
- * with the same pid and exe is taken over, so samples of a process that
- * reconnects continue in its row.  Returns the proc id.
+ * of the same process (pid and start time; for rows without a start time,
+ * pid and verified exe) is taken over, so samples of a process that
+ * reconnects continue in its row.  The row and its strings are charged to
+ * the uid.  Returns 0 with *proc, or -ENOSPC over a budget (counted).
  */
-uint32_t oxd_agg_proc_attach(struct oxd_agg *a, int32_t pid, uint32_t uid,
-			     struct oxp_str exe, struct oxp_str cmdline, uint64_t now_ms);
+int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t now_ms,
+			uint32_t *proc);
 /* The agent's connection closed: the row stays, marked exited. */
 void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc);
 /* Counters an agent reported. */
 void oxd_agg_proc_stats(struct oxd_agg *a, uint32_t proc, const struct oxp_agent_stats *st);
 
 void oxd_ingest_init(struct oxd_ingest *g, uint32_t proc);
-void oxd_ingest_destroy(struct oxd_ingest *g);
+/* Frees the maps and releases their charge. */
+void oxd_ingest_destroy(struct oxd_agg *a, struct oxd_ingest *g);
+
+/*
+ * Bytes the daemon holds for a connection of uid outside the aggregate
+ * (reader and writer buffers, connection state).  charge: 0, or -ENOSPC
+ * when the total or the uid's limit would be passed (counted as refused;
+ * nothing charged).  force charges without a check (replies to control
+ * clients, which are short-lived).  release gives bytes back.
+ */
+int oxd_agg_peer_charge(struct oxd_agg *a, uint32_t uid, uint64_t n);
+void oxd_agg_peer_force(struct oxd_agg *a, uint32_t uid, uint64_t n);
+void oxd_agg_peer_release(struct oxd_agg *a, uint32_t uid, uint64_t n);
+/* Everything held: the aggregate plus peers. */
+static inline uint64_t oxd_agg_mem_total(const struct oxd_agg *a)
+{
+	return a->mem_used + a->bud.peers;
+}
 
 /*
  * Aggregate one SAMPLES batch.  *accepted and *refused (over budget) sum
@@ -165,6 +201,8 @@ void oxd_ingest_destroy(struct oxd_ingest *g);
  * counted), or -OXP_ELIMIT when the connection has made more definitions
  * than the daemon keeps maps for (the agent should reconnect).
  */
+/* (or -ENOSPC when the id maps would pass a memory budget: the
+ * connection should be closed.) */
 int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samples *s,
 		   uint64_t now_ms, uint64_t *accepted, uint64_t *refused);
 
@@ -186,7 +224,8 @@ void oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *f
 			   uint32_t n, uint64_t count);
 
 /* Whether a process row is selected: pids (any of) and exe (full path or
- * basename); an empty selector selects every row not forgotten by reset. */
+ * basename); an empty selector selects every row not forgotten by reset.
+ * An exe selector never selects a claimed row: anyone can claim sshd. */
 int oxd_agg_proc_match(const struct oxd_agg *a, const struct oxd_proc *p,
 		       const struct oxp_selector *sel);
 

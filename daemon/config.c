@@ -16,7 +16,8 @@
 #include "oxp/oxp.h"
 #include "xmalloc.h"
 
-enum opt_type { T_STR, T_UINT, T_SIZE, T_MSEC, T_MODE, T_LEVEL, T_USERS, T_GROUPS, T_GROUP };
+enum opt_type { T_STR, T_UINT, T_SIZE, T_MSEC, T_MODE, T_LEVEL, T_USERS, T_GROUPS, T_GROUP,
+		T_TRUST };
 
 struct opt {
 	const char *name;
@@ -45,18 +46,29 @@ static const struct opt opts[] = {
 	{ "depth", T_UINT, OFF(depth), 1, OXP_MAX_DEPTH, "128", "fleet default max stack depth" },
 	{ "allow-user", T_USERS, 0, 0, 0, NULL, "NAME|UID may control and query (repeatable)" },
 	{ "allow-group", T_GROUPS, 0, 0, 0, NULL, "members of NAME|GID may control and query (repeatable)" },
+	{ "trust-claims", T_TRUST, 0, 0, 0, NULL,
+	  "believe the exe and cmdline NAME|UID's agents announce instead of /proc (repeatable; "
+	  "for tests, or containers whose /proc paths mean nothing on the host)" },
 	{ "agent-group", T_GROUP, 0, 0, 0, NULL, "only processes in NAME|GID may report samples" },
 	{ "handshake-timeout", T_MSEC, OFF(handshake_ms), 10, 3600000, "5",
 	  "seconds a new connection has to say HELLO" },
 	{ "idle-timeout", T_MSEC, OFF(idle_ms), 10, 86400000, "60",
 	  "seconds a control connection may stay silent or not read" },
-	{ "max-connections", T_UINT, OFF(max_conns), 1, 1000000, "1024",
+	{ "max-connections", T_UINT, OFF(max_conns), 1, 1000000, "4096",
 	  "connections held at once; more are refused with an error" },
+	{ "uid-max-connections", T_UINT, OFF(uid_max_conns), 0, 1000000, "0",
+	  "connections one user may hold, unless allowed to control (0: max-connections / 4)" },
+	{ "control-reserve", T_UINT, OFF(control_reserve), 0, 100000, "32",
+	  "connections past max-connections kept for users allowed to control" },
+	{ "frame-timeout", T_MSEC, OFF(frame_ms), 10, 3600000, "10",
+	  "seconds a message that has started arriving has to arrive whole" },
 	{ "flush-ms", T_UINT, OFF(flush_ms), 10, 60000, "1000", "how often agents send batches" },
 	{ "mem-budget", T_SIZE, OFF(mem_budget), 1 << 16, UINT64_MAX, "256M",
-	  "bytes the aggregate may hold (K, M, G suffixes)" },
+	  "bytes held for peers in all: the aggregate, buffers, id maps (K, M, G suffixes)" },
 	{ "agent-mem-budget", T_SIZE, OFF(agent_mem_budget), 1 << 12, UINT64_MAX, "64M",
 	  "bytes one process may add to the aggregate" },
+	{ "uid-mem-budget", T_SIZE, OFF(uid_mem_budget), 0, UINT64_MAX, "0",
+	  "bytes held for one user's processes and connections (0: mem-budget / 2)" },
 	{ "max-write-queue", T_SIZE, OFF(write_queue_max), 1 << 16, UINT64_MAX, "8M",
 	  "bytes queued to a peer that does not read before it is dropped" },
 };
@@ -119,10 +131,13 @@ static int parse_id(const char *v, int group, unsigned *id)
 static int set_list(struct oxd_config *c, const struct opt *o, const char *v)
 {
 	unsigned id;
-	int r = parse_id(v, o->type != T_USERS, &id);
+	int r = parse_id(v, o->type != T_USERS && o->type != T_TRUST, &id);
 	if (r < 0)
 		return r;
-	if (o->type == T_USERS) {
+	if (o->type == T_TRUST) {
+		c->trust_uids = oxd_xrealloc(c->trust_uids, (c->ntrust_uids + 1) * sizeof(uid_t));
+		c->trust_uids[c->ntrust_uids++] = id;
+	} else if (o->type == T_USERS) {
 		c->allow_uids = oxd_xrealloc(c->allow_uids, (c->nallow_uids + 1) * sizeof(uid_t));
 		c->allow_uids[c->nallow_uids++] = id;
 	} else if (o->type == T_GROUPS) {
@@ -157,6 +172,7 @@ static int set_opt(struct oxd_config *c, const struct opt *o, const char *v)
 	case T_USERS:
 	case T_GROUPS:
 	case T_GROUP:
+	case T_TRUST:
 		return set_list(c, o, v);
 	case T_MSEC:
 		r = parse_msec(v, &n);
@@ -188,7 +204,7 @@ static int apply(struct oxd_config *c, const struct opt *o, const char *v, const
 		return 0;
 	if (r == -ENOENT)
 		fprintf(stderr, "oxprofd: %s: --%s %s: no such %s\n", where, o->name, v,
-			o->type == T_USERS ? "user" : "group");
+			o->type == T_USERS || o->type == T_TRUST ? "user" : "group");
 	else if (r == -ERANGE && o->type != T_STR)
 		fprintf(stderr, "oxprofd: %s: --%s %s: out of range (%llu..%llu)\n", where,
 			o->name, v, (unsigned long long)o->min, (unsigned long long)o->max);
@@ -308,6 +324,11 @@ int oxd_config_load(struct oxd_config *cfg, int argc, char **argv)
 		r = load_file(cfg, cfg->config_file);
 	if (r == 0)
 		r = parse_args(cfg, argc, argv, 0);
+	/* Shares: one user gets part of what there is, so others still fit. */
+	if (!cfg->uid_mem_budget)
+		cfg->uid_mem_budget = cfg->mem_budget / 2;
+	if (!cfg->uid_max_conns)
+		cfg->uid_max_conns = cfg->max_conns / 4 ? cfg->max_conns / 4 : 1;
 	return r;
 }
 
@@ -315,6 +336,8 @@ void oxd_config_destroy(struct oxd_config *cfg)
 {
 	free(cfg->allow_uids);
 	free(cfg->allow_gids);
+	free(cfg->trust_uids);
+	cfg->trust_uids = NULL;
 	cfg->allow_uids = NULL;
 	cfg->allow_gids = NULL;
 }

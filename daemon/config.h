@@ -21,12 +21,18 @@ struct oxd_config {
 	uint32_t handshake_ms;
 	uint32_t idle_ms;
 	uint32_t max_conns;
+	uint32_t uid_max_conns;  /* per uid not allowed to control */
+	uint32_t control_reserve; /* slots past max_conns for control-allowed uids */
+	uint32_t frame_ms;       /* a partial frame must complete within this */
 	uint32_t flush_ms;
 	uint64_t mem_budget;
 	uint64_t agent_mem_budget;
+	uint64_t uid_mem_budget;
 	uint64_t write_queue_max;
 	uid_t *allow_uids;     /* owned; freed by oxd_config_destroy */
 	size_t nallow_uids;
+	uid_t *trust_uids;     /* agents believed about their exe (owned) */
+	size_t ntrust_uids;
 	gid_t *allow_gids;
 	size_t nallow_gids;
 	int has_agent_group;

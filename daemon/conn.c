@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "access.h"
 #include "fleet.h"
 #include "log.h"
+#include "procinfo.h"
 #include "query.h"
 #include "server.h"
 #include "status.h"
@@ -26,16 +28,22 @@
 
 #define STREAM_HIGH (256u << 10) /* stop producing query rows above this */
 #define CLOSE_GRACE_MS 2000      /* for a peer that does not read its ERROR */
+/* What a connection costs beyond its buffers: the struct, libuv's state
+ * and the kernel's socket, roughly; charged from accept to close. */
+#define CONN_COST (sizeof(struct oxd_conn) + 2048)
+#define READER_START 65536u      /* what oxp_reader_init allocates */
 
 struct wreq {
 	uv_write_t req;
 	struct oxp_buf buf;
+	uint64_t charged;
 };
 
 static void process(struct oxd_conn *c);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void flush(struct oxd_conn *c);
+static void idle_input(struct oxd_conn *c, int frames);
 
 /* ---- lifetime ---- */
 
@@ -44,11 +52,13 @@ static void on_closed(uv_handle_t *h)
 	struct oxd_conn *c = h->data;
 	if (--c->open_handles > 0)
 		return;
+	struct oxd_agg *a = &c->srv->agg;
 	oxd_query_free(c->query);
-	oxd_ingest_destroy(&c->ing);
+	oxd_ingest_destroy(a, &c->ing);
 	oxp_decoder_free(c->dec);
 	oxp_reader_destroy(&c->rd);
 	oxp_buf_destroy(&c->out);
+	oxd_agg_peer_release(a, c->uid, c->mem_conn + c->mem_rd + c->mem_out);
 	free(c);
 }
 
@@ -81,6 +91,12 @@ void oxd_conn_close(struct oxd_conn *c)
 		oxd_agg_proc_detach(&c->srv->agg, c->proc);
 	}
 	oxd_server_remove(c->srv, c);
+	if (c->counted) { /* the slot is free again; the memory goes in on_closed */
+		struct oxd_uacct *u = oxd_budget_uid(&c->srv->agg.bud, c->uid);
+		u->conns--;
+		u->agents -= c->role == OXD_ROLE_AGENT;
+		c->counted = 0;
+	}
 	flush(c);
 	/* What was queued goes out first; a peer that does not read gets
 	 * CLOSE_GRACE_MS. */
@@ -96,6 +112,8 @@ static void on_write(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
 	struct oxd_conn *c = req->handle->data;
+	oxd_agg_peer_release(&c->srv->agg, c->uid, w->charged);
+	c->mem_out -= w->charged;
 	oxp_buf_destroy(&w->buf);
 	free(w);
 	if (uv_is_closing((uv_handle_t *)&c->pipe))
@@ -122,18 +140,49 @@ static void on_write(uv_write_t *req, int status)
 	}
 }
 
+/* Control clients allowed in are never refused memory: their replies are
+ * short-lived, and control must work when peers have taken the rest. */
+static int exempt(const struct oxd_conn *c)
+{
+	return (c->control_ok && c->role != OXD_ROLE_AGENT) || c->failing;
+}
+
+/* Charge n bytes held for c: 0 or -ENOSPC (counted). */
+static int charge(struct oxd_conn *c, uint64_t n)
+{
+	if (exempt(c)) {
+		oxd_agg_peer_force(&c->srv->agg, c->uid, n);
+		return 0;
+	}
+	return oxd_agg_peer_charge(&c->srv->agg, c->uid, n);
+}
+
 static void flush(struct oxd_conn *c)
 {
 	if (c->write_dead)
 		oxp_buf_reset(&c->out);
 	if (!c->out.len || uv_is_closing((uv_handle_t *)&c->pipe))
 		return;
+	uint64_t cost = sizeof(struct wreq) + c->out.cap;
+	if (charge(c, cost) < 0) {
+		/* Replies to an agent whose uid is over its budget: drop it (its
+		 * batches are then not acknowledged, so it keeps them). */
+		oxp_buf_reset(&c->out);
+		oxd_debug("%s: memory budget reached for what it is sent; dropping it", c->label);
+		c->srv->refused_conns++;
+		oxd_budget_uid(&c->srv->agg.bud, c->uid)->refused_conns++;
+		return close_now(c);
+	}
+	c->mem_out += cost;
 	struct wreq *w = oxd_xmalloc(sizeof(*w));
 	w->buf = c->out;
+	w->charged = cost;
 	oxp_buf_init(&c->out);
 	uv_buf_t b = uv_buf_init((char *)w->buf.data, (unsigned)w->buf.len);
 	int r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write);
 	if (r < 0) {
+		oxd_agg_peer_release(&c->srv->agg, c->uid, cost);
+		c->mem_out -= cost;
 		oxp_buf_destroy(&w->buf);
 		free(w);
 		close_now(c);
@@ -144,6 +193,8 @@ static void flush(struct oxd_conn *c)
 		oxd_warn("%s does not read what it is sent (%zu bytes queued); dropping it",
 			 c->label, q);
 		c->srv->refused_conns++;
+		if (c->creds)
+			oxd_budget_uid(&c->srv->agg.bud, c->uid)->refused_conns++;
 		close_now(c);
 	}
 }
@@ -175,13 +226,31 @@ static void fail(struct oxd_conn *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	oxd_warn("%s: %s; disconnecting it", c->label, msg);
+	/* Refusals a flood repeats are logged once in a while only. */
+	uint64_t n = ++c->srv->refused_conns;
+	if ((code != -EBUSY && code != -ENOSPC) || n < 10 || n % 1000 == 0)
+		oxd_warn("%s: %s; disconnecting it (refused so far: %llu)", c->label, msg,
+			 (unsigned long long)n);
+	if (c->creds)
+		oxd_budget_uid(&c->srv->agg.bud, c->uid)->refused_conns++;
 	struct oxp_msg m = { .type = OXP_MSG_ERROR };
 	m.u.error = (struct oxp_error_msg){ code, oxp_str_c(msg) };
 	send_msg(c, &m);
-	c->srv->refused_conns++;
+	c->failing = 1;
 	flush(c);
 	oxd_conn_close(c);
+}
+
+/* Over a memory budget: say which, and close. */
+static void refuse_mem(struct oxd_conn *c, const char *what, uint64_t n)
+{
+	const struct oxd_agg *a = &c->srv->agg;
+	struct oxd_uacct *u = oxd_budget_uid(&c->srv->agg.bud, c->uid);
+	fail(c, -ENOSPC, "memory budget reached: %llu more bytes for %s refused; uid %u holds "
+	     "%llu of %llu (--uid-mem-budget), oxprofd %llu of %llu (--mem-budget)",
+	     (unsigned long long)n, what, (unsigned)c->uid,
+	     (unsigned long long)oxd_uacct_mem(u), (unsigned long long)a->bud.uid_limit,
+	     (unsigned long long)oxd_agg_mem_total(a), (unsigned long long)a->mem_budget);
 }
 
 void oxd_conn_set_state(struct oxd_conn *c, const struct oxp_fleet *f, uint64_t seq, int reset)
@@ -215,6 +284,9 @@ static void on_timeout(uv_timer_t *t)
 	if (c->role == OXD_ROLE_NEW)
 		fail(c, -ETIMEDOUT, "no HELLO within %.1f s (--handshake-timeout)",
 		     c->srv->cfg->handshake_ms / 1000.0);
+	else if (c->role == OXD_ROLE_AGENT)
+		fail(c, -ETIMEDOUT, "a message it started is not whole after %.1f s "
+		     "(--frame-timeout)", c->srv->cfg->frame_ms / 1000.0);
 	else
 		fail(c, -ETIMEDOUT, "idle or not reading for %.1f s (--idle-timeout)",
 		     c->srv->cfg->idle_ms / 1000.0);
@@ -229,23 +301,67 @@ static void welcome(struct oxd_conn *c)
 	send_msg(c, &m);
 }
 
+static struct oxp_str cut(struct oxp_str s, uint32_t max)
+{
+	if (s.len > max)
+		s.len = max;
+	return s;
+}
+
+/* Who the agent is: the kernel's word if /proc has it, else its claim. */
+static void identify(struct oxd_conn *c, const struct oxp_hello *h, struct oxd_ident *id,
+		     struct oxd_procinfo *pi)
+{
+	*id = (struct oxd_ident){ .pid = c->pid, .uid = c->uid };
+	int r = oxd_procinfo_read(c->pid, c->uid, c->start_time, pi);
+	for (size_t i = 0; i < c->srv->cfg->ntrust_uids; i++)
+		if (c->srv->cfg->trust_uids[i] == c->uid) { /* --trust-claims */
+			id->start_time = r == 0 ? pi->start : 0;
+			id->exe = cut(h->exe, OXD_EXE_MAX);
+			id->cmdline = cut(h->cmdline, OXD_CMDLINE_MAX);
+			return;
+		}
+	if (r == 0) {
+		id->start_time = pi->start;
+		id->exe = (struct oxp_str){ pi->exe, (uint32_t)pi->exe_len };
+		id->cmdline = (struct oxp_str){ pi->cmdline, (uint32_t)pi->cmdline_len };
+		return;
+	}
+	id->claimed = 1;
+	id->exe = cut(h->exe, OXD_EXE_MAX);
+	id->cmdline = cut(h->cmdline, OXD_CMDLINE_MAX);
+	oxd_info("agent pid %d uid %u: /proc/%d cannot vouch for it (%s); its exe %.*s is "
+		 "shown as claimed", (int)c->pid, (unsigned)c->uid, (int)c->pid,
+		 r == -ESRCH ? "gone, or another process now" : strerror(-r),
+		 (int)(id->exe.len > 200 ? 200 : id->exe.len), id->exe.ptr);
+}
+
 static void hello_agent(struct oxd_conn *c, const struct oxp_hello *h)
 {
 	struct oxd_server *s = c->srv;
+	static struct oxd_procinfo pi; /* 8 KiB; the loop is single-threaded */
+	struct oxd_ident id;
 	char why[256];
 	if (!oxd_access_agent(s->cfg, c->uid, c->gid, why, sizeof(why)))
 		return fail(c, -EPERM, "%s", why);
+	identify(c, h, &id, &pi);
+	if (oxd_agg_proc_attach(&s->agg, &id, oxd_now_ms(), &c->proc) < 0)
+		return refuse_mem(c, "its process row", sizeof(struct oxd_proc) + id.exe.len +
+				  id.cmdline.len);
 	c->role = OXD_ROLE_AGENT;
-	c->proc = oxd_agg_proc_attach(&s->agg, c->pid, c->uid, h->exe, h->cmdline, oxd_now_ms());
+	if (c->counted)
+		oxd_budget_uid(&s->agg.bud, c->uid)->agents++;
 	oxd_ingest_init(&c->ing, c->proc);
 	c->want = s->fleet.state;
 	c->want_seq = s->fleet.seq;
-	snprintf(c->label, sizeof(c->label), "agent pid %d (%.*s)", (int)c->pid,
-		 (int)(h->exe.len > 60 ? 60 : h->exe.len), h->exe.ptr);
+	snprintf(c->label, sizeof(c->label), "agent pid %d (%s%.*s)", (int)c->pid,
+		 id.claimed ? "[claimed] " : "", (int)(id.exe.len > 60 ? 60 : id.exe.len),
+		 id.exe.ptr);
 	uv_timer_stop(&c->timer); /* paused agents may be silent for days */
 	welcome(c);
-	oxd_info("agent joined: pid %d uid %u exe %.*s (%.*s)", (int)c->pid, (unsigned)c->uid,
-		 (int)h->exe.len, h->exe.ptr, (int)h->software.len, h->software.ptr);
+	oxd_info("agent joined: pid %d uid %u exe %s%.*s (%.*s)", (int)c->pid, (unsigned)c->uid,
+		 id.claimed ? "[claimed] " : "", (int)(id.exe.len > 200 ? 200 : id.exe.len),
+		 id.exe.ptr, (int)(h->software.len > 60 ? 60 : h->software.len), h->software.ptr);
 }
 
 static void hello(struct oxd_conn *c, const struct oxp_msg *m)
@@ -261,6 +377,7 @@ static void hello(struct oxd_conn *c, const struct oxp_msg *m)
 	if (!oxd_access_control(c->srv->cfg, c->uid, c->gid, why, sizeof(why)))
 		return fail(c, -EPERM, "%s", why);
 	c->role = OXD_ROLE_CONTROL;
+	c->control_ok = 1;
 	snprintf(c->label, sizeof(c->label), "client pid %d uid %u", (int)c->pid, (unsigned)c->uid);
 	uv_timer_start(&c->timer, on_timeout, c->srv->cfg->idle_ms, c->srv->cfg->idle_ms);
 	welcome(c);
@@ -282,6 +399,8 @@ static void agent_msg(struct oxd_conn *c, const struct oxp_msg *m)
 		return fail(c, -OXP_ESHAPE, "message type %u is not for an agent to send", m->type);
 	uint64_t acc, ref;
 	int r = oxd_agg_ingest(a, &c->ing, &m->u.samples, oxd_now_ms(), &acc, &ref);
+	if (r == -ENOSPC)
+		return refuse_mem(c, "its string, frame and thread id maps", 0);
 	if (r < 0)
 		return fail(c, r, "bad SAMPLES batch %llu: %s",
 			    (unsigned long long)m->u.samples.seq,
@@ -367,6 +486,8 @@ static void handle(struct oxd_conn *c, const uint8_t *f, size_t len)
 {
 	struct oxp_msg m;
 	uint32_t ver = 0;
+	if (!c->dec && oxp_decoder_new(&c->dec) < 0)
+		abort(); /* out of memory */
 	int r = oxp_decoder_decode(c->dec, f, len, &m, &ver);
 	if (r == -OXP_EVERSION)
 		return fail(c, r, "protocol version mismatch: the peer speaks version %u, oxprofd %s "
@@ -398,7 +519,8 @@ static void process(struct oxd_conn *c)
 			return;
 		c->busy = 0;
 	}
-	while (!c->closing && !c->busy) {
+	int frames = 0;
+	while (!c->closing && !c->busy && c->rd.buf) {
 		const uint8_t *f;
 		size_t len;
 		int r = oxp_reader_next(&c->rd, &f, &len);
@@ -406,6 +528,7 @@ static void process(struct oxd_conn *c)
 			break;
 		if (r < 0)
 			return fail(c, r, "bad frame: %s", oxp_strerror(r));
+		frames++;
 		handle(c, f, len);
 		if (c->busy)
 			pump_query(c);
@@ -413,10 +536,61 @@ static void process(struct oxd_conn *c)
 	flush(c);
 	if (c->closing)
 		return;
+	idle_input(c, frames);
 	if (c->busy)
 		uv_read_stop((uv_stream_t *)&c->pipe);
 	else
 		uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read); /* EALREADY is fine */
+}
+
+/*
+ * Make the reader and charge what it is about to hold: its first buffer,
+ * or the whole frame whose header has arrived.  0, or -ENOSPC (nothing
+ * allocated beyond what was charged).
+ */
+static int reader_reserve(struct oxd_conn *c)
+{
+	struct oxp_reader *rd = &c->rd;
+	uint64_t need = rd->buf ? rd->cap : READER_START;
+	if (rd->buf && rd->len - rd->off >= OXP_FRAME_HDR) {
+		const uint8_t *h = rd->buf + rd->off;
+		uint32_t flen = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+		if (flen <= rd->frame_max && OXP_FRAME_HDR + (uint64_t)flen > need)
+			need = OXP_FRAME_HDR + (uint64_t)flen;
+	}
+	if (need > c->mem_rd) {
+		if (charge(c, need - c->mem_rd) < 0) {
+			c->rd_refused = need - c->mem_rd;
+			return -ENOSPC;
+		}
+		c->mem_rd = need;
+	}
+	if (!rd->buf && oxp_reader_init(rd, 0) < 0)
+		abort(); /* out of memory */
+	return 0;
+}
+
+/* Between bursts a connection holds no input buffers: a silent agent
+ * costs its struct only.  An agent's partial frame must be completed
+ * within --frame-timeout, counted from the last whole frame. */
+static void idle_input(struct oxd_conn *c, int frames)
+{
+	size_t pending = c->rd.buf ? oxp_reader_pending(&c->rd) : 0;
+	if (!pending && c->rd.buf) {
+		oxp_reader_destroy(&c->rd);
+		oxd_agg_peer_release(&c->srv->agg, c->uid, c->mem_rd);
+		c->mem_rd = 0;
+	}
+	if (c->dec && !c->busy) {
+		oxp_decoder_free(c->dec);
+		c->dec = NULL;
+	}
+	if (c->role != OXD_ROLE_AGENT)
+		return;
+	if (!pending)
+		uv_timer_stop(&c->timer);
+	else if (frames || !uv_is_active((uv_handle_t *)&c->timer))
+		uv_timer_start(&c->timer, on_timeout, c->srv->cfg->frame_ms, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -424,9 +598,15 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	struct oxd_conn *c = h->data;
 	uint8_t *p;
 	size_t len;
-	if (oxp_reader_space(&c->rd, &p, &len) < 0) {
-		*buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+	(void)hint;
+	*buf = uv_buf_init(NULL, 0); /* on failure read_cb gets UV_ENOBUFS */
+	if (reader_reserve(c) < 0)
 		return;
+	if (oxp_reader_space(&c->rd, &p, &len) < 0)
+		return;
+	if (c->rd.cap > c->mem_rd) { /* not expected: the reserve covers it */
+		oxd_agg_peer_force(&c->srv->agg, c->uid, c->rd.cap - c->mem_rd);
+		c->mem_rd = c->rd.cap;
 	}
 	*buf = uv_buf_init((char *)p, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
 }
@@ -445,6 +625,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0)
 		return;
+	if (nread == UV_ENOBUFS && c->rd_refused)
+		return refuse_mem(c, "a message it is sending", c->rd_refused);
 	if (nread == UV_ENOBUFS)
 		return fail(c, c->rd.err ? c->rd.err : -ENOMEM, "bad frame: %s",
 			    oxp_strerror(c->rd.err ? c->rd.err : -ENOMEM));
@@ -467,7 +649,8 @@ static void refuse(struct oxd_server *s, uv_pipe_t *p)
 {
 	char msg[160];
 	snprintf(msg, sizeof(msg), "oxprofd holds its maximum of %u connections "
-		 "(--max-connections); try again later", s->cfg->max_conns);
+		 "(--max-connections, --control-reserve); try again later",
+		 s->cfg->max_conns + s->cfg->control_reserve);
 	struct oxp_buf b;
 	oxp_buf_init(&b);
 	struct oxp_msg m = { .type = OXP_MSG_ERROR };
@@ -487,8 +670,6 @@ static struct oxd_conn *conn_new(struct oxd_server *s)
 {
 	struct oxd_conn *c = oxd_xcalloc(1, sizeof(*c));
 	c->srv = s;
-	if (oxp_reader_init(&c->rd, 0) < 0 || oxp_decoder_new(&c->dec) < 0)
-		abort(); /* out of memory */
 	oxp_buf_init(&c->out);
 	uv_pipe_init(s->loop, &c->pipe, 0);
 	uv_timer_init(s->loop, &c->timer);
@@ -498,9 +679,47 @@ static struct oxd_conn *conn_new(struct oxd_server *s)
 	return c;
 }
 
+/*
+ * Whether this peer may hold one more connection: users allowed to control
+ * always may (up to the reserve past --max-connections); anyone else within
+ * --max-connections, their uid's --uid-max-connections and memory budget.
+ * 0, or fails the connection.
+ */
+static int admit(struct oxd_conn *c)
+{
+	struct oxd_server *s = c->srv;
+	const struct oxd_config *cfg = s->cfg;
+	char why[256];
+	struct oxd_uacct *u = oxd_budget_uid(&s->agg.bud, c->uid);
+	/* The group database is asked only when a cap is in the way: a flood
+	 * of connections must not become a flood of NSS lookups. */
+	c->control_ok = c->uid == 0 || c->uid == geteuid();
+	if (!c->control_ok && (s->nconns > cfg->max_conns || u->conns >= cfg->uid_max_conns))
+		c->control_ok = oxd_access_control(cfg, c->uid, c->gid, why, sizeof(why));
+	if (!c->control_ok && s->nconns > cfg->max_conns) {
+		fail(c, -EBUSY, "oxprofd holds its maximum of %u connections (--max-connections); "
+		     "try again later", cfg->max_conns);
+		return -EBUSY;
+	}
+	if (!c->control_ok && u->conns >= cfg->uid_max_conns) {
+		fail(c, -EBUSY, "uid %u holds its maximum of %u connections "
+		     "(--uid-max-connections); try again later", (unsigned)c->uid,
+		     cfg->uid_max_conns);
+		return -EBUSY;
+	}
+	if (charge(c, CONN_COST) < 0) {
+		refuse_mem(c, "a connection", CONN_COST);
+		return -ENOSPC;
+	}
+	c->mem_conn = CONN_COST;
+	u->conns++;
+	c->counted = 1;
+	return 0;
+}
+
 void oxd_conn_accept(struct oxd_server *s)
 {
-	if (s->nconns >= s->cfg->max_conns) {
+	if (s->nconns >= s->cfg->max_conns + s->cfg->control_reserve) {
 		uv_pipe_t *p = oxd_xmalloc(sizeof(*p));
 		uv_pipe_init(s->loop, p, 0);
 		if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)p) == 0)
@@ -521,7 +740,14 @@ void oxd_conn_accept(struct oxd_server *s)
 		oxd_warn("accept: %s", r < -1000 ? uv_strerror(r) : strerror(-r));
 		return oxd_conn_close(c);
 	}
+	c->creds = 1;
 	snprintf(c->label, sizeof(c->label), "peer pid %d uid %u", (int)c->pid, (unsigned)c->uid);
+	if (admit(c) < 0)
+		return;
+	/* The start time now, so HELLO can tell whether the pid still names
+	 * the process that connected. */
+	if (oxd_procinfo_start(c->pid, &c->start_time) < 0)
+		c->start_time = 0;
 	uv_timer_start(&c->timer, on_timeout, s->cfg->handshake_ms, 0);
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }

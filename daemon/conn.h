@@ -26,8 +26,8 @@ struct oxd_conn {
 	uv_timer_t timer;        /* handshake, idle, and close grace */
 	struct oxd_server *srv;
 	struct oxd_conn *prev, *next; /* the server's list */
-	struct oxp_reader rd;
-	struct oxp_decoder *dec;
+	struct oxp_reader rd;    /* rd.buf NULL: nothing held (lazily made) */
+	struct oxp_decoder *dec; /* NULL between bursts (lazily made) */
 	struct oxp_buf out;      /* encoded, not yet handed to libuv */
 	pid_t pid;               /* from SO_PEERCRED */
 	uid_t uid;
@@ -37,6 +37,15 @@ struct oxd_conn {
 	int open_handles;
 	int busy;                /* control: a reply is still streaming */
 	int write_dead;          /* agent: writing failed; read until EOF */
+	int creds;               /* pid/uid/gid are the kernel's (SO_PEERCRED) */
+	int counted;             /* holds a slot in its uid's account */
+	uint64_t rd_refused;     /* bytes the reader's growth was refused */
+	int failing;             /* its last words (ERROR) go out whatever they cost */
+	int control_ok;          /* the uid may control: reserved slots, no caps */
+	uint64_t start_time;     /* of the peer process at accept; 0 unknown */
+	/* Bytes charged to the uid's budget: the connection itself, its
+	 * reader buffer, and what is queued to it. */
+	uint64_t mem_conn, mem_rd, mem_out;
 	/* agent */
 	uint32_t proc;
 	struct oxd_ingest ing;

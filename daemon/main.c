@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "config.h"
@@ -43,6 +44,21 @@ static void watch_signals(uv_loop_t *loop, uv_signal_t sh[3], struct oxd_server 
 	}
 }
 
+/* Every connection is a descriptor: make room for as many as the options
+ * allow, within the hard limit. */
+static void raise_nofile(const struct oxd_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_conns + cfg->control_reserve + 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		oxd_warn("only %llu file descriptors (RLIMIT_NOFILE) for --max-connections %u "
+			 "+ --control-reserve %u", (unsigned long long)rl.rlim_cur, cfg->max_conns,
+			 cfg->control_reserve);
+}
+
 int main(int argc, char **argv)
 {
 	static struct oxd_config cfg;
@@ -51,6 +67,7 @@ int main(int argc, char **argv)
 	if (r != 0)
 		return r > 0 ? 0 : 2;
 	oxd_log_init(cfg.log_level);
+	raise_nofile(&cfg);
 	/* A peer that hangs up mid-write must cost an EPIPE, not the daemon. */
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 	sigaction(SIGPIPE, &sa, NULL);

@@ -14,6 +14,8 @@
 
 #include "xmalloc.h"
 
+#define CLAIMED "[claimed] " /* before an exe the kernel could not vouch for */
+
 #define CHUNK_BYTES (512u << 10)
 #define CHUNK_ROWS 16384u
 
@@ -25,6 +27,7 @@ struct qrow {
 struct oxd_query {
 	uint8_t by, sort;
 	uint64_t generation;
+	uint32_t nstrs;             /* when counted: claimed exes' keys start here */
 	struct oxp_query_head head;
 	struct qrow *rows;
 	size_t nrows, next;
@@ -92,7 +95,7 @@ static size_t nkeys_for(const struct oxd_agg *a, uint8_t by)
 	case OXP_BY_FUNCTION: return a->nfns;
 	case OXP_BY_MODULE: return a->nstrs;
 	case OXP_BY_PROCESS: return a->nprocs;
-	case OXP_BY_EXE: return a->nstrs;
+	case OXP_BY_EXE: return a->nstrs * 2; /* claimed exes apart: see count_entry */
 	case OXP_BY_THREAD: return a->nthreads;
 	default: return a->nstacks;
 	}
@@ -122,7 +125,12 @@ static void count_entry(const struct oxd_agg *a, uint8_t by, const struct oxd_en
 		return;
 	}
 	case OXP_BY_PROCESS: key = t->proc; break;
-	case OXP_BY_EXE: key = a->procs[t->proc].exe; break;
+	case OXP_BY_EXE: {
+		/* A claimed exe is a row of its own, never added to the real one's. */
+		const struct oxd_proc *p = &a->procs[t->proc];
+		key = p->exe + (p->claimed ? (uint32_t)a->nstrs : 0);
+		break;
+	}
 	case OXP_BY_THREAD: key = e->thread; break;
 	default: key = e->stack; break;
 	}
@@ -258,6 +266,7 @@ int oxd_query_new(struct oxd_agg *a, const struct oxp_command *cmd, struct oxd_q
 	q->by = cmd->by;
 	q->sort = cmd->sort;
 	q->generation = a->generation;
+	q->nstrs = (uint32_t)a->nstrs;
 	q->head.total = count_all(a, cmd->by, &f, &c);
 	fill_head(a, &c, &q->head);
 	q->rows = oxd_xmalloc((c.nkeys + 1) * sizeof(*q->rows));
@@ -345,13 +354,23 @@ static void row_names(struct oxd_query *q, const struct oxd_agg *a, const struct
 		break;
 	}
 	case OXP_BY_MODULE:
-	case OXP_BY_EXE:
 		put(&q->names, a->strs[r->key].p, a->strs[r->key].len);
 		break;
-	case OXP_BY_PROCESS:
-		put(&q->names, a->strs[a->procs[r->key].exe].p, a->strs[a->procs[r->key].exe].len);
-		o->pid = a->procs[r->key].pid;
+	case OXP_BY_EXE: {
+		uint32_t k = r->key < q->nstrs ? r->key : r->key - q->nstrs;
+		if (k != r->key)
+			put(&q->names, CLAIMED, strlen(CLAIMED));
+		put(&q->names, a->strs[k].p, a->strs[k].len);
 		break;
+	}
+	case OXP_BY_PROCESS: {
+		const struct oxd_proc *p = &a->procs[r->key];
+		if (p->claimed)
+			put(&q->names, CLAIMED, strlen(CLAIMED));
+		put(&q->names, a->strs[p->exe].p, a->strs[p->exe].len);
+		o->pid = p->pid;
+		break;
+	}
 	case OXP_BY_THREAD: {
 		const struct oxd_thread *t = &a->threads[r->key];
 		put(&q->names, a->strs[t->name].p, a->strs[t->name].len);

@@ -219,6 +219,7 @@ int oxd_server_init(struct oxd_server *s, uv_loop_t *loop, const struct oxd_conf
 	s->snapshot_timer.data = s;
 	if (cfg->state_dir[0] && oxd_snapshot_load(&s->agg, cfg->state_dir))
 		s->snap_mark = s->agg.samples + s->agg.dropped + s->agg.generation + s->agg.nprocs;
+	s->agg.bud.uid_limit = cfg->uid_mem_budget; /* after the load, which replaces agg */
 	return 0;
 }
 

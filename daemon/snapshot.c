@@ -112,7 +112,7 @@ static void put_proc(struct writer *w, const struct oxd_proc *p)
 	w_u32(w, p->uid);
 	w_u32(w, p->exe);
 	w_u32(w, p->cmdline);
-	w_u32(w, p->removed | (uint32_t)p->mode << 8);
+	w_u32(w, p->removed | (uint32_t)p->claimed << 1 | (uint32_t)p->mode << 8);
 	w_u32(w, p->hz_requested);
 	w_u64(w, hz);
 	w_bytes(w, p->source, sizeof(p->source));
@@ -280,6 +280,7 @@ static void get_proc(struct reader *r, struct maps *m, struct oxd_proc *p)
 	p->cmdline = m->str[r_id(r, m->nstr)];
 	uint32_t fl = r_u32(r);
 	p->removed = fl & 1;
+	p->claimed = (fl >> 1) & 1;
 	p->mode = (uint8_t)(fl >> 8);
 	p->state = OXP_AGENT_EXITED;
 	p->hz_requested = r_u32(r);

@@ -41,6 +41,8 @@ static void fill_row(const struct oxd_agg *a, const struct oxd_proc *p, struct o
 		.last_batch_ms = p->last_batch_ms,
 		.taken = p->taken,
 		.sent = p->sent,
+		.flags = p->claimed ? OXP_ROW_CLAIMED : 0,
+		.start_time = p->start_time,
 	};
 }
 
@@ -57,16 +59,27 @@ void oxd_status_encode(struct oxd_server *s, struct oxp_buf *out, uint32_t *trun
 	struct oxp_agent_row *rows = oxd_xmalloc((n + 1) * sizeof(*rows));
 	for (uint32_t i = 0; i < n; i++)
 		fill_row(a, &a->procs[order[i]], &rows[i]);
+	uint32_t nuids = a->bud.nuids > OXP_MAX_ARRAY ? OXP_MAX_ARRAY : (uint32_t)a->bud.nuids;
+	struct oxp_uid_row *uids = oxd_xmalloc((nuids + 1) * sizeof(*uids));
+	for (uint32_t i = 0; i < nuids; i++) {
+		const struct oxd_uacct *u = &a->bud.uids[i];
+		uids[i] = (struct oxp_uid_row){ u->uid, oxd_uacct_mem(u), u->conns, u->agents,
+						u->refused_conns, u->refused_mem, u->dropped };
+	}
 	struct oxp_msg m = { .type = OXP_MSG_STATUS };
 	m.u.status = (struct oxp_status){
 		.software = oxp_str_c("oxprofd " OXPROF_VERSION),
 		.uptime_ms = oxd_now_ms() - s->start_ms,
 		.fleet = s->fleet.state,
-		.mem_used = a->mem_used,
+		.mem_used = oxd_agg_mem_total(a),
 		.mem_budget = a->mem_budget,
 		.samples = a->samples,
 		.dropped = a->dropped,
 		.refused_conns = s->refused_conns,
+		.mem_peers = a->bud.peers,
+		.refused_mem = a->bud.refused,
+		.nuids = nuids,
+		.uids = uids,
 	};
 	uint32_t keep = n > OXP_MAX_ARRAY ? OXP_MAX_ARRAY : n;
 	int r;
@@ -77,6 +90,7 @@ void oxd_status_encode(struct oxd_server *s, struct oxp_buf *out, uint32_t *trun
 	if (r == -ENOMEM)
 		abort();
 	*truncated = n - keep;
+	free(uids);
 	free(rows);
 	free(order);
 }

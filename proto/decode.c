@@ -32,6 +32,8 @@ struct oxp_decoder {
 	size_t ids_cap;
 	struct oxp_agent_row *agents;
 	size_t agents_cap;
+	struct oxp_uid_row *uids;
+	size_t uids_cap;
 	struct oxp_row *rows;
 	size_t rows_cap;
 };
@@ -42,7 +44,7 @@ struct dec {
 };
 
 /* Stands in for any array once an error is set; longer than any layout. */
-static const msgpack_object nil_objs[16];
+static const msgpack_object nil_objs[32];
 
 int oxp_decoder_new(struct oxp_decoder **out)
 {
@@ -66,6 +68,7 @@ void oxp_decoder_free(struct oxp_decoder *d)
 	free(d->stacks);
 	free(d->ids);
 	free(d->agents);
+	free(d->uids);
 	free(d->rows);
 	free(d);
 }
@@ -240,7 +243,7 @@ static void dec_reply(struct dec *x, const msgpack_object *o, struct oxp_reply *
 
 static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_agent_row *r)
 {
-	const msgpack_object *a = arr(x, o, 16);
+	const msgpack_object *a = arr(x, o, 18);
 	r->pid = (int32_t)i64(x, &a[0], 0, INT32_MAX);
 	r->uid = (uint32_t)u64(x, &a[1], UINT32_MAX);
 	r->exe = str(x, &a[2]);
@@ -257,11 +260,25 @@ static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_age
 	r->last_batch_ms = u64(x, &a[13], UINT64_MAX);
 	r->taken = u64(x, &a[14], UINT64_MAX);
 	r->sent = u64(x, &a[15], UINT64_MAX);
+	r->flags = (uint32_t)u64(x, &a[16], UINT32_MAX);
+	r->start_time = u64(x, &a[17], UINT64_MAX);
+}
+
+static void dec_uid_row(struct dec *x, const msgpack_object *o, struct oxp_uid_row *u)
+{
+	const msgpack_object *a = arr(x, o, 7);
+	u->uid = (uint32_t)u64(x, &a[0], UINT32_MAX);
+	u->mem = u64(x, &a[1], UINT64_MAX);
+	u->conns = (uint32_t)u64(x, &a[2], UINT32_MAX);
+	u->agents = (uint32_t)u64(x, &a[3], UINT32_MAX);
+	u->refused_conns = u64(x, &a[4], UINT64_MAX);
+	u->refused_mem = u64(x, &a[5], UINT64_MAX);
+	u->dropped = u64(x, &a[6], UINT64_MAX);
 }
 
 static void dec_status(struct dec *x, const msgpack_object *o, struct oxp_status *m)
 {
-	const msgpack_object *a = arr(x, o, 9);
+	const msgpack_object *a = arr(x, o, 12);
 	m->software = str(x, &a[0]);
 	m->uptime_ms = u64(x, &a[1], UINT64_MAX);
 	dec_fleet(x, &a[2], &m->fleet);
@@ -276,6 +293,13 @@ static void dec_status(struct dec *x, const msgpack_object *o, struct oxp_status
 	for (uint32_t i = 0; i < m->nagents && !x->err; i++)
 		dec_agent_row(x, &l[i], &rows[i]);
 	m->agents = rows;
+	m->mem_peers = u64(x, &a[9], UINT64_MAX);
+	m->refused_mem = u64(x, &a[10], UINT64_MAX);
+	const msgpack_object *ul = list(x, &a[11], &m->nuids, OXP_MAX_ARRAY);
+	struct oxp_uid_row *uids = grow(x, &x->d->uids, &x->d->uids_cap, m->nuids, sizeof(*uids));
+	for (uint32_t i = 0; i < m->nuids && !x->err; i++)
+		dec_uid_row(x, &ul[i], &uids[i]);
+	m->uids = uids;
 }
 
 static void dec_query_head(struct dec *x, const msgpack_object *o, struct oxp_query_head *m)

@@ -136,7 +136,7 @@ static void enc_reply(struct enc *e, const struct oxp_reply *m)
 
 static void enc_agent_row(struct enc *e, const struct oxp_agent_row *a)
 {
-	pk_arr(e, 16);
+	pk_arr(e, 18);
 	pk_i(e, a->pid);
 	pk_u(e, a->uid);
 	pk_s(e, a->exe);
@@ -153,11 +153,25 @@ static void enc_agent_row(struct enc *e, const struct oxp_agent_row *a)
 	pk_u(e, a->last_batch_ms);
 	pk_u(e, a->taken);
 	pk_u(e, a->sent);
+	pk_u(e, a->flags);
+	pk_u(e, a->start_time);
+}
+
+static void enc_uid_row(struct enc *e, const struct oxp_uid_row *u)
+{
+	pk_arr(e, 7);
+	pk_u(e, u->uid);
+	pk_u(e, u->mem);
+	pk_u(e, u->conns);
+	pk_u(e, u->agents);
+	pk_u(e, u->refused_conns);
+	pk_u(e, u->refused_mem);
+	pk_u(e, u->dropped);
 }
 
 static void enc_status(struct enc *e, const struct oxp_status *m)
 {
-	pk_arr(e, 9);
+	pk_arr(e, 12);
 	pk_s(e, m->software);
 	pk_u(e, m->uptime_ms);
 	pk_fleet(e, &m->fleet);
@@ -169,6 +183,11 @@ static void enc_status(struct enc *e, const struct oxp_status *m)
 	pk_arr(e, m->nagents);
 	for (uint32_t i = 0; i < m->nagents; i++)
 		enc_agent_row(e, &m->agents[i]);
+	pk_u(e, m->mem_peers);
+	pk_u(e, m->refused_mem);
+	pk_arr(e, m->nuids);
+	for (uint32_t i = 0; i < m->nuids; i++)
+		enc_uid_row(e, &m->uids[i]);
 }
 
 static void enc_query_head(struct enc *e, const struct oxp_query_head *m)

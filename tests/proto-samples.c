@@ -7,9 +7,13 @@ static const int32_t pids[] = { 42, 4242, 1 };
 static const struct oxp_agent_row agents[] = {
 	{ 4242, 1000, { "/usr/bin/worker", 15 }, OXP_AGENT_RUNNING, OXP_MODE_CPU,
 	  1000, 998.5, { "perf-task-clock", 15 }, 123456, 7, 3, 2, 1700000000000ull,
-	  1700000001000ull, 123466, 123459 },
+	  1700000001000ull, 123466, 123459, 0, 987654 },
 	{ 77, 0, { "", 0 }, OXP_AGENT_EXITED, OXP_MODE_WALL, 1, 0.0, { "", 0 }, 0, 0,
-	  0, 0, 0, 0, 0, 0 },
+	  0, 0, 0, 0, 0, 0, OXP_ROW_CLAIMED, 0 },
+};
+static const struct oxp_uid_row uids[] = {
+	{ 1000, 1 << 20, 3, 2, 0, 0, 0 },
+	{ 65534, 4 << 20, 256, 255, 768, 12, 5000 },
 };
 static const struct oxp_row rows[] = {
 	{ { "leaf_a", 6 }, { "/tmp/workload", 13 }, 0, 0, 600, 600 },
@@ -73,7 +77,7 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 	case 6:
 		m->type = OXP_MSG_STATUS;
 		m->u.status = (struct oxp_status){ oxp_str_c("oxprofd 0.1.0"), 86400000,
-			fleet, 1 << 20, 256 << 20, 123456, 9, 4, 2, agents };
+			fleet, 1 << 20, 256 << 20, 123456, 9, 4, 2, agents, 4096, 12, 2, uids };
 		break;
 	case 7:
 		m->type = OXP_MSG_QUERY_HEAD;

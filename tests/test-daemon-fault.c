@@ -259,7 +259,7 @@ TEST(daemon_fault_500_connections_at_once)
 TEST(daemon_fault_max_connections_refused_with_error)
 {
 	struct oxt_daemon d;
-	const char *args[] = { "--max-connections", "20", NULL };
+	const char *args[] = { "--max-connections", "20", "--control-reserve", "0", NULL };
 	oxt_daemon_start(&d, args);
 	usleep(100000); /* the harness's readiness probe has gone */
 	int fds[20];

@@ -20,7 +20,7 @@ static int write_file(const char *dir, const char *name, const void *p, size_t n
 	return 0;
 }
 
-static const char *const seed_dirs[] = {"fuzz-decode"};
+static const char *const seed_dirs[] = {"fuzz-decode", "fuzz-ingest"};
 
 static int write_seeds(const char *dir);
 

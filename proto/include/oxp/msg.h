@@ -96,19 +96,39 @@ struct oxp_agent_row {
 	uint64_t last_batch_ms; /* Unix time in ms, 0 = none yet */
 	uint64_t taken;         /* the agent's own counters, last reported */
 	uint64_t sent;
+	uint32_t flags;         /* OXP_ROW_* */
+	uint64_t start_time;    /* the process's start, ticks since boot; 0 unknown */
+};
+
+/* agent_row.flags */
+#define OXP_ROW_CLAIMED 1u      /* exe as the agent said: the kernel could not vouch */
+
+/* What the daemon holds for one user's peers and what it refused them. */
+struct oxp_uid_row {
+	uint32_t uid;
+	uint64_t mem;           /* bytes: its processes' share of the aggregate + peers */
+	uint32_t conns;         /* connections held now */
+	uint32_t agents;        /* of which agents */
+	uint64_t refused_conns; /* connections refused or dropped */
+	uint64_t refused_mem;   /* memory charges refused (times) */
+	uint64_t dropped;       /* samples refused over a budget */
 };
 
 struct oxp_status {
 	struct oxp_str software;
 	uint64_t uptime_ms;
 	struct oxp_fleet fleet;
-	uint64_t mem_used;      /* bytes held by the aggregate */
+	uint64_t mem_used;      /* bytes held: the aggregate and every peer */
 	uint64_t mem_budget;
 	uint64_t samples;       /* accepted, all processes */
 	uint64_t dropped;       /* refused by the daemon, all processes */
 	uint64_t refused_conns; /* peers dropped: bad input, limits, access */
 	uint32_t nagents;
 	const struct oxp_agent_row *agents;
+	uint64_t mem_peers;     /* of mem_used: connections, buffers, id maps */
+	uint64_t refused_mem;   /* memory charges refused (times), all uids */
+	uint32_t nuids;
+	const struct oxp_uid_row *uids;
 };
 
 struct oxp_query_head {
