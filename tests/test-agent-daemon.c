@@ -213,3 +213,53 @@ TEST_TIMEOUT(agent_refuses_untrusted_daemon_uid, 60)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+/* Issue 10 item 6: oxprofd is killed with SIGKILL again and again while
+ * three agents sample, and restarted on the same state dir.  Afterwards
+ * every agent's books are exact against what the daemon kept: each sample
+ * taken was accepted or refused by the daemon (and survived the crashes),
+ * or is counted as dropped by the agent; none is lost, none counted twice. */
+TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	const char *args[] = { "--state-dir", d.state, "--flush-ms", "200", NULL };
+	oxt_daemon_restart(&d, args);
+	enum { NAGENTS = 3, KILLS = 6 };
+	pid_t p[NAGENTS];
+	for (int i = 0; i < NAGENTS; i++)
+		p[i] = spawn_split(&d, "OXPROF_START=1", "400000");
+	struct oxt_agent_row row;
+	for (int i = 0; i < NAGENTS; i++)
+		ASSERT_MSG(wait_row(&d, p[i], has_samples, 10000, &row) == 0, "no samples at first");
+	unsigned seed = (unsigned)getpid();
+	printf("  seed %u\n", seed);
+	for (int k = 0; k < KILLS; k++) {
+		usleep(400000 + (useconds_t)(rand_r(&seed) % 1000) * 1000);
+		oxt_daemon_kill9(&d);
+		usleep((useconds_t)(rand_r(&seed) % 300) * 1000);
+		oxt_daemon_restart(&d, args);
+	}
+	for (int i = 0; i < NAGENTS; i++) {
+		wait_exit0(p[i]);
+		ASSERT_MSG(wait_row(&d, p[i], is_exited, 15000, &row) == 0, "agent row never exited");
+		printf("  agent %d: taken %llu, daemon accepted %llu refused %llu, agent dropped %llu"
+		       " (agent says sent %llu)\n", (int)p[i], (unsigned long long)row.taken,
+		       (unsigned long long)row.samples, (unsigned long long)row.dropped_daemon,
+		       (unsigned long long)row.dropped_agent, (unsigned long long)row.sent);
+		ASSERT(row.taken > 0);
+		ASSERT_EQ(row.taken, row.samples + row.dropped_daemon + row.dropped_agent);
+		ASSERT_EQ(row.sent, row.samples + row.dropped_daemon);
+	}
+	/* And what the daemon counts survives one more crash. */
+	struct oxt_status before;
+	oxt_status(&d, &before);
+	oxt_daemon_kill9(&d);
+	oxt_daemon_restart(&d, args);
+	struct oxt_status after;
+	oxt_status(&d, &after);
+	ASSERT_EQ(after.samples, before.samples);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
