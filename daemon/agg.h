@@ -90,6 +90,11 @@ struct oxd_proc {
 	uint64_t connected_ms, first_ms, last_ms; /* first/last: batches with samples */
 	uint64_t last_batch_ms;
 	uint64_t mem;           /* bytes charged to this process */
+	/* Exactly-once delivery (PROTOCOL.md, DURABLE): the agent instance
+	 * (HELLO) and, of its batches, the highest seq aggregated and the
+	 * highest in a written snapshot.  Instance 0: no tracking. */
+	uint64_t instance;
+	uint64_t seq_received, seq_durable;
 };
 
 struct oxd_index {
