@@ -208,8 +208,16 @@ static void finish(struct oxa_agent *a)
 {
 	empty_ring(a);
 	uint64_t deadline = oxa_now_ms() + FINAL_ACK_MS;
+	/* Between connections (the daemon restarted, we wait out a backoff),
+	 * one try now, so what is held and the final counters get there. */
+	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb)) {
+		a->conn.next_try_ms = 0;
+		if (oxa_conn_maybe_connect(a) == 0)
+			oxa_conn_write(a);
+	}
 	while (a->conn.fd >= 0 && oxa_now_ms() < deadline) {
-		if (!a->conn.unacked && !oxa_stacks_pending(&a->pending) && !a->conn.held.nb)
+		if (a->conn.welcomed && !a->conn.unacked && !oxa_stacks_pending(&a->pending) &&
+		    !a->conn.held.nb)
 			break;
 		flush(a);
 		oxa_conn_write(a);
