@@ -53,6 +53,8 @@ struct oxa_held {
 	size_t nb, cap_b;
 	struct oxa_held_rec *r;
 	size_t nr, cap_r, max_r; /* max_r: the budget (OXA_HELD_PER_ENT) */
+	size_t peak_nb, peak_nr; /* for the exit log (debug): what durability cost */
+	uint64_t peak_samples;
 };
 
 struct oxa_conn {

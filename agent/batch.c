@@ -185,6 +185,10 @@ static int emit(struct oxa_agent *a, struct batch *b)
 			h->r[h->nr++] = b->recs[i];
 			hb->samples += b->recs[i].count;
 		}
+		uint64_t held = oxa_held_samples(a);
+		h->peak_nb = h->nb > h->peak_nb ? h->nb : h->peak_nb;
+		h->peak_nr = h->nr > h->peak_nr ? h->nr : h->peak_nr;
+		h->peak_samples = held > h->peak_samples ? held : h->peak_samples;
 	} else {
 		for (size_t i = 0; i < b->nstacks; i++) { /* not sent after all */
 			struct oxa_stack_ent *e = &a->pending.ents[b->recs[i].ent];

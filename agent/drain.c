@@ -225,6 +225,10 @@ static void finish(struct oxa_agent *a)
 	}
 	a->dropped_full += oxa_stacks_pending(&a->pending);
 	oxa_stacks_discard_pending(&a->pending);
+	const struct oxa_held *h = &a->conn.held;
+	oxa_log(OXA_LOG_DEBUG, "held until durable, at most: %llu samples in %zu batches, "
+		"%zu records (%zu bytes of log)", (unsigned long long)h->peak_samples, h->peak_nb,
+		h->peak_nr, h->cap_r * sizeof(*h->r) + h->cap_b * sizeof(*h->b));
 	oxa_held_abandon(a);
 	if (a->conn.fd >= 0 && oxa_conn_send_state(a) == 0) {
 		uint64_t until = oxa_now_ms() + 500;
