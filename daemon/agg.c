@@ -403,12 +403,21 @@ static int str_is(const struct oxd_agg *a, uint32_t id, struct oxp_str s)
 }
 
 uint32_t oxd_agg_proc_attach(struct oxd_agg *a, int32_t pid, uint32_t uid,
-			     struct oxp_str exe, struct oxp_str cmdline, uint64_t now_ms)
+			     struct oxp_str exe, struct oxp_str cmdline, uint64_t instance,
+			     uint64_t now_ms)
 {
 	size_t i;
-	for (i = 0; i < a->nprocs; i++)
-		if (!a->procs[i].live && a->procs[i].pid == pid && str_is(a, a->procs[i].exe, exe))
+	/* The row of this very agent instance, coming back, above all: its
+	 * batch seqs must continue there (PROTOCOL.md, DURABLE). */
+	for (i = 0; instance && i < a->nprocs; i++)
+		if (!a->procs[i].live && a->procs[i].pid == pid && a->procs[i].uid == uid &&
+		    a->procs[i].instance == instance && !a->procs[i].removed)
 			break;
+	if (!instance || i == a->nprocs)
+		for (i = 0; i < a->nprocs; i++)
+			if (!a->procs[i].live && a->procs[i].pid == pid &&
+			    str_is(a, a->procs[i].exe, exe))
+				break;
 	if (i == a->nprocs) {
 		oxd_xgrow(&a->procs, &a->cap_procs, a->nprocs + 1, sizeof(*a->procs));
 		a->nprocs++;

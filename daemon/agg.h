@@ -149,12 +149,14 @@ static inline const char *oxd_agg_strp(const struct oxd_agg *a, uint32_t id)
 }
 
 /*
- * A process row for a new agent connection: an exited (or forgotten) row
- * with the same pid and exe is taken over, so samples of a process that
- * reconnects continue in its row.  Returns the proc id.
+ * A process row for a new agent connection: the exited row of the same
+ * agent instance (HELLO), else an exited (or forgotten) row with the same
+ * pid and exe is taken over, so samples of a process that reconnects
+ * continue in its row.  Returns the proc id.
  */
 uint32_t oxd_agg_proc_attach(struct oxd_agg *a, int32_t pid, uint32_t uid,
-			     struct oxp_str exe, struct oxp_str cmdline, uint64_t now_ms);
+			     struct oxp_str exe, struct oxp_str cmdline, uint64_t instance,
+			     uint64_t now_ms);
 /* The agent's connection closed: the row stays, marked exited. */
 void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc);
 /* Counters an agent reported. */

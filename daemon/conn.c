@@ -272,7 +272,8 @@ static void hello_agent(struct oxd_conn *c, const struct oxp_hello *h)
 		return fail(c, -EPERM, "%s", why);
 	drop_stale(c, h->instance);
 	c->role = OXD_ROLE_AGENT;
-	c->proc = oxd_agg_proc_attach(&s->agg, c->pid, c->uid, h->exe, h->cmdline, oxd_now_ms());
+	c->proc = oxd_agg_proc_attach(&s->agg, c->pid, c->uid, h->exe, h->cmdline, h->instance,
+				      oxd_now_ms());
 	struct oxd_proc *p = &s->agg.procs[c->proc];
 	if (!h->instance || p->instance != h->instance) {
 		/* Another agent than the one whose batches this row counted. */

@@ -267,15 +267,17 @@ void oxd_server_snapshot(struct oxd_server *s, int force)
 	int r = oxd_snapshot_write(&s->agg, s->cfg->state_dir, &bytes);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	if (r < 0) {
-		oxd_err("snapshot to %s failed: %s", s->cfg->state_dir, strerror(-r));
-		return;
-	}
-	s->snap_mark = mark;
 	s->snap_write_ms = ms;
 	uv_update_time(s->loop);
 	s->snap_done_ms = uv_now(s->loop);
 	uv_timer_stop(&s->durable_timer);
+	if (r < 0) {
+		/* Agents keep holding their batches (and, once their buffers are
+		 * full, drop and count new stacks) until a write works again. */
+		oxd_err("snapshot to %s failed: %s", s->cfg->state_dir, strerror(-r));
+		return;
+	}
+	s->snap_mark = mark;
 	/* Everything aggregated is in the file now: tell the agents. */
 	for (size_t i = 0; i < s->agg.nprocs; i++)
 		s->agg.procs[i].seq_durable = s->agg.procs[i].seq_received;
