@@ -84,7 +84,8 @@ start_daemon() {
 }
 
 # Root asks for status every 0.5 s.  Down = no daemon (between a kill and
-# the restart: expected); hung = no answer in 5 s or another failure.
+# the restart) and cut = killed mid-answer: both expected; bad = no answer
+# in 5 s (timeout's 124) or any other failure.
 probe() {
 	while :; do
 		local t0 t1 out rc
@@ -96,6 +97,8 @@ probe() {
 			echo "ok $(((t1 - t0) / 1000000))"
 		elif [[ $out == *"no oxprofd"* ]]; then
 			echo "down"
+		elif [[ $out == *"closed the connection before"* ]]; then
+			echo "cut" # killed while answering: expected here
 		else
 			echo "bad $rc $out"
 		fi
@@ -160,10 +163,11 @@ for p in "${agents[@]}"; do
 		"($((taken - acc - ref - drop)) unaccounted), agent says sent $sent: $verdict"
 done
 ok=$(grep -c '^ok' "$T/probe.log") down=$(grep -c '^down' "$T/probe.log")
-bad=$(grep -c '^bad' "$T/probe.log")
+cut=$(grep -c '^cut' "$T/probe.log") bad=$(grep -c '^bad' "$T/probe.log")
 lat=$(awk '/^ok/ {n++; s+=$2; if ($2 > m) m = $2} END {if (n) printf "mean %.0f ms, max %d ms", s/n, m}' \
 	"$T/probe.log")
-echo "status probes: $ok answered ($lat), $down while no daemon listened, $bad failed or hung"
+echo "status probes: $ok answered ($lat), $down while no daemon listened," \
+	"$cut cut by a kill, $bad failed or hung"
 grep '^bad' "$T/probe.log" | sort | uniq -c | head -5
 echo "daemon RSS: max VmRSS $((rss_max / 1024)) MiB, max VmHWM $((hwm_max / 1024)) MiB (over all incarnations)"
 jq -r '"aggregate: \(.samples) samples, mem_used \(.mem_used / 1048576 * 10 | floor / 10) MiB of \(.mem_budget / 1048576) MiB"' \
