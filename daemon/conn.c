@@ -324,7 +324,7 @@ static void agent_msg(struct oxd_conn *c, const struct oxp_msg *m)
 	if (m->type != OXP_MSG_SAMPLES)
 		return fail(c, -OXP_ESHAPE, "message type %u is not for an agent to send", m->type);
 	struct oxd_proc *p = &a->procs[c->proc];
-	if (m->u.samples.seq <= p->seq_received)
+	if (p->instance && m->u.samples.seq <= p->seq_received)
 		return fail(c, -OXP_ESHAPE, "SAMPLES batch %llu is not above %llu, received already",
 			    (unsigned long long)m->u.samples.seq,
 			    (unsigned long long)p->seq_received);
