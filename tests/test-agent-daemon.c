@@ -228,8 +228,15 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 	oxt_daemon_restart(&d, args);
 	enum { NAGENTS = 3, KILLS = 6 };
 	pid_t p[NAGENTS];
+	/* Programs that burn CPU until told to exit (normally, so the agent's
+	 * last flush runs), so no agent ends during the kills, however fast
+	 * the machine. */
+	static char sockv[400];
+	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
+	const char *env[] = { sockv, "OXPROF_HZ=1000", "OXPROF_START=1", NULL };
+	char *argv[] = { "/bin/bash", "-c", "trap 'exit 0' TERM; while :; do :; done", NULL };
 	for (int i = 0; i < NAGENTS; i++)
-		p[i] = spawn_split(&d, "OXPROF_START=1", "400000");
+		p[i] = oxt_spawn_agent(argv, env);
 	struct oxt_agent_row row;
 	for (int i = 0; i < NAGENTS; i++)
 		ASSERT_MSG(wait_row(&d, p[i], has_samples, 10000, &row) == 0, "no samples at first");
@@ -241,6 +248,9 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 		usleep((useconds_t)(rand_r(&seed) % 300) * 1000);
 		oxt_daemon_restart(&d, args);
 	}
+	usleep(500000);
+	for (int i = 0; i < NAGENTS; i++)
+		ASSERT(kill(p[i], SIGTERM) == 0);
 	for (int i = 0; i < NAGENTS; i++) {
 		wait_exit0(p[i]);
 		ASSERT_MSG(wait_row(&d, p[i], is_exited, 15000, &row) == 0, "agent row never exited");
