@@ -34,7 +34,7 @@ static int wait_durable(struct oxt_agent *a, uint64_t seq, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
-TEST(durable_without_state_dir_is_aggregated)
+TEST(daemon_durable_without_state_dir_is_aggregated)
 {
 	struct oxt_daemon d;
 	oxt_daemon_start(&d, NULL);
@@ -53,7 +53,7 @@ TEST(durable_without_state_dir_is_aggregated)
 	oxt_daemon_cleanup(&d);
 }
 
-TEST_TIMEOUT(durable_seq_survives_kill9_and_no_batch_counts_twice, 60)
+TEST_TIMEOUT(daemon_durable_seq_survives_kill9_and_no_batch_counts_twice, 60)
 {
 	struct oxt_daemon d;
 	oxt_daemon_start(&d, NULL);
