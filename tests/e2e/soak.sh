@@ -22,7 +22,7 @@
 #               OXPROFCTL, AGENT.
 #
 # Figures go to stdout; the daemon's log and the probe log stay in the
-# temp dir printed at the start when something fails.
+# temp dir printed at the start when something fails (or with SOAK_KEEP=1).
 set -uo pipefail
 secs=600 flooder="" build=build
 while [ $# -gt 0 ]; do
@@ -46,7 +46,8 @@ chmod 755 "$T"
 sock=$T/oxprof.sock state=$T/state log=$T/oxprofd.log
 dpid="" fpid="" probe_pid=""
 agents=()
-keep=0
+keep=${SOAK_KEEP:-0} # 1: keep the temp dir (logs) even when all is well
+flooder_starts=0
 cleanup() {
 	[ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null
 	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null
@@ -80,6 +81,7 @@ start_daemon() {
 	elif [ -n "$flooder" ] && { [ -z "$fpid" ] || ! kill -0 "$fpid" 2>/dev/null; }; then
 		$flooder "$sock" >>"$T/flooder.log" 2>&1 &
 		fpid=$!
+		flooder_starts=$((flooder_starts + 1))
 	fi
 }
 
@@ -148,6 +150,7 @@ for _ in $(seq 100); do
 done
 note_rss
 echo "kills: $kills"
+[ -n "$flooder" ] && echo "flooder: started $flooder_starts times ($flooder SOCKET)"
 for p in "${agents[@]}"; do
 	row=$(jq -c --argjson p "$p" '.agents[] | select(.pid == $p)' "$T/status.json")
 	if [ -z "$row" ]; then
