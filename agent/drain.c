@@ -17,8 +17,10 @@
 #include "log.h"
 
 #define RING_POLL_MS 10      /* how often the ring is emptied while sampling */
-#define FINAL_ACK_MS 3000    /* at stop: how long to wait for the daemon
-				(its next snapshot, for durability) */
+#define FINAL_ACK_MS 2000    /* at stop: how long to wait for the daemon
+				(its next snapshot, for durability); with
+				the final state's 500 ms, under api.c's
+				STOP_TIMEOUT_MS */
 
 uint64_t oxa_now_ms(void)
 {

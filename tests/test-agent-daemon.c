@@ -276,3 +276,39 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+/* The daemon cannot write snapshots (its state dir is a file), so nothing
+ * ever becomes durable: the agent holds its batches within its buffer
+ * budget (the smallest, 64 KiB), stops sending when its log is full, and
+ * at exit counts what the daemon acknowledged as sent and the rest as
+ * dropped.  The books stay exact and nothing hangs. */
+TEST_TIMEOUT(agent_daemon_holds_within_budget_when_snapshots_fail, 90)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	FILE *f = fopen(d.state, "w");
+	ASSERT(f && fclose(f) == 0);
+	const char *args[] = { "--state-dir", d.state, NULL };
+	oxt_daemon_restart(&d, args);
+	static char sockv[400];
+	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
+	/* Small batches often, so the log of held batches fills early. */
+	const char *env[] = { sockv, "OXPROF_HZ=1000", "OXPROF_START=1", "OXPROF_BUFFER_KB=64",
+			      "OXPROF_FLUSH_MS=10", NULL };
+	char *argv[] = { OXT_SPLIT, "-t", "2", "-n", "200000", NULL };
+	pid_t p = oxt_spawn_agent(argv, env);
+	struct oxt_agent_row row;
+	wait_exit0(p);
+	ASSERT_MSG(wait_row(&d, p, is_exited, 15000, &row) == 0, "agent row never exited");
+	printf("  taken %llu: accepted %llu, refused %llu, dropped %llu\n",
+	       (unsigned long long)row.taken, (unsigned long long)row.samples,
+	       (unsigned long long)row.dropped_daemon, (unsigned long long)row.dropped_agent);
+	ASSERT(oxt_daemon_log_has(&d, "snapshot to"));
+	ASSERT(row.taken > 0);
+	ASSERT_MSG(row.dropped_agent > 0, "the log of held batches never filled");
+	ASSERT_EQ(row.taken, row.samples + row.dropped_daemon + row.dropped_agent);
+	ASSERT_EQ(row.sent, row.samples + row.dropped_daemon);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
