@@ -28,6 +28,35 @@ struct oxa_gens {
 	size_t cap;
 };
 
+/*
+ * The delivery log: every SAMPLES batch sent and not yet durable in the
+ * daemon (PROTOCOL.md, DURABLE), oldest first, with the table entries and
+ * counts it carried.  Its samples stay counted as inflight in the pending
+ * table until the daemon says the batch is in a written snapshot; if the
+ * daemon lost it (a crash), they become pending again and are resent.
+ */
+struct oxa_held_batch {
+	uint64_t seq;
+	uint32_t rec_off, nrec;
+	uint64_t samples;
+	uint64_t accepted, refused; /* from SAMPLES_ACK */
+	int acked;
+};
+
+struct oxa_held_rec {
+	uint32_t ent;            /* index in oxa_agent.pending */
+	uint32_t count;
+};
+
+struct oxa_held {
+	struct oxa_held_batch *b;
+	size_t nb, cap_b;
+	struct oxa_held_rec *r;
+	size_t nr, cap_r, max_r; /* max_r: the budget (OXA_HELD_PER_ENT) */
+	size_t peak_nb, peak_nr; /* for the exit log (debug): what durability cost */
+	uint64_t peak_samples;
+};
+
 struct oxa_conn {
 	int fd;                  /* -1 when not connected */
 	int welcomed;
@@ -40,7 +69,8 @@ struct oxa_conn {
 	unsigned backoff_ms;
 	int unreachable_logged;
 	uint32_t unacked;        /* SAMPLES frames awaiting SAMPLES_ACK */
-	uint64_t first_unacked_seq;
+	uint64_t instance;       /* HELLO: random, new per start and fork */
+	struct oxa_held held;    /* kept across connections */
 };
 
 struct oxa_tname {
@@ -79,7 +109,7 @@ struct oxa_agent {
 	/* Written by the drain thread only; atomic because oxprof_status reads
 	 * them from host threads. */
 	_Atomic uint64_t ack_seq;       /* last SET_STATE seq applied */
-	_Atomic uint64_t sent;          /* samples the daemon acknowledged */
+	_Atomic uint64_t sent;          /* samples durable in the daemon */
 	_Atomic uint64_t refused;       /* of those, refused by its budget */
 	_Atomic uint64_t dropped_full;  /* the pending table was full */
 	_Atomic uint64_t dropped_reset; /* discarded by a reset */
@@ -117,6 +147,21 @@ int oxa_conn_send_state(struct oxa_agent *a);
 /* Encode all pending stacks as SAMPLES frames into the connection's output
  * buffer; they become inflight.  0 or -ENOMEM. */
 int oxa_batch_queue(struct oxa_agent *a);
+/* Whether the log has room for another flush. */
+int oxa_held_room(struct oxa_agent *a);
+/* SAMPLES_ACK: batch aggregated (and, through k->durable, durable). */
+void oxa_held_ack(struct oxa_agent *a, const struct oxp_samples_ack *k);
+/* Every batch through seq is durable: count it as sent and forget it. */
+void oxa_held_durable(struct oxa_agent *a, uint64_t seq);
+/* A new connection's WELCOME: settle the log with what the daemon has. */
+void oxa_held_welcome(struct oxa_agent *a, uint64_t durable, uint64_t received);
+/* Giving up (exit): samples acknowledged count as sent, the rest as
+ * dropped; the log empties. */
+void oxa_held_abandon(struct oxa_agent *a);
+/* Compact the pending table, keeping the log's entry indexes right. */
+void oxa_held_compact(struct oxa_agent *a);
+/* Samples in the log. */
+uint64_t oxa_held_samples(const struct oxa_agent *a);
 /* The name string id of a thread (read from /proc at first sight). */
 int oxa_thread_name(struct oxa_agent *a, uint32_t tid, struct oxa_tname **out);
 int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was);

@@ -4,6 +4,9 @@
  * Frames and strings are defined on the wire the first time a connection
  * needs them; threads likewise.  A flush may need several frames to stay
  * inside the protocol limits; each is acknowledged on its own.
+ *
+ * Every frame sent goes into the delivery log (agent.h, oxa_held) until
+ * the daemon says it is durable; the log is settled here too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,7 @@ struct batch {
 	struct oxp_thread_def *threads;
 	size_t nthreads, cap_threads;
 	struct oxp_stack *stacks;
+	struct oxa_held_rec *recs;  /* the table entry of each stack */
 	size_t nstacks;
 	uint32_t *ids;
 	size_t nids, cap_ids;
@@ -135,7 +139,16 @@ static int add_stack(struct oxa_agent *a, struct batch *b, const struct oxa_stac
 	return 0;
 }
 
-/* Encode what b holds as one SAMPLES frame. */
+/* The log's arrays can take one more batch of n records. */
+static int held_reserve(struct oxa_held *h, size_t n)
+{
+	if (grow(&h->b, &h->cap_b, h->nb + 1, sizeof(*h->b)) < 0 ||
+	    grow(&h->r, &h->cap_r, h->nr + n, sizeof(*h->r)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Encode what b holds as one SAMPLES frame, and log it. */
 static int emit(struct oxa_agent *a, struct batch *b)
 {
 	char src[128];
@@ -146,7 +159,7 @@ static int emit(struct oxa_agent *a, struct batch *b)
 		b->stacks[i].frames = b->ids + off;
 		off += b->stacks[i].nframes;
 	}
-	s->seq = ++a->batch_seq;
+	s->seq = a->batch_seq + 1;
 	s->nstrings = (uint32_t)b->nstrs;
 	s->strings = b->strs;
 	s->nframes = (uint32_t)b->nframes;
@@ -156,9 +169,33 @@ static int emit(struct oxa_agent *a, struct batch *b)
 	s->nstacks = (uint32_t)b->nstacks;
 	s->stacks = b->stacks;
 	oxa_fill_stats(a, &s->stats, src, sizeof(src));
-	int r = oxp_encode(&a->conn.out, &m);
+	struct oxa_held *h = &a->conn.held;
+	int r = held_reserve(h, b->nstacks);
 	if (r == 0)
+		r = oxp_encode(&a->conn.out, &m);
+	if (r == 0) {
+		/* The seq goes up only for a batch that goes out: the daemon
+		 * checks that they rise, and across connections too. */
+		a->batch_seq++;
 		a->conn.unacked++;
+		struct oxa_held_batch *hb = &h->b[h->nb++];
+		*hb = (struct oxa_held_batch){ .seq = s->seq, .rec_off = (uint32_t)h->nr,
+					       .nrec = (uint32_t)b->nstacks };
+		for (size_t i = 0; i < b->nstacks; i++) {
+			h->r[h->nr++] = b->recs[i];
+			hb->samples += b->recs[i].count;
+		}
+		uint64_t held = oxa_held_samples(a);
+		h->peak_nb = h->nb > h->peak_nb ? h->nb : h->peak_nb;
+		h->peak_nr = h->nr > h->peak_nr ? h->nr : h->peak_nr;
+		h->peak_samples = held > h->peak_samples ? held : h->peak_samples;
+	} else {
+		for (size_t i = 0; i < b->nstacks; i++) { /* not sent after all */
+			struct oxa_stack_ent *e = &a->pending.ents[b->recs[i].ent];
+			e->inflight -= b->recs[i].count;
+			e->pending += b->recs[i].count;
+		}
+	}
 	b->nstrs = b->nframes = b->nthreads = b->nstacks = b->nids = 0;
 	b->objects = 32;
 	b->bytes = 0;
@@ -171,6 +208,7 @@ static void batch_free(struct batch *b)
 	free(b->frames);
 	free(b->threads);
 	free(b->stacks);
+	free(b->recs);
 	free(b->ids);
 }
 
@@ -179,14 +217,18 @@ int oxa_batch_queue(struct oxa_agent *a)
 	struct batch b = { .objects = 32 };
 	int r = 0;
 	b.stacks = malloc(BATCH_STACKS * sizeof(*b.stacks));
-	if (!b.stacks)
+	b.recs = malloc(BATCH_STACKS * sizeof(*b.recs));
+	if (!b.stacks || !b.recs) {
+		batch_free(&b);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < a->pending.nents && r == 0; i++) {
 		struct oxa_stack_ent *e = &a->pending.ents[i];
 		if (!e->pending)
 			continue;
 		if ((r = add_stack(a, &b, e)) < 0)
 			break;
+		b.recs[b.nstacks] = (struct oxa_held_rec){ (uint32_t)i, e->pending };
 		b.stacks[b.nstacks++] = (struct oxp_stack){ e->tid, e->state, e->pending,
 							    e->nframes, NULL };
 		e->inflight += e->pending;
@@ -199,6 +241,125 @@ int oxa_batch_queue(struct oxa_agent *a)
 		r = emit(a, &b);
 	batch_free(&b);
 	return r;
+}
+
+/* ---- the delivery log ---- */
+
+int oxa_held_room(struct oxa_agent *a)
+{
+	struct oxa_held *h = &a->conn.held;
+	if (!h->max_r)
+		h->max_r = a->pending.ents_cap * OXA_HELD_PER_ENT;
+	size_t need = 0;
+	for (size_t i = 0; i < a->pending.nents; i++)
+		need += a->pending.ents[i].pending != 0;
+	return h->nr + need <= h->max_r;
+}
+
+uint64_t oxa_held_samples(const struct oxa_agent *a)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < a->conn.held.nb; i++)
+		n += a->conn.held.b[i].samples;
+	return n;
+}
+
+void oxa_held_compact(struct oxa_agent *a)
+{
+	struct oxa_held *h = &a->conn.held;
+	oxa_stacks_compact(&a->pending);
+	for (size_t i = 0; i < h->nr; i++)
+		h->r[i].ent = a->pending.moved[h->r[i].ent];
+}
+
+/* Take batch i's samples out of the table's inflight counts; back into
+ * pending when requeue. */
+static void release(struct oxa_agent *a, const struct oxa_held_batch *hb, int requeue)
+{
+	const struct oxa_held_rec *r = a->conn.held.r + hb->rec_off;
+	for (uint32_t i = 0; i < hb->nrec; i++) {
+		struct oxa_stack_ent *e = &a->pending.ents[r[i].ent];
+		e->inflight -= r[i].count;
+		if (requeue)
+			e->pending += r[i].count;
+	}
+}
+
+/* Forget the first n batches of the log. */
+static void forget(struct oxa_agent *a, size_t n)
+{
+	struct oxa_held *h = &a->conn.held;
+	if (!n)
+		return;
+	size_t nrec = n < h->nb ? h->b[n].rec_off : h->nr;
+	memmove(h->b, h->b + n, (h->nb - n) * sizeof(*h->b));
+	h->nb -= n;
+	memmove(h->r, h->r + nrec, (h->nr - nrec) * sizeof(*h->r));
+	h->nr -= nrec;
+	for (size_t i = 0; i < h->nb; i++)
+		h->b[i].rec_off -= (uint32_t)nrec;
+	oxa_held_compact(a);
+}
+
+void oxa_held_durable(struct oxa_agent *a, uint64_t seq)
+{
+	struct oxa_held *h = &a->conn.held;
+	size_t n = 0;
+	for (; n < h->nb && h->b[n].seq <= seq; n++) {
+		struct oxa_held_batch *hb = &h->b[n];
+		/* Without an ack (lost with a connection) the split between
+		 * accepted and refused is the daemon's to tell. */
+		a->sent += hb->acked ? hb->accepted + hb->refused : hb->samples;
+		a->refused += hb->acked ? hb->refused : 0;
+		release(a, hb, 0);
+	}
+	forget(a, n);
+}
+
+void oxa_held_ack(struct oxa_agent *a, const struct oxp_samples_ack *k)
+{
+	struct oxa_held *h = &a->conn.held;
+	for (size_t i = 0; i < h->nb; i++)
+		if (h->b[i].seq == k->seq) {
+			h->b[i].acked = 1;
+			h->b[i].accepted = k->accepted;
+			h->b[i].refused = k->refused;
+			break;
+		}
+	oxa_held_durable(a, k->durable);
+}
+
+void oxa_held_welcome(struct oxa_agent *a, uint64_t durable, uint64_t received)
+{
+	struct oxa_held *h = &a->conn.held;
+	oxa_held_durable(a, durable);
+	size_t keep = 0;
+	while (keep < h->nb && h->b[keep].seq <= received)
+		keep++;
+	if (keep == h->nb)
+		return;
+	/* The daemon never got these (or lost them in a crash): send again. */
+	for (size_t i = keep; i < h->nb; i++)
+		release(a, &h->b[i], 1);
+	h->nr = keep < h->nb ? h->b[keep].rec_off : h->nr;
+	h->nb = keep;
+}
+
+void oxa_held_abandon(struct oxa_agent *a)
+{
+	struct oxa_held *h = &a->conn.held;
+	for (size_t i = 0; i < h->nb; i++) {
+		struct oxa_held_batch *hb = &h->b[i];
+		if (hb->acked) {
+			a->sent += hb->accepted + hb->refused;
+			a->refused += hb->refused;
+		} else {
+			a->dropped_full += hb->samples;
+		}
+		release(a, hb, 0);
+	}
+	h->nb = h->nr = 0;
+	oxa_held_compact(a);
 }
 
 /* "/proc/self/task/TID/comm", or "tid-N" when the thread is gone. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +37,9 @@ void oxa_conn_destroy(struct oxa_conn *c)
 	}
 	c->dec = NULL;
 	oxp_buf_destroy(&c->out);
+	free(c->held.b);
+	free(c->held.r);
+	c->held = (struct oxa_held){ 0 };
 }
 
 static void schedule_retry(struct oxa_conn *c)
@@ -61,8 +65,8 @@ void oxa_conn_close(struct oxa_agent *a, const char *why)
 	c->unacked = 0;
 	oxp_buf_reset(&c->out);
 	c->out_off = 0;
-	/* What the daemon did not acknowledge goes out again next time. */
-	oxa_stacks_requeue(&a->pending);
+	/* The log stays: the next WELCOME says which of its batches the
+	 * daemon still has, and the rest go out again. */
 	schedule_retry(c);
 }
 
@@ -102,9 +106,16 @@ static int send_hello(struct oxa_agent *a)
 				cmd[i] = ' ';
 		cmd[n > 0 ? n : 0] = 0;
 	}
+	struct oxa_conn *c = &a->conn;
+	/* Chosen once per start (oxa_conn_init runs again in a fork child),
+	 * so the daemon tells this agent's batches from a reused pid's. */
+	while (!c->instance && getrandom(&c->instance, sizeof(c->instance), GRND_NONBLOCK) < 0)
+		c->instance = ((uint64_t)rand() << 32 ^ (uint64_t)rand() << 8 ^ oxa_now_ms()) |
+			      1;
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, (int32_t)getpid(), oxp_str_c(exe),
-					oxp_str_c(cmd), oxp_str_c("liboxprof " OXPROF_VERSION) };
+					oxp_str_c(cmd), oxp_str_c("liboxprof " OXPROF_VERSION),
+					c->instance };
 	return queue_msg(a, &m);
 }
 
@@ -188,12 +199,9 @@ static void adopt(struct oxa_agent *a, const struct oxp_fleet *f, uint64_t seq, 
 static void on_ack(struct oxa_agent *a, const struct oxp_samples_ack *k)
 {
 	struct oxa_conn *c = &a->conn;
-	if (!c->unacked)
-		return;
-	a->sent += k->accepted + k->refused;
-	a->refused += k->refused;
-	if (--c->unacked == 0)
-		oxa_stacks_commit(&a->pending);
+	if (c->unacked)
+		c->unacked--;
+	oxa_held_ack(a, k);
 }
 
 /* Handle one message; negative closes the connection. */
@@ -205,15 +213,21 @@ static int handle(struct oxa_agent *a, const struct oxp_msg *m)
 		a->conn.backoff_ms = 0;
 		oxa_log(OXA_LOG_INFO, "joined %.*s at %s", (int)m->u.welcome.software.len,
 			m->u.welcome.software.ptr, a->cfg.socket);
+		oxa_held_welcome(a, m->u.welcome.durable, m->u.welcome.received);
 		adopt(a, &m->u.welcome.fleet, m->u.welcome.seq, 0);
 		return 0;
 	case OXP_MSG_SET_STATE:
-		if (m->u.set_state.reset)
+		if (m->u.set_state.reset) {
 			a->dropped_reset += oxa_stacks_discard_pending(&a->pending);
+			oxa_held_compact(a);
+		}
 		adopt(a, &m->u.set_state.fleet, m->u.set_state.seq, 1);
 		return 0;
 	case OXP_MSG_SAMPLES_ACK:
 		on_ack(a, &m->u.samples_ack);
+		return 0;
+	case OXP_MSG_DURABLE:
+		oxa_held_durable(a, m->u.durable.seq);
 		return 0;
 	case OXP_MSG_BYE:
 		return -ECONNRESET;

@@ -17,7 +17,10 @@
 #include "log.h"
 
 #define RING_POLL_MS 10      /* how often the ring is emptied while sampling */
-#define FINAL_ACK_MS 2000    /* at stop: how long to wait for the daemon */
+#define FINAL_ACK_MS 2000    /* at stop: how long to wait for the daemon
+				(its next snapshot, for durability); with
+				the final state's 500 ms, under api.c's
+				STOP_TIMEOUT_MS */
 
 uint64_t oxa_now_ms(void)
 {
@@ -100,8 +103,9 @@ static uint64_t counters_digest(struct oxa_agent *a)
 	return h * 31 + st.ack_seq;
 }
 
-/* Send what is pending, unless a flush is still unacknowledged; with
- * nothing pending, send the counters only if they changed. */
+/* Send what is pending, unless a flush is still unacknowledged or the log
+ * of batches not yet durable is full; otherwise send the counters, only if
+ * they changed. */
 static void flush(struct oxa_agent *a)
 {
 	struct oxa_conn *c = &a->conn;
@@ -109,7 +113,7 @@ static void flush(struct oxa_agent *a)
 		return;
 	int r = 0;
 	uint64_t digest = counters_digest(a);
-	if (oxa_stacks_pending(&a->pending))
+	if (oxa_stacks_pending(&a->pending) && oxa_held_room(a))
 		r = oxa_batch_queue(a);
 	else if (digest != a->reported)
 		r = oxa_conn_send_state(a);
@@ -199,22 +203,35 @@ static void write_output(struct oxa_agent *a)
 	}
 }
 
-/* Last flush: everything taken so far goes to the daemon and is
- * acknowledged, or is counted as dropped, before the final state. */
+/* Last flush: everything taken so far goes to the daemon and is durable
+ * there, or is counted: as sent when the daemon acknowledged it (it has
+ * it, if not yet on disk), else as dropped, before the final state. */
 static void finish(struct oxa_agent *a)
 {
 	empty_ring(a);
 	uint64_t deadline = oxa_now_ms() + FINAL_ACK_MS;
+	/* Between connections (the daemon restarted, we wait out a backoff),
+	 * one try now, so what is held and the final counters get there. */
+	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb)) {
+		a->conn.next_try_ms = 0;
+		if (oxa_conn_maybe_connect(a) == 0)
+			oxa_conn_write(a);
+	}
 	while (a->conn.fd >= 0 && oxa_now_ms() < deadline) {
-		if (!a->conn.unacked && !oxa_stacks_pending(&a->pending))
+		if (a->conn.welcomed && !a->conn.unacked && !oxa_stacks_pending(&a->pending) &&
+		    !a->conn.held.nb)
 			break;
 		flush(a);
 		oxa_conn_write(a);
 		wait_io(a, 20);
 	}
-	a->dropped_full += oxa_stacks_pending(&a->pending) + oxa_stacks_inflight(&a->pending);
+	a->dropped_full += oxa_stacks_pending(&a->pending);
 	oxa_stacks_discard_pending(&a->pending);
-	oxa_stacks_commit(&a->pending);
+	const struct oxa_held *h = &a->conn.held;
+	oxa_log(OXA_LOG_DEBUG, "held until durable, at most: %llu samples in %zu batches, "
+		"%zu records (%zu bytes of log)", (unsigned long long)h->peak_samples, h->peak_nb,
+		h->peak_nr, h->cap_r * sizeof(*h->r) + h->cap_b * sizeof(*h->b));
+	oxa_held_abandon(a);
 	if (a->conn.fd >= 0 && oxa_conn_send_state(a) == 0) {
 		uint64_t until = oxa_now_ms() + 500;
 		while (a->conn.fd >= 0 && a->conn.out_off < a->conn.out.len && oxa_now_ms() < until) {

@@ -21,8 +21,8 @@ static uint64_t hash_stack(uint32_t tid, uint8_t state, const uintptr_t *ips, ui
 int oxa_stacks_init(struct oxa_stacks *t, size_t budget)
 {
 	memset(t, 0, sizeof(*t));
-	size_t per = sizeof(struct oxa_stack_ent) + 2 * sizeof(uint32_t) +
-		     AVG_FRAMES * sizeof(uintptr_t);
+	size_t per = sizeof(struct oxa_stack_ent) + 3 * sizeof(uint32_t) +
+		     AVG_FRAMES * sizeof(uintptr_t) + OXA_HELD_PER_ENT * 8;
 	t->ents_cap = budget / per;
 	if (t->ents_cap < 64)
 		t->ents_cap = 64;
@@ -34,7 +34,8 @@ int oxa_stacks_init(struct oxa_stacks *t, size_t budget)
 	t->ents = malloc(t->ents_cap * sizeof(*t->ents));
 	t->index = calloc(slots, sizeof(*t->index));
 	t->pool = malloc(t->pool_cap * sizeof(*t->pool));
-	if (!t->ents || !t->index || !t->pool) {
+	t->moved = malloc(t->ents_cap * sizeof(*t->moved));
+	if (!t->ents || !t->index || !t->pool || !t->moved) {
 		oxa_stacks_destroy(t);
 		return -ENOMEM;
 	}
@@ -46,6 +47,7 @@ void oxa_stacks_destroy(struct oxa_stacks *t)
 	free(t->ents);
 	free(t->index);
 	free(t->pool);
+	free(t->moved);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -95,22 +97,13 @@ uint64_t oxa_stacks_inflight(const struct oxa_stacks *t)
 	return n;
 }
 
-void oxa_stacks_requeue(struct oxa_stacks *t)
-{
-	for (size_t i = 0; i < t->nents; i++) {
-		t->ents[i].pending += t->ents[i].inflight;
-		t->ents[i].inflight = 0;
-	}
-}
-
-/* Keep only entries with pending samples, compacting entries and frames,
- * and rebuild the index. */
-static void compact(struct oxa_stacks *t)
+void oxa_stacks_compact(struct oxa_stacks *t)
 {
 	size_t out = 0, pool = 0;
 	memset(t->index, 0, (t->index_mask + 1) * sizeof(*t->index));
 	for (size_t i = 0; i < t->nents; i++) {
 		struct oxa_stack_ent e = t->ents[i];
+		t->moved[i] = e.pending || e.inflight ? (uint32_t)out : UINT32_MAX;
 		if (!e.pending && !e.inflight)
 			continue;
 		memmove(t->pool + pool, t->pool + e.ips_off, e.nframes * sizeof(*t->pool));
@@ -126,13 +119,6 @@ static void compact(struct oxa_stacks *t)
 	t->pool_len = pool;
 }
 
-void oxa_stacks_commit(struct oxa_stacks *t)
-{
-	for (size_t i = 0; i < t->nents; i++)
-		t->ents[i].inflight = 0;
-	compact(t);
-}
-
 uint64_t oxa_stacks_discard_pending(struct oxa_stacks *t)
 {
 	uint64_t n = 0;
@@ -140,6 +126,5 @@ uint64_t oxa_stacks_discard_pending(struct oxa_stacks *t)
 		n += t->ents[i].pending;
 		t->ents[i].pending = 0;
 	}
-	compact(t);
 	return n;
 }

@@ -3,8 +3,9 @@
  *
  * The drain thread folds identical samples here between sends.  Each entry
  * counts samples not yet sent (pending) and samples sent but not yet
- * acknowledged by the daemon (inflight), so a broken connection puts the
- * inflight ones back.  The budget is set at init and never grows: a sample
+ * durable in the daemon (inflight; conn.c's log of batches knows which
+ * batch holds how many, and puts them back when the daemon lost them).
+ * The budget is set at init and never grows: a sample
  * of a new stack that does not fit is refused (-ENOSPC) and the caller
  * counts it as dropped.  Single-threaded: the drain thread only.
  */
@@ -22,8 +23,12 @@ struct oxa_stack_ent {
 	uint8_t state;
 	uint8_t resolved;     /* its frames have ids (and so are symbolised) */
 	uint32_t pending;
-	uint32_t inflight;
+	uint32_t inflight;    /* in batches not yet durable */
 };
+
+/* The delivery log (agent.h, oxa_held) keeps up to this many records of
+ * 8 bytes per entry; the table's budget pays for them. */
+#define OXA_HELD_PER_ENT 2
 
 struct oxa_stacks {
 	struct oxa_stack_ent *ents;
@@ -32,6 +37,8 @@ struct oxa_stacks {
 	size_t index_mask;
 	uintptr_t *pool;
 	size_t pool_len, pool_cap;
+	uint32_t *moved;      /* by the last compaction: old index -> new,
+				 UINT32_MAX for a dropped entry */
 };
 
 /* Allocate for about budget bytes in all.  0 or -ENOMEM. */
@@ -49,12 +56,10 @@ static inline const uintptr_t *oxa_stacks_ips(const struct oxa_stacks *t,
 /* Samples counted as pending, inflight. */
 uint64_t oxa_stacks_pending(const struct oxa_stacks *t);
 uint64_t oxa_stacks_inflight(const struct oxa_stacks *t);
-/* Connection lost: inflight samples become pending again. */
-void oxa_stacks_requeue(struct oxa_stacks *t);
-/* The daemon acknowledged every inflight sample: forget them, and drop
- * entries that hold nothing any more. */
-void oxa_stacks_commit(struct oxa_stacks *t);
-/* Forget pending samples (a reset); returns how many. */
+/* Drop entries that hold nothing (no pending, no inflight samples) and
+ * close the gaps; entries move, t->moved says where. */
+void oxa_stacks_compact(struct oxa_stacks *t);
+/* Forget pending samples (a reset); returns how many.  Compact after. */
 uint64_t oxa_stacks_discard_pending(struct oxa_stacks *t);
 
 #endif

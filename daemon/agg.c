@@ -481,9 +481,17 @@ int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t 
 			uint32_t *proc)
 {
 	size_t i;
-	for (i = 0; i < a->nprocs; i++)
-		if (same_process(a, &a->procs[i], id))
+	/* The row of this very agent instance, coming back, above all: its
+	 * batch seqs must continue there (PROTOCOL.md, DURABLE). */
+	for (i = 0; id->instance && i < a->nprocs; i++)
+		if (!a->procs[i].live && a->procs[i].pid == id->pid &&
+		    a->procs[i].uid == id->uid && a->procs[i].instance == id->instance &&
+		    !a->procs[i].removed)
 			break;
+	if (!id->instance || i == a->nprocs)
+		for (i = 0; i < a->nprocs; i++)
+			if (same_process(a, &a->procs[i], id))
+				break;
 	struct oxd_proc probe = { .uid = id->uid };
 	if (i == a->nprocs) {
 		/* Reuse a forgotten row of any process before adding one. */

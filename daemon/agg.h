@@ -96,6 +96,11 @@ struct oxd_proc {
 	uint64_t last_batch_ms;
 	uint64_t mem;           /* bytes charged to this process */
 	uint64_t start_time;    /* /proc/PID/stat field 22 (ticks); 0 unknown */
+	/* Exactly-once delivery (PROTOCOL.md, DURABLE): the agent instance
+	 * (HELLO) and, of its batches, the highest seq aggregated and the
+	 * highest in a written snapshot.  Instance 0: no tracking. */
+	uint64_t instance;
+	uint64_t seq_received, seq_durable;
 };
 
 struct oxd_index {
@@ -158,11 +163,13 @@ struct oxd_ident {
 	uint64_t start_time;    /* /proc/PID/stat field 22; 0 unknown */
 	struct oxp_str exe, cmdline;
 	int claimed;            /* exe and cmdline could not be verified */
+	uint64_t instance;      /* the agent instance it names (HELLO); 0 none */
 };
 
 /*
- * A process row for a new agent connection: an exited (or forgotten) row
- * of the same process (pid and start time; for rows without a start time,
+ * A process row for a new agent connection: the exited row of the same
+ * agent instance (HELLO), else an exited (or forgotten) row of the same
+ * process (pid and start time; for rows without a start time,
  * pid and verified exe) is taken over, so samples of a process that
  * reconnects continue in its row.  The row and its strings are charged to
  * the uid.  Returns 0 with *proc, or -ENOSPC over a budget (counted).

@@ -295,9 +295,14 @@ static void on_timeout(uv_timer_t *t)
 static void welcome(struct oxd_conn *c)
 {
 	struct oxp_msg m = { .type = OXP_MSG_WELCOME };
+	uint64_t durable = 0, received = 0;
+	if (c->role == OXD_ROLE_AGENT) {
+		durable = c->durable_told = c->srv->agg.procs[c->proc].seq_durable;
+		received = c->srv->agg.procs[c->proc].seq_received;
+	}
 	m.u.welcome = (struct oxp_welcome){ oxp_str_c("oxprofd " OXPROF_VERSION),
 					    c->srv->fleet.state, c->srv->fleet.seq,
-					    c->srv->cfg->flush_ms };
+					    c->srv->cfg->flush_ms, durable, received };
 	send_msg(c, &m);
 }
 
@@ -336,6 +341,36 @@ static void identify(struct oxd_conn *c, const struct oxp_hello *h, struct oxd_i
 		 (int)(id->exe.len > 200 ? 200 : id->exe.len), id->exe.ptr);
 }
 
+void oxd_conn_durable(struct oxd_conn *c)
+{
+	if (c->role != OXD_ROLE_AGENT || c->closing)
+		return;
+	uint64_t seq = c->srv->agg.procs[c->proc].seq_durable;
+	if (seq <= c->durable_told)
+		return;
+	c->durable_told = seq;
+	struct oxp_msg m = { .type = OXP_MSG_DURABLE };
+	m.u.durable.seq = seq;
+	send_msg(c, &m);
+	flush(c);
+}
+
+/* A new connection of an agent instance whose old connection we still
+ * hold (its end broke first): the old one goes, unread input and all, so
+ * what WELCOME says was received is final and the row is taken over. */
+static void drop_stale(struct oxd_conn *c, uint64_t instance)
+{
+	if (!instance)
+		return;
+	for (struct oxd_conn *o = c->srv->conns; o; o = o->next)
+		if (o != c && o->role == OXD_ROLE_AGENT && !o->closing && o->pid == c->pid &&
+		    o->uid == c->uid && c->srv->agg.procs[o->proc].instance == instance) {
+			oxd_info("%s reconnected; dropping its old connection", o->label);
+			oxd_conn_close(o);
+			return;
+		}
+}
+
 static void hello_agent(struct oxd_conn *c, const struct oxp_hello *h)
 {
 	struct oxd_server *s = c->srv;
@@ -344,13 +379,21 @@ static void hello_agent(struct oxd_conn *c, const struct oxp_hello *h)
 	char why[256];
 	if (!oxd_access_agent(s->cfg, c->uid, c->gid, why, sizeof(why)))
 		return fail(c, -EPERM, "%s", why);
+	drop_stale(c, h->instance);
 	identify(c, h, &id, &pi);
+	id.instance = h->instance;
 	if (oxd_agg_proc_attach(&s->agg, &id, oxd_now_ms(), &c->proc) < 0)
 		return refuse_mem(c, "its process row", sizeof(struct oxd_proc) + id.exe.len +
 				  id.cmdline.len);
 	c->role = OXD_ROLE_AGENT;
 	if (c->counted)
 		oxd_budget_uid(&s->agg.bud, c->uid)->agents++;
+	struct oxd_proc *p = &s->agg.procs[c->proc];
+	if (!h->instance || p->instance != h->instance) {
+		/* Another agent than the one whose batches this row counted. */
+		p->instance = h->instance;
+		p->seq_received = p->seq_durable = 0;
+	}
 	oxd_ingest_init(&c->ing, c->proc);
 	c->want = s->fleet.state;
 	c->want_seq = s->fleet.seq;
@@ -397,6 +440,11 @@ static void agent_msg(struct oxd_conn *c, const struct oxp_msg *m)
 	}
 	if (m->type != OXP_MSG_SAMPLES)
 		return fail(c, -OXP_ESHAPE, "message type %u is not for an agent to send", m->type);
+	struct oxd_proc *p = &a->procs[c->proc];
+	if (p->instance && m->u.samples.seq <= p->seq_received)
+		return fail(c, -OXP_ESHAPE, "SAMPLES batch %llu is not above %llu, received already",
+			    (unsigned long long)m->u.samples.seq,
+			    (unsigned long long)p->seq_received);
 	uint64_t acc, ref;
 	int r = oxd_agg_ingest(a, &c->ing, &m->u.samples, oxd_now_ms(), &acc, &ref);
 	if (r == -ENOSPC)
@@ -408,8 +456,14 @@ static void agent_msg(struct oxd_conn *c, const struct oxp_msg *m)
 					     : oxp_strerror(r));
 	if (ref && a->procs[c->proc].dropped_daemon == ref)
 		oxd_warn("%s: memory budget reached; refusing samples of new stacks", c->label);
+	p = &a->procs[c->proc]; /* ingest may have moved the rows */
+	p->seq_received = m->u.samples.seq;
+	if (!c->srv->cfg->state_dir[0])
+		p->seq_durable = p->seq_received; /* nothing outlives us anyway */
+	oxd_server_batch(c->srv);
 	struct oxp_msg k = { .type = OXP_MSG_SAMPLES_ACK };
-	k.u.samples_ack = (struct oxp_samples_ack){ m->u.samples.seq, acc, ref };
+	k.u.samples_ack = (struct oxp_samples_ack){ m->u.samples.seq, acc, ref, p->seq_durable };
+	c->durable_told = p->seq_durable;
 	send_msg(c, &k);
 }
 

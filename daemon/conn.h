@@ -51,6 +51,7 @@ struct oxd_conn {
 	struct oxd_ingest ing;
 	struct oxp_fleet want;   /* the state this agent was told */
 	uint64_t want_seq;
+	uint64_t durable_told;   /* last seq this agent was told is durable */
 	/* control */
 	struct oxd_query *query;
 	char label[96];          /* "agent pid 12 (/usr/bin/x)" for logs */
@@ -61,6 +62,10 @@ void oxd_conn_accept(struct oxd_server *s);
 
 /* Tell an agent its desired state (SET_STATE) and flush. */
 void oxd_conn_set_state(struct oxd_conn *c, const struct oxp_fleet *f, uint64_t seq, int reset);
+
+/* A snapshot was written: tell the agent how far its batches are now
+ * durable (DURABLE), if that moved. */
+void oxd_conn_durable(struct oxd_conn *c);
 
 /* Send BYE (daemon stopping) and close once it is out. */
 void oxd_conn_bye(struct oxd_conn *c, const char *reason);

@@ -181,6 +181,33 @@ static void on_snapshot_timer(uv_timer_t *t)
 	oxd_server_snapshot(t->data, 0);
 }
 
+/*
+ * Agents keep every batch until a snapshot holds it (PROTOCOL.md,
+ * DURABLE), so a snapshot follows new batches soon: after DURABLE_WAIT_MS,
+ * to gather the batches of many agents into one write, and no sooner than
+ * DURABLE_GAP_MS, or WRITE_SHARE times the last write's duration, after the
+ * previous one, so snapshots take at most 1/WRITE_SHARE of the loop however
+ * large the aggregate.  Never later than --snapshot-interval.
+ */
+#define DURABLE_WAIT_MS 50
+#define DURABLE_GAP_MS 1000
+#define WRITE_SHARE 20
+
+void oxd_server_batch(struct oxd_server *s)
+{
+	s->batches++;
+	if (!s->cfg->state_dir[0] || s->stopping || uv_is_active((uv_handle_t *)&s->durable_timer))
+		return;
+	double gap = s->snap_write_ms * WRITE_SHARE;
+	if (gap < DURABLE_GAP_MS)
+		gap = DURABLE_GAP_MS;
+	if (gap > s->cfg->snapshot_ms)
+		gap = s->cfg->snapshot_ms;
+	uint64_t now = uv_now(s->loop), at = s->snap_done_ms + (uint64_t)gap;
+	uint64_t wait = at > now + DURABLE_WAIT_MS ? at - now : DURABLE_WAIT_MS;
+	uv_timer_start(&s->durable_timer, on_snapshot_timer, wait, 0);
+}
+
 int oxd_server_listen(struct oxd_server *s)
 {
 	uv_pipe_init(s->loop, &s->listener, 0);
@@ -217,6 +244,8 @@ int oxd_server_init(struct oxd_server *s, uv_loop_t *loop, const struct oxd_conf
 	oxd_fleet_init(&s->fleet, cfg);
 	uv_timer_init(loop, &s->snapshot_timer);
 	s->snapshot_timer.data = s;
+	uv_timer_init(loop, &s->durable_timer);
+	s->durable_timer.data = s;
 	if (cfg->state_dir[0] && oxd_snapshot_load(&s->agg, cfg->state_dir))
 		s->snap_mark = s->agg.samples + s->agg.dropped + s->agg.generation + s->agg.nprocs;
 	s->agg.bud.uid_limit = cfg->uid_mem_budget; /* after the load, which replaces agg */
@@ -229,7 +258,8 @@ void oxd_server_snapshot(struct oxd_server *s, int force)
 		return;
 	/* Anything new since the last one?  Counters only grow between resets,
 	 * and a reset bumps the generation. */
-	uint64_t mark = s->agg.samples + s->agg.dropped + s->agg.generation + s->agg.nprocs;
+	uint64_t mark = s->agg.samples + s->agg.dropped + s->agg.generation + s->agg.nprocs +
+			s->batches;
 	if (mark == s->snap_mark && !force)
 		return;
 	struct timespec t0, t1;
@@ -238,11 +268,22 @@ void oxd_server_snapshot(struct oxd_server *s, int force)
 	int r = oxd_snapshot_write(&s->agg, s->cfg->state_dir, &bytes);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	s->snap_write_ms = ms;
+	uv_update_time(s->loop);
+	s->snap_done_ms = uv_now(s->loop);
+	uv_timer_stop(&s->durable_timer);
 	if (r < 0) {
+		/* Agents keep holding their batches (and, once their buffers are
+		 * full, drop and count new stacks) until a write works again. */
 		oxd_err("snapshot to %s failed: %s", s->cfg->state_dir, strerror(-r));
 		return;
 	}
 	s->snap_mark = mark;
+	/* Everything aggregated is in the file now: tell the agents. */
+	for (size_t i = 0; i < s->agg.nprocs; i++)
+		s->agg.procs[i].seq_durable = s->agg.procs[i].seq_received;
+	for (struct oxd_conn *c = s->conns; c; c = c->next)
+		oxd_conn_durable(c);
 	oxd_log(force ? OXD_LOG_INFO : OXD_LOG_DEBUG,
 		"snapshot written: %llu bytes, %llu samples, %zu stacks, %.1f ms",
 		(unsigned long long)bytes, (unsigned long long)s->agg.samples, s->agg.nstacks, ms);
@@ -263,6 +304,7 @@ void oxd_server_stop(struct oxd_server *s, const char *why)
 	while (s->conns)
 		oxd_conn_bye(s->conns, "oxprofd is stopping");
 	uv_close((uv_handle_t *)&s->snapshot_timer, NULL);
+	uv_close((uv_handle_t *)&s->durable_timer, NULL);
 	oxd_server_snapshot(s, 1);
 }
 

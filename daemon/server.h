@@ -20,6 +20,7 @@ struct oxd_server {
 	const struct oxd_config *cfg;  /* owned by main */
 	uv_pipe_t listener;
 	uv_timer_t snapshot_timer;
+	uv_timer_t durable_timer;      /* a snapshot soon after batches arrive */
 	char path[108];
 	int listening;
 	int socket_activated;          /* systemd owns the socket file */
@@ -31,6 +32,9 @@ struct oxd_server {
 	uint64_t refused_conns;        /* dropped: bad input, limits, access */
 	uint64_t start_ms;             /* Unix ms */
 	uint64_t snap_mark;            /* what the last snapshot held */
+	uint64_t batches;              /* SAMPLES aggregated, ever */
+	uint64_t snap_done_ms;         /* monotonic ms the last write ended */
+	double snap_write_ms;          /* how long it took */
 };
 
 /* Set up state and load the snapshot.  0 or -errno. */
@@ -42,6 +46,9 @@ int oxd_server_listen(struct oxd_server *s);
 void oxd_server_stop(struct oxd_server *s, const char *why);
 /* Write a snapshot now if there is a state dir and anything changed. */
 void oxd_server_snapshot(struct oxd_server *s, int force);
+/* A batch was aggregated: with a state dir, schedule the snapshot that
+ * makes it durable (rate-bounded, see server.c). */
+void oxd_server_batch(struct oxd_server *s);
 /* After the loop has ended. */
 void oxd_server_destroy(struct oxd_server *s);
 

@@ -11,7 +11,10 @@
  *     u32 n, processes [see put_proc];
  *     u32 n, threads [u32 proc, u32 tid, u32 name];
  *     u32 n, stacks [u32 nframes, u32 frame...];
- *     u64 n, entries [u32 thread, u32 stack, u64 count].
+ *     u64 n, entries [u32 thread, u32 stack, u64 count];
+ *     (format 3) u32 n, agent instances [u32 proc, u64 instance, u64 seq]:
+ *     the highest batch seq of that agent instance the file holds, which
+ *     the agent learns when it reconnects (PROTOCOL.md, DURABLE).
  * Loading checks every length and id against what was read before it, so
  * a damaged file is refused as a whole, never half-loaded.
  */
@@ -33,7 +36,8 @@
 #include "xmalloc.h"
 
 #define MAGIC "OXPDSNAP"
-#define FORMAT 2
+#define FORMAT 3
+#define FORMAT_OLDEST 2 /* no agent instances */
 #define HDR 32
 #define WBUF (1u << 20)
 #define NAME "oxprofd.snap"
@@ -161,6 +165,16 @@ static void put_payload(struct writer *w, const struct oxd_agg *a)
 		w_u32(w, a->entries[i].stack);
 		w_u64(w, a->entries[i].count);
 	}
+	uint32_t ninst = 0;
+	for (size_t i = 0; i < a->nprocs; i++)
+		ninst += a->procs[i].instance && a->procs[i].seq_received;
+	w_u32(w, ninst);
+	for (size_t i = 0; i < a->nprocs; i++)
+		if (a->procs[i].instance && a->procs[i].seq_received) {
+			w_u32(w, (uint32_t)i);
+			w_u64(w, a->procs[i].instance);
+			w_u64(w, a->procs[i].seq_received);
+		}
 }
 
 static int write_header(int fd, uint64_t len, uint32_t crc)
@@ -377,7 +391,7 @@ static const char *parse(const uint8_t *buf, size_t len, struct oxd_agg *a)
 	uint32_t crc = r_u32(&h), hcrc = r_u32(&h);
 	if (hcrc != crc32_update(0, buf, 28))
 		return "damaged header";
-	if (format != FORMAT)
+	if (format < FORMAT_OLDEST || format > FORMAT)
 		return "unknown format version";
 	if (plen != len - HDR)
 		return "truncated";
@@ -389,6 +403,15 @@ static const char *parse(const uint8_t *buf, size_t len, struct oxd_agg *a)
 	struct maps m = { 0 };
 	load_dict(&r, a, &m);
 	load_samples(&r, a, &m);
+	uint32_t ninst = format >= 3 ? r_u32(&r) : 0;
+	for (uint32_t i = 0; i < ninst && !r.bad; i++) {
+		uint32_t pr = m.proc[r_id(&r, m.nproc)];
+		uint64_t inst = r_u64(&r), seq = r_u64(&r);
+		if (!r.bad) {
+			a->procs[pr].instance = inst;
+			a->procs[pr].seq_received = a->procs[pr].seq_durable = seq;
+		}
+	}
 	if (r.p != r.end)
 		r.bad = 1;
 	free(m.str);

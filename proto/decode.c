@@ -184,23 +184,28 @@ static void dec_fleet(struct dec *x, const msgpack_object *o, struct oxp_fleet *
 
 static void dec_hello(struct dec *x, const msgpack_object *o, struct oxp_hello *m)
 {
-	const msgpack_object *a = arr(x, o, 5);
+	const msgpack_object *a = arr(x, o, 6);
 	m->role = (uint8_t)u64(x, &a[0], OXP_ROLE_CONTROL);
 	m->pid = (int32_t)i64(x, &a[1], 0, INT32_MAX);
 	m->exe = str(x, &a[2]);
 	m->cmdline = str(x, &a[3]);
 	m->software = str(x, &a[4]);
+	m->instance = u64(x, &a[5], UINT64_MAX);
 	if (!x->err && m->role < OXP_ROLE_AGENT)
 		fail(x, -OXP_ESHAPE);
 }
 
 static void dec_welcome(struct dec *x, const msgpack_object *o, struct oxp_welcome *m)
 {
-	const msgpack_object *a = arr(x, o, 4);
+	const msgpack_object *a = arr(x, o, 6);
 	m->software = str(x, &a[0]);
 	dec_fleet(x, &a[1], &m->fleet);
 	m->seq = u64(x, &a[2], UINT64_MAX);
 	m->flush_ms = (uint32_t)u64(x, &a[3], UINT32_MAX);
+	m->durable = u64(x, &a[4], UINT64_MAX);
+	m->received = u64(x, &a[5], UINT64_MAX);
+	if (!x->err && m->durable > m->received)
+		fail(x, -OXP_ESHAPE);
 }
 
 static void dec_error(struct dec *x, const msgpack_object *o, struct oxp_error_msg *m)
@@ -417,10 +422,11 @@ static void dec_samples(struct dec *x, const msgpack_object *o, struct oxp_sampl
 
 static void dec_ack(struct dec *x, const msgpack_object *o, struct oxp_samples_ack *m)
 {
-	const msgpack_object *a = arr(x, o, 3);
+	const msgpack_object *a = arr(x, o, 4);
 	m->seq = u64(x, &a[0], UINT64_MAX);
 	m->accepted = u64(x, &a[1], UINT64_MAX);
 	m->refused = u64(x, &a[2], UINT64_MAX);
+	m->durable = u64(x, &a[3], UINT64_MAX);
 }
 
 static void dec_body(struct dec *x, struct oxp_msg *m, const msgpack_object *body)
@@ -439,6 +445,7 @@ static void dec_body(struct dec *x, struct oxp_msg *m, const msgpack_object *bod
 	case OXP_MSG_AGENT_STATE: dec_stats(x, body, &m->u.agent_state); break;
 	case OXP_MSG_SAMPLES: dec_samples(x, body, &m->u.samples); break;
 	case OXP_MSG_SAMPLES_ACK: dec_ack(x, body, &m->u.samples_ack); break;
+	case OXP_MSG_DURABLE: m->u.durable.seq = u64(x, &arr(x, body, 1)[0], UINT64_MAX); break;
 	default: fail(x, -OXP_ESHAPE); break;
 	}
 }

@@ -84,21 +84,24 @@ static void pk_fleet(struct enc *e, const struct oxp_fleet *f)
 
 static void enc_hello(struct enc *e, const struct oxp_hello *m)
 {
-	pk_arr(e, 5);
+	pk_arr(e, 6);
 	pk_u(e, m->role);
 	pk_i(e, m->pid);
 	pk_s(e, m->exe);
 	pk_s(e, m->cmdline);
 	pk_s(e, m->software);
+	pk_u(e, m->instance);
 }
 
 static void enc_welcome(struct enc *e, const struct oxp_welcome *m)
 {
-	pk_arr(e, 4);
+	pk_arr(e, 6);
 	pk_s(e, m->software);
 	pk_fleet(e, &m->fleet);
 	pk_u(e, m->seq);
 	pk_u(e, m->flush_ms);
+	pk_u(e, m->durable);
+	pk_u(e, m->received);
 }
 
 static void enc_error(struct enc *e, const struct oxp_error_msg *m)
@@ -308,10 +311,15 @@ static int enc_body(struct enc *e, const struct oxp_msg *m)
 	case OXP_MSG_AGENT_STATE: enc_stats(e, &m->u.agent_state); break;
 	case OXP_MSG_SAMPLES: enc_samples(e, &m->u.samples); break;
 	case OXP_MSG_SAMPLES_ACK:
-		pk_arr(e, 3);
+		pk_arr(e, 4);
 		pk_u(e, m->u.samples_ack.seq);
 		pk_u(e, m->u.samples_ack.accepted);
 		pk_u(e, m->u.samples_ack.refused);
+		pk_u(e, m->u.samples_ack.durable);
+		break;
+	case OXP_MSG_DURABLE:
+		pk_arr(e, 1);
+		pk_u(e, m->u.durable.seq);
 		break;
 	default: return -EINVAL;
 	}

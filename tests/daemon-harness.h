@@ -52,6 +52,9 @@ struct oxt_peer {
 	struct oxp_set_state last_set_state;
 };
 
+/* The instance an agent peer announces in HELLO (0: none, the default). */
+extern uint64_t oxt_hello_instance;
+
 /* Connect and say HELLO with role; returns 0 after WELCOME, or the ERROR
  * code (message copied to err if not NULL). */
 int oxt_peer_open(struct oxt_peer *p, const struct oxt_daemon *d, int role, const char *exe,

@@ -48,12 +48,12 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 		m->type = OXP_MSG_HELLO;
 		m->u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, 4242,
 			oxp_str_c("/usr/bin/worker"), oxp_str_c("worker --port 8080"),
-			oxp_str_c("liboxprof 0.1.0") };
+			oxp_str_c("liboxprof 0.1.0"), 0x8badf00d12345678ull };
 		break;
 	case 1:
 		m->type = OXP_MSG_WELCOME;
 		m->u.welcome = (struct oxp_welcome){ oxp_str_c("oxprofd 0.1.0"), fleet,
-			17, 250 };
+			17, 250, 40, 42 };
 		break;
 	case 2:
 		m->type = OXP_MSG_ERROR;
@@ -98,7 +98,11 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 		break;
 	case 12:
 		m->type = OXP_MSG_SAMPLES_ACK;
-		m->u.samples_ack = (struct oxp_samples_ack){ 5, 98, 3 };
+		m->u.samples_ack = (struct oxp_samples_ack){ 5, 98, 3, 4 };
+		break;
+	case 13:
+		m->type = OXP_MSG_DURABLE;
+		m->u.durable.seq = 41;
 		break;
 	default:
 		m->type = OXP_MSG_SAMPLES;

@@ -7,7 +7,7 @@
 
 #include "oxp/oxp.h"
 
-#define OXT_NSAMPLE_MSGS 13
+#define OXT_NSAMPLE_MSGS 14
 
 /* Fill m with example number i (0 .. OXT_NSAMPLE_MSGS-1); the data is
  * static and lives as long as the program. */

@@ -213,3 +213,102 @@ TEST_TIMEOUT(agent_refuses_untrusted_daemon_uid, 60)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+/* Issue 10 item 6: oxprofd is killed with SIGKILL again and again while
+ * three agents sample, and restarted on the same state dir.  Afterwards
+ * every agent's books are exact against what the daemon kept: each sample
+ * taken was accepted or refused by the daemon (and survived the crashes),
+ * or is counted as dropped by the agent; none is lost, none counted twice. */
+TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	const char *args[] = { "--state-dir", d.state, "--flush-ms", "200", NULL };
+	oxt_daemon_restart(&d, args);
+	enum { NAGENTS = 3, KILLS = 6 };
+	pid_t p[NAGENTS];
+	/* Programs that burn CPU until told to exit (normally, so the agent's
+	 * last flush runs), so no agent ends during the kills, however fast
+	 * the machine. */
+	static char sockv[400];
+	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
+	/* Under ASan, bash's own leaks are not ours to report. */
+	const char *env[] = { sockv, "OXPROF_HZ=1000", "OXPROF_START=1",
+			      OXT_ASAN_OPTIONS[0] ? "ASAN_OPTIONS=verify_asan_link_order=0:"
+						    "detect_leaks=0" : NULL, NULL };
+	char *argv[] = { "/bin/bash", "-c", "trap 'exit 0' TERM; while :; do :; done", NULL };
+	for (int i = 0; i < NAGENTS; i++)
+		p[i] = oxt_spawn_agent(argv, env);
+	struct oxt_agent_row row;
+	for (int i = 0; i < NAGENTS; i++)
+		ASSERT_MSG(wait_row(&d, p[i], has_samples, 10000, &row) == 0, "no samples at first");
+	unsigned seed = (unsigned)getpid();
+	printf("  seed %u\n", seed);
+	for (int k = 0; k < KILLS; k++) {
+		usleep(400000 + (useconds_t)(rand_r(&seed) % 1000) * 1000);
+		oxt_daemon_kill9(&d);
+		usleep((useconds_t)(rand_r(&seed) % 300) * 1000);
+		oxt_daemon_restart(&d, args);
+	}
+	usleep(500000);
+	for (int i = 0; i < NAGENTS; i++)
+		ASSERT(kill(p[i], SIGTERM) == 0);
+	for (int i = 0; i < NAGENTS; i++) {
+		wait_exit0(p[i]);
+		ASSERT_MSG(wait_row(&d, p[i], is_exited, 15000, &row) == 0, "agent row never exited");
+		printf("  agent %d: taken %llu, daemon accepted %llu refused %llu, agent dropped %llu"
+		       " (agent says sent %llu)\n", (int)p[i], (unsigned long long)row.taken,
+		       (unsigned long long)row.samples, (unsigned long long)row.dropped_daemon,
+		       (unsigned long long)row.dropped_agent, (unsigned long long)row.sent);
+		ASSERT(row.taken > 0);
+		ASSERT_EQ(row.taken, row.samples + row.dropped_daemon + row.dropped_agent);
+		ASSERT_EQ(row.sent, row.samples + row.dropped_daemon);
+	}
+	/* And what the daemon counts survives one more crash. */
+	struct oxt_status before;
+	oxt_status(&d, &before);
+	oxt_daemon_kill9(&d);
+	oxt_daemon_restart(&d, args);
+	struct oxt_status after;
+	oxt_status(&d, &after);
+	ASSERT_EQ(after.samples, before.samples);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+/* The daemon cannot write snapshots (its state dir is a file), so nothing
+ * ever becomes durable: the agent holds its batches within its buffer
+ * budget (the smallest, 64 KiB), stops sending when its log is full, and
+ * at exit counts what the daemon acknowledged as sent and the rest as
+ * dropped.  The books stay exact and nothing hangs. */
+TEST_TIMEOUT(agent_daemon_holds_within_budget_when_snapshots_fail, 90)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	FILE *f = fopen(d.state, "w");
+	ASSERT(f && fclose(f) == 0);
+	const char *args[] = { "--state-dir", d.state, NULL };
+	oxt_daemon_restart(&d, args);
+	static char sockv[400];
+	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
+	/* Small batches often, so the log of held batches fills early. */
+	const char *env[] = { sockv, "OXPROF_HZ=1000", "OXPROF_START=1", "OXPROF_BUFFER_KB=64",
+			      "OXPROF_FLUSH_MS=10", NULL };
+	char *argv[] = { OXT_SPLIT, "-t", "2", "-n", "200000", NULL };
+	pid_t p = oxt_spawn_agent(argv, env);
+	struct oxt_agent_row row;
+	wait_exit0(p);
+	ASSERT_MSG(wait_row(&d, p, is_exited, 15000, &row) == 0, "agent row never exited");
+	printf("  taken %llu: accepted %llu, refused %llu, dropped %llu\n",
+	       (unsigned long long)row.taken, (unsigned long long)row.samples,
+	       (unsigned long long)row.dropped_daemon, (unsigned long long)row.dropped_agent);
+	ASSERT(oxt_daemon_log_has(&d, "snapshot to"));
+	ASSERT(row.taken > 0);
+	ASSERT_MSG(row.dropped_agent > 0, "the log of held batches never filled");
+	ASSERT_EQ(row.taken, row.samples + row.dropped_daemon + row.dropped_agent);
+	ASSERT_EQ(row.sent, row.samples + row.dropped_daemon);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}

@@ -267,7 +267,7 @@ static int newer(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 	/* [version, type, body]: fixarray(3) then the version, a fixint. */
 	if (b.data[4] != 0x93 || b.data[5] != OXP_PROTOCOL_VERSION)
 		return -1;
-	b.data[5] = 2;
+	b.data[5] = OXP_PROTOCOL_VERSION + 1;
 	oxp_send_all(fd, b.data, b.len, 2000);
 	oxp_buf_destroy(&b);
 	return 0;
@@ -281,8 +281,8 @@ TEST(client_version_mismatch)
 	ASSERT_EQ(fake_finish(&f), 0);
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "protocol version mismatch");
-	ASSERT_HAS(res.err, "speaks protocol version 2");
-	ASSERT_HAS(res.err, "speaks version 1");
+	ASSERT_HAS(res.err, "speaks protocol version 3");
+	ASSERT_HAS(res.err, "speaks version 2");
 }
 
 /* Answers a query with its head, then goes away. */
@@ -540,5 +540,5 @@ TEST(client_usage_errors)
 	CTL(&res, "version", "--json", "--socket", "/tmp/oxt-nonexistent.sock");
 	ASSERT_EQ(res.code, 0);
 	ASSERT(json_ok(res.out));
-	ASSERT_HAS(res.out, "\"protocol\": 1");
+	ASSERT_HAS(res.out, "\"protocol\": 2");
 }

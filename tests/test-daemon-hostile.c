@@ -275,7 +275,7 @@ static int raw_hello(const struct oxt_daemon *d, int role, const char *exe, cons
 	oxp_buf_init(&b);
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ (uint8_t)role, 1, oxp_str_c(exe), oxp_str_c(cmdline),
-					oxp_str_c("liboxprof 0.1.0") };
+					oxp_str_c("liboxprof 0.1.0"), 0 };
 	ASSERT_EQ(oxp_encode(&b, &m), 0);
 	int r = oxp_send_all(fd, b.data, b.len, 10000);
 	oxp_buf_destroy(&b);
@@ -696,7 +696,7 @@ static int send_hello(int fd, const char *exe, const char *cmdline)
 	oxp_buf_init(&bb);
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, 1, oxp_str_c(exe), oxp_str_c(cmdline),
-					oxp_str_c("liboxprof 0.1.0") };
+					oxp_str_c("liboxprof 0.1.0"), 0 };
 	ASSERT_EQ(oxp_encode(&bb, &m), 0);
 	int r = oxp_send_all(fd, bb.data, bb.len, 10000);
 	oxp_buf_destroy(&bb);

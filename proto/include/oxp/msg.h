@@ -33,6 +33,8 @@ struct oxp_hello {
 	struct oxp_str exe;    /* agent: /proc/self/exe target */
 	struct oxp_str cmdline; /* agent: argv joined by spaces, truncated */
 	struct oxp_str software; /* "liboxprof 0.1.0", "oxprofctl 0.1.0" */
+	uint64_t instance;     /* agent: random, fixed for the process's life
+				  (new in a fork child); 0 for clients */
 };
 
 struct oxp_welcome {
@@ -40,6 +42,11 @@ struct oxp_welcome {
 	struct oxp_fleet fleet;  /* agents adopt this at once */
 	uint64_t seq;            /* of the state; echoed by AGENT_STATE */
 	uint32_t flush_ms;       /* how often agents send batches */
+	/* Agent: of this agent instance's batches, those through seq `durable`
+	 * are in a written snapshot, those through `received` are aggregated
+	 * (in memory only).  0 = none; always 0 for clients. */
+	uint64_t durable;
+	uint64_t received;
 };
 
 struct oxp_error_msg {
@@ -224,6 +231,15 @@ struct oxp_samples_ack {
 	uint64_t seq;
 	uint64_t accepted;
 	uint64_t refused;       /* over the daemon's memory budget */
+	uint64_t durable;       /* as in DURABLE: batches through this seq are
+				   durable (= seq for a daemon without a state
+				   dir, whose aggregate is all there is) */
+};
+
+/* Every batch of this agent instance through seq is in a written snapshot
+ * (or, for a daemon without a state dir, aggregated): it survives a crash. */
+struct oxp_durable {
+	uint64_t seq;
 };
 
 struct oxp_msg {
@@ -242,6 +258,7 @@ struct oxp_msg {
 		struct oxp_agent_stats agent_state;
 		struct oxp_samples samples;
 		struct oxp_samples_ack samples_ack;
+		struct oxp_durable durable;
 	} u;
 };
 

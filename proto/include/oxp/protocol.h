@@ -8,7 +8,7 @@
 #ifndef OXP_PROTOCOL_H
 #define OXP_PROTOCOL_H
 
-#define OXP_PROTOCOL_VERSION 1
+#define OXP_PROTOCOL_VERSION 2
 
 /* Framing: a 4-byte big-endian length, then that many bytes of one msgpack
  * value.  A zero length, or one above the reader's cap, is an error. */
@@ -47,6 +47,7 @@ enum oxp_msg_type {
 	OXP_MSG_AGENT_STATE = 21, /* agent -> daemon: ack and counters */
 	OXP_MSG_SAMPLES = 22,     /* agent -> daemon: a batch of stacks */
 	OXP_MSG_SAMPLES_ACK = 23, /* daemon -> agent: a batch was aggregated */
+	OXP_MSG_DURABLE = 24,     /* daemon -> agent: batches through seq are on disk */
 };
 
 enum oxp_role { OXP_ROLE_AGENT = 1, OXP_ROLE_CONTROL = 2 };
