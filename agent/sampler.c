@@ -35,6 +35,34 @@ const char *oxa_source_name(int source)
 	}
 }
 
+/* "SIGPROF", "SIGRTMIN+3", or the number. */
+static void signal_name(int s, char *buf, size_t len)
+{
+	if (s == SIGPROF)
+		snprintf(buf, len, "SIGPROF");
+	else if (s >= SIGRTMIN && s <= SIGRTMAX)
+		snprintf(buf, len, "SIGRTMIN+%d", s - SIGRTMIN);
+	else
+		snprintf(buf, len, "SIG%s", sigabbrev_np(s) ? sigabbrev_np(s) : "?");
+}
+
+void oxa_sampler_describe(const struct oxa_sampler_stats *st, int source,
+			  char *buf, size_t len)
+{
+	if (st->why[0]) {
+		snprintf(buf, len, "%s", st->why);
+		return;
+	}
+	if (!st->host_handler) {
+		snprintf(buf, len, "%s", oxa_source_name(source));
+		return;
+	}
+	char sig[24];
+	signal_name(st->signo, sig, sizeof(sig));
+	snprintf(buf, len, "%s, %s (shared with the host's handler)",
+		 oxa_source_name(source), sig);
+}
+
 /* Signals whose default action is to terminate: forwarding a foreign one
  * to SIG_DFL is then simple (sighandler.c).  Others are refused. */
 static int signal_allowed(int s)
@@ -74,7 +102,7 @@ static int parse_signal(const char *v)
  * blocked signal with no handler is how sigwait/signalfd users hold it). */
 static int signal_free(int s, struct sigaction *old)
 {
-	if (sigaction(s, NULL, old) < 0)
+	if (oxa__real_sigaction(s, NULL, old) < 0)
 		return 0;
 	if (!(old->sa_flags & SA_SIGINFO) && (old->sa_handler == SIG_DFL ||
 					      old->sa_handler == SIG_IGN)) {
@@ -162,16 +190,12 @@ static int init_locked(const struct oxa_sampler_config *cfg)
 					   atfork_child) == 0)
 		atfork_done = 1;
 	oxa__unwind_init();
+	oxa__interpose_init();
 	oxa__s.signo = s;
-	oxa__s.prev = old;
+	oxa__host_set(&old);
+	atomic_store(&oxa__s.host_took, 0);
 	__atomic_store_n(&oxa__s.ring, ring, __ATOMIC_RELEASE);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = oxa__handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(s, &sa, NULL) < 0) {
-		r = -errno;
+	if ((r = oxa__install(s, NULL)) < 0) {
 		__atomic_store_n(&oxa__s.ring, NULL, __ATOMIC_RELEASE);
 		oxa_ring_free(ring);
 		return r;
@@ -318,6 +342,7 @@ void oxa_sampler_stats(struct oxa_sampler_stats *st)
 	st->achieved_hz = armed ? rate_locked() : oxa__s.last_hz;
 	st->source = armed ? oxa__s.source : OXA_SOURCE_NONE;
 	st->signo = oxa__s.signo;
+	st->host_handler = atomic_load(&oxa__s.host_took);
 	memcpy(st->why, oxa__s.why, sizeof(st->why));
 	memcpy(st->note, oxa__s.note, sizeof(st->note));
 	pthread_mutex_unlock(&oxa__s.lock);
@@ -327,10 +352,10 @@ void oxa_sampler_stats(struct oxa_sampler_stats *st)
 static void check_handler_locked(void)
 {
 	struct sigaction cur;
-	if (sigaction(oxa__s.signo, NULL, &cur) == 0 &&
+	if (oxa__real_sigaction(oxa__s.signo, NULL, &cur) == 0 &&
 	    (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != oxa__handler))
 		snprintf(oxa__s.why, sizeof(oxa__s.why), "the host replaced "
-			 "our handler for signal %d: no samples",
+			 "our handler for signal %d without libc: no samples",
 			 oxa__s.signo);
 }
 
@@ -386,15 +411,18 @@ void oxa_sampler_shutdown(void)
 		if (atomic_load(&oxa__threads[i].tid))
 			oxa__slot_release(i);
 	struct sigaction cur;
-	if (sigaction(oxa__s.signo, NULL, &cur) == 0 &&
+	if (oxa__real_sigaction(oxa__s.signo, NULL, &cur) == 0 &&
 	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == oxa__handler) {
 		/* SIG_IGN first discards any stale signal of ours still
-		 * pending, which the restored SIG_DFL would turn into a kill. */
-		struct sigaction ign;
+		 * pending, which a restored SIG_DFL would turn into a kill.
+		 * The host's own action (what it installed through our
+		 * interposers, or what we replaced) goes back. */
+		struct sigaction ign, host;
 		memset(&ign, 0, sizeof(ign));
 		ign.sa_handler = SIG_IGN;
-		sigaction(oxa__s.signo, &ign, NULL);
-		sigaction(oxa__s.signo, &oxa__s.prev, NULL);
+		oxa__real_sigaction(oxa__s.signo, &ign, NULL);
+		oxa__host_get(&host);
+		oxa__real_sigaction(oxa__s.signo, &host, NULL);
 	}
 	struct oxa_ring *r = oxa__s.ring;
 	__atomic_store_n(&oxa__s.ring, NULL, __ATOMIC_RELEASE);

@@ -13,7 +13,8 @@
  *    the event.  Live when a slot of this thread holds that fd, else stale.
  *    A host would need its own handler or a blocked mask to use F_SETSIG
  *    with this signal, and then we would not have picked it.
- *  - anything else is foreign and goes to the disposition we replaced.
+ *  - anything else is foreign and goes to the host's action for the
+ *    signal: the one we replaced, or the handler the host installed since.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -80,32 +81,43 @@ static int classify(const siginfo_t *si, int tid)
 }
 
 /*
- * Hand a foreign signal to the disposition we replaced.  We only ever
- * replace SIG_DFL or SIG_IGN (never a host handler), and only for signals
- * whose default action is to terminate, so SIG_DFL means: put the default
- * back and re-raise; the signal stays blocked until this handler returns,
- * then the kernel applies the default action, as if we were not here.
+ * Hand a foreign signal to the host's action for it: what we replaced at
+ * init (SIG_DFL or SIG_IGN, and then only for signals whose default action
+ * is to terminate), or the handler the host installed later through our
+ * interposers (interpose.c).  SIG_DFL means: put the default back and
+ * re-raise; the signal stays blocked until this handler returns, then the
+ * kernel applies the default action, as if we were not here.
  */
 static void forward(int sig, siginfo_t *si, void *uc)
 {
 	atomic_fetch_add_explicit(&oxa__s.foreign, 1, memory_order_relaxed);
-	const struct sigaction *p = &oxa__s.prev;
-	if (p->sa_flags & SA_SIGINFO) {
-		if (p->sa_sigaction)
-			p->sa_sigaction(sig, si, uc);
-		return;
-	}
-	if (p->sa_handler == SIG_IGN)
-		return;
-	if (p->sa_handler == SIG_DFL) {
+	struct sigaction p;
+	oxa__host_get(&p);
+	int has = (p.sa_flags & SA_SIGINFO) ? p.sa_sigaction != NULL :
+		  p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN;
+	if (has && (p.sa_flags & SA_RESETHAND)) {
+		/* One-shot, as the kernel would have done on entry. */
 		struct sigaction d;
 		memset(&d, 0, sizeof(d));
 		d.sa_handler = SIG_DFL;
-		sigaction(sig, &d, NULL);
+		oxa__host_set(&d);
+	}
+	if (p.sa_flags & SA_SIGINFO) {
+		if (p.sa_sigaction)
+			p.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (p.sa_handler == SIG_IGN)
+		return;
+	if (p.sa_handler == SIG_DFL) {
+		struct sigaction d;
+		memset(&d, 0, sizeof(d));
+		d.sa_handler = SIG_DFL;
+		oxa__real_sigaction(sig, &d, NULL);
 		syscall(SYS_tgkill, getpid(), oxa__gettid(), sig);
 		return;
 	}
-	p->sa_handler(sig);
+	p.sa_handler(sig);
 }
 
 /*
