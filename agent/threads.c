@@ -225,9 +225,17 @@ int oxa__threads_init(void)
 	return 0;
 }
 
+/*
+ * Paused, a new thread costs nothing here: no lock, no libunwind cache, no
+ * slot.  If an arm comes later, its /proc/self/task scan finds the thread
+ * (it stored armed before scanning, and this thread read armed after it
+ * was cloned, so one of the two sees the other) and the tick reaps it when
+ * it is gone.
+ */
 static void thread_start(void)
 {
-	if (!__atomic_load_n(&oxa__s.inited, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&oxa__s.inited, __ATOMIC_ACQUIRE) ||
+	    !atomic_load(&oxa__s.armed))
 		return;
 	/* Build libunwind's per-thread trace cache here rather than in the
 	 * first signal handler. */
