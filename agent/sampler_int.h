@@ -47,6 +47,8 @@ struct oxa__thread {
 	_Atomic int busy;    /* the handler is using this slot */
 	_Atomic int fd;      /* perf event, or -1 */
 	_Atomic int freerun; /* perf event runs without a refresh limit */
+	_Atomic int phase;   /* perf event still in its random first period */
+	_Atomic uint64_t period; /* perf: the period asked for, ns */
 	_Atomic uint64_t cookie; /* timer: value carried by its signals */
 	timer_t timer;
 	int has_timer;

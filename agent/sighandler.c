@@ -218,9 +218,16 @@ void oxa__handler(int sig, siginfo_t *si, void *ucv)
 		take_sample(th, ucv, tid);
 		oxa__tls.guard = 0;
 	}
+	int fd = atomic_load_explicit(&th->fd, memory_order_relaxed);
+	/* The random first period is over: the real one from now on. */
+	if (fd >= 0 && atomic_load_explicit(&th->phase, memory_order_relaxed)) {
+		atomic_store_explicit(&th->phase, 0, memory_order_relaxed);
+		uint64_t p = atomic_load_explicit(&th->period,
+						  memory_order_relaxed);
+		ioctl(fd, PERF_EVENT_IOC_PERIOD, &p);
+	}
 	/* A real-time signal's event is re-enabled last, so at most one of
 	 * its signals is ever queued (sources.c says why). */
-	int fd = atomic_load_explicit(&th->fd, memory_order_relaxed);
 	if (fd >= 0 && !atomic_load_explicit(&th->freerun, memory_order_relaxed))
 		ioctl(fd, PERF_EVENT_IOC_REFRESH, 1);
 	atomic_store(&th->busy, 0);
