@@ -9,8 +9,8 @@
  *   -m  CPU milliseconds to burn after installing it (default 1000)
  *   -r  ITIMER_PROF rate (default 100 Hz)
  *   -t  extra threads burning alongside the main one (default 1)
- * Burns before_host() first (the agent alone), then after_host() (both
- * profilers).  Prints "hits=H foreign=F cpu=S max=M prev=P cur=C source=..."
+ * Burns before_host() first (the agent alone, leaf spin_alone), then
+ * after_host() (both profilers, leaf spin_shared).  Prints "hits=H foreign=F cpu=S max=M prev=P cur=C source=..."
  * where foreign counts handler calls that did not come from the kernel's
  * itimer (si_code != SI_KERNEL), prev says what sigaction reported as the
  * previous SIGPROF action (dfl, ign, other), cur whether a query returns
@@ -49,16 +49,18 @@ static void on_prof(int sig)
 	hits++;
 }
 
-NOINL uint64_t spin(uint64_t x)
-{
-	for (int i = 0; i < 4096; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		__asm__ volatile("" : "+r"(x));
+#define SPIN(x)                                          \
+	for (int i = 0; i < 4096; i++) {                 \
+		x ^= x << 13;                            \
+		x ^= x >> 7;                             \
+		x ^= x << 17;                            \
+		__asm__ volatile("" : "+r"(x));          \
 	}
-	return x;
-}
+
+/* The leaves the agent's samples land in, before and after the host
+ * installed its profiler. */
+NOINL uint64_t spin_alone(uint64_t x) { SPIN(x); return x; }
+NOINL uint64_t spin_shared(uint64_t x) { SPIN(x); return x; }
 
 static double proc_cpu(void)
 {
@@ -79,7 +81,7 @@ NOINL uint64_t before_host(double secs)
 	uint64_t x = 1;
 	double t0 = thread_cpu();
 	while (thread_cpu() - t0 < secs)
-		x = spin(x);
+		x = spin_alone(x);
 	return x;
 }
 
@@ -88,7 +90,7 @@ NOINL uint64_t after_host(double secs)
 	uint64_t x = 1;
 	double t0 = thread_cpu();
 	while (thread_cpu() - t0 < secs && !stop)
-		x = spin(x);
+		x = spin_shared(x);
 	return x;
 }
 
