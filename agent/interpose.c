@@ -24,7 +24,8 @@
  * that is not ours (the host's ITIMER_PROF, its timers, kill).  Every other
  * signal goes straight to libc.  setitimer needs no wrapper: its signals
  * are the kernel's (SI_KERNEL), never mistaken for ours.  A host that
- * calls rt_sigaction without libc is seen by oxa_sampler_tick and reported.
+ * calls rt_sigaction without libc is seen by oxa_sampler_tick, which
+ * leaves it the signal and moves the agent to a free real-time one.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -158,6 +159,16 @@ void oxa__host_set(const struct sigaction *act)
 	sigset_t saved;
 	host_lock(&saved);
 	host_write(act);
+	host_unlock(&saved);
+}
+
+void oxa__host_switch(int sig, const struct sigaction *act)
+{
+	sigset_t saved;
+	host_lock(&saved);
+	oxa__s.signo = sig;
+	host_write(act);
+	atomic_store(&oxa__s.host_took, 0);
 	host_unlock(&saved);
 }
 

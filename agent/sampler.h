@@ -65,6 +65,8 @@ struct oxa_sampler_stats {
 	int host_handler;      /* the host installed its own handler for
 				  our signal after init: we forward its
 				  signals to it */
+	int moved_from;        /* the host took this signal without libc:
+				  we moved from it to signo */
 	char note[96];         /* about the source, e.g. the cpu-timer's
 				  tick-bound limit and why it is in use */
 };

@@ -46,6 +46,8 @@ struct oxa__thread {
 	_Atomic int armed;   /* source open and firing */
 	_Atomic int busy;    /* the handler is using this slot */
 	_Atomic int fd;      /* perf event, or -1 */
+	_Atomic int old_fd;  /* the last perf event closed: its late signals
+				are stale, not the host's */
 	_Atomic int freerun; /* perf event runs without a refresh limit */
 	_Atomic int phase;   /* perf event still in its random first period */
 	_Atomic uint64_t period; /* perf: the period asked for, ns */
@@ -91,6 +93,9 @@ struct oxa__state {
 	_Atomic unsigned host_seq;
 	atomic_flag host_lock;
 	_Atomic int host_took; /* the host installed a handler of its own */
+	int moved_from;        /* the host took this signal behind libc's
+				  back: we moved to signo */
+	int lost;              /* ... and no signal was free: no sampling */
 	struct oxa_ring *ring;
 	_Atomic int armed;     /* process-wide: new threads arm themselves */
 	int mode, source;
@@ -128,6 +133,8 @@ void oxa__host_get(struct sigaction *out);
 void oxa__host_set(const struct sigaction *act);
 /* Install our handler for sig, with the host's mask and SA_ONSTACK. */
 int oxa__install(int sig, const struct sigaction *host);
+/* Make sig the agent's signal, host the host's action for it. */
+void oxa__host_switch(int sig, const struct sigaction *host);
 
 /* unwind.c */
 int oxa__unwind_init(void);

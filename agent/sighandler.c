@@ -11,8 +11,8 @@
  *    queued before the timer was deleted): swallowed.
  *  - si_code POLL_IN..POLL_HUP: a perf event's F_SETSIG signal; si_fd names
  *    the event.  Live when a slot of this thread holds that fd, else stale.
- *    A host would need its own handler or a blocked mask to use F_SETSIG
- *    with this signal, and then we would not have picked it.
+ *    An unknown fd is stale (one of ours just closed) unless the host
+ *    has since installed a handler of its own, which may use F_SETSIG.
  *  - anything else is foreign and goes to the host's action for the
  *    signal: the one we replaced, or the handler the host installed since.
  */
@@ -59,6 +59,17 @@ static int slot_by_fd(int fd, int tid)
 	return -1;
 }
 
+static int closed_fd(int fd)
+{
+	unsigned hw = atomic_load_explicit(&oxa__s.hiwater,
+					   memory_order_acquire);
+	for (unsigned i = 0; i < hw && i < OXA_MAX_THREADS; i++)
+		if (atomic_load_explicit(&oxa__threads[i].old_fd,
+					 memory_order_relaxed) == fd)
+			return 1;
+	return 0;
+}
+
 /* Slot index for a live signal of ours; -1 ours but stale; -2 foreign. */
 static int classify(const siginfo_t *si, int tid)
 {
@@ -75,8 +86,17 @@ static int classify(const siginfo_t *si, int tid)
 			return (int)idx;
 		return -1;
 	}
-	if (si->si_code >= POLL_IN && si->si_code <= POLL_HUP)
-		return slot_by_fd(si->si_fd, tid);
+	if (si->si_code >= POLL_IN && si->si_code <= POLL_HUP) {
+		int i = slot_by_fd(si->si_fd, tid);
+		if (i >= 0)
+			return i;
+		/* Not a live event of ours: a late one of ours, or, once the
+		 * host has a handler of its own, the host's (F_SETSIG). */
+		return closed_fd(si->si_fd) ||
+			       !atomic_load_explicit(&oxa__s.host_took,
+						     memory_order_relaxed) ?
+			       -1 : -2;
+	}
 	return -2;
 }
 

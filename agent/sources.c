@@ -267,8 +267,10 @@ void oxa__source_close(struct oxa__thread *th)
 			usleep(100);
 	}
 	int fd = atomic_exchange(&th->fd, -1);
-	if (fd >= 0)
+	if (fd >= 0) {
+		atomic_store(&th->old_fd, fd);
 		close(fd);
+	}
 	if (th->has_timer) {
 		timer_delete(th->timer);
 		th->has_timer = 0;

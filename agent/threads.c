@@ -48,6 +48,7 @@ static int slot_new(pid_t tid)
 		if (atomic_load(&th->tid))
 			continue;
 		atomic_store(&th->fd, -1);
+		atomic_store(&th->old_fd, -1);
 		atomic_store(&th->cookie, 0);
 		atomic_store(&th->armed, 0);
 		th->has_timer = 0;
@@ -181,6 +182,7 @@ void oxa__threads_forget(void)
 		int fd = atomic_exchange(&th->fd, -1);
 		if (fd >= 0)
 			close(fd);
+		atomic_store(&th->old_fd, -1);
 		atomic_store(&th->armed, 0);
 		atomic_store(&th->busy, 0);
 		atomic_store(&th->cookie, 0);

@@ -83,6 +83,13 @@ TEST_TIMEOUT(agent_host_signal_sigprof_after_start, 120)
 	host_takes_sigprof("-s");
 }
 
+/* A runtime that calls rt_sigaction itself never reaches the interposers:
+ * the agent notices at its next tick and moves to a real-time signal. */
+TEST_TIMEOUT(agent_host_raw_rt_sigaction_sigprof_after_start, 120)
+{
+	host_takes_sigprof("-k");
+}
+
 /* ---- thread creation while paused ---- */
 
 /* Run argv under strace -f -c; total system calls, or -1 if strace cannot
