@@ -2,18 +2,23 @@
  * test-agent-signals.c - the agent's sampling side inside ordinary hosts:
  * a host that takes SIGPROF after the agent started (tests/progs/hostprof),
  * the cost of thread creation while paused, and short threads
- * (tests/progs/shortthreads).  Real agent, preloaded, stand-alone.
+ * (tests/progs/shortthreads).  Real agent, preloaded, stand-alone; and the
+ * signal interposers in this process, with the sampling core linked in.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent-harness.h"
+#include "sampler_int.h"
 #include "task.h"
 
 /* ---- a host with its own SIGPROF profiler, installed later ---- */
@@ -199,4 +204,127 @@ TEST_TIMEOUT(agent_short_threads_sampled_at_their_cpu_share, 300)
 	 * little against the thread's CPU clock, hence the margin). */
 	ASSERT_MSG((double)f.leaf[0] <= 3.0 * expect, "%llu samples, %.0f expected",
 		   (unsigned long long)f.leaf[0], expect);
+}
+
+/* ---- the interposers, in process (the sampler linked in) ---- */
+
+static volatile sig_atomic_t h_hits;
+static volatile int h_code;
+
+static void h_plain(int sig)
+{
+	(void)sig;
+	h_hits++;
+}
+
+static void h_info(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	h_hits++;
+	h_code = si->si_code;
+}
+
+/* The kernel's action, not what libc (our interposer) says. */
+struct ksigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+static void kernel_action(int sig, struct ksigaction *k)
+{
+	ASSERT_EQ(syscall(SYS_rt_sigaction, sig, NULL, k, 8), 0);
+}
+
+static void sampler_up(void)
+{
+	int r = oxa_sampler_init(NULL);
+	ASSERT_MSG(r == 0, "oxa_sampler_init: %d", r);
+	struct oxa_sampler_stats st;
+	oxa_sampler_stats(&st);
+	ASSERT_EQ(st.signo, SIGPROF);
+}
+
+TEST(agent_interposed_sysv_signal_is_one_shot)
+{
+	sampler_up();
+	ASSERT(sysv_signal(SIGPROF, h_plain) == SIG_DFL);
+	ASSERT_EQ(kill(getpid(), SIGPROF), 0);
+	ASSERT_EQ(h_hits, 1);
+	/* One-shot: the host's action is SIG_DFL again, ours stays. */
+	struct sigaction q;
+	ASSERT_EQ(sigaction(SIGPROF, NULL, &q), 0);
+	ASSERT(!(q.sa_flags & SA_SIGINFO) && q.sa_handler == SIG_DFL);
+	struct ksigaction k;
+	kernel_action(SIGPROF, &k);
+	ASSERT(k.handler == (void *)oxa__handler);
+	ASSERT(signal(SIGPROF, SIG_IGN) == SIG_DFL);
+	ASSERT_EQ(kill(getpid(), SIGPROF), 0); /* ignored, as the host asked */
+	ASSERT_EQ(h_hits, 1);
+	struct oxa_sampler_stats st;
+	oxa_sampler_stats(&st);
+	ASSERT_EQ(st.foreign, 2);
+}
+
+/* sigset is obsolete, but hosts still call it. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+TEST(agent_interposed_sigset_hold_and_release)
+{
+	sampler_up();
+	ASSERT(sigset(SIGPROF, SIG_HOLD) == SIG_DFL);
+	sigset_t m;
+	pthread_sigmask(SIG_BLOCK, NULL, &m);
+	ASSERT_EQ(sigismember(&m, SIGPROF), 1);
+	ASSERT(sigset(SIGPROF, h_plain) == SIG_HOLD);
+	pthread_sigmask(SIG_BLOCK, NULL, &m);
+	ASSERT_EQ(sigismember(&m, SIGPROF), 0);
+	ASSERT(signal(SIGPROF, SIG_DFL) == h_plain);
+}
+
+TEST(agent_host_mask_and_altstack_are_kept)
+{
+	sampler_up();
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = h_info;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR1);
+	ASSERT_EQ(sigaction(SIGPROF, &sa, &old), 0);
+	ASSERT(!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL);
+	struct ksigaction k;
+	kernel_action(SIGPROF, &k);
+	ASSERT(k.handler == (void *)oxa__handler);
+	ASSERT(k.flags & SA_ONSTACK);
+	ASSERT(k.flags & SA_RESTART);
+	ASSERT(k.mask & (1ull << (SIGUSR1 - 1)));
+	union sigval v = { .sival_int = 7 };
+	ASSERT_EQ(sigqueue(getpid(), SIGPROF, v), 0);
+	ASSERT_EQ(h_hits, 1);
+	ASSERT_EQ(h_code, SI_QUEUE);
+	struct oxa_sampler_stats st;
+	oxa_sampler_stats(&st);
+	char src[80];
+	oxa_sampler_describe(&st, OXA_SOURCE_PERF_TASK_CLOCK, src, sizeof(src));
+	ASSERT_STREQ(src, "perf-task-clock, SIGPROF (shared with the host's handler)");
+}
+
+TEST(agent_shutdown_gives_the_host_its_handler)
+{
+	sampler_up();
+	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = h_info;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	ASSERT_EQ(sigaction(SIGPROF, &sa, NULL), 0);
+	oxa_sampler_shutdown();
+	struct ksigaction k;
+	kernel_action(SIGPROF, &k);
+	ASSERT(k.handler == (void *)h_info);
+	ASSERT_EQ(kill(getpid(), SIGPROF), 0);
+	ASSERT_EQ(h_hits, 1);
+	ASSERT_EQ(h_code, SI_USER);
 }
