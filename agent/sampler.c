@@ -169,6 +169,10 @@ static void atfork_child(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	oxa__s.lock = fresh; /* another thread may have held it */
+	/* Likewise the host-action lock: its holder is not in the child. */
+	atomic_flag_clear(&oxa__s.host_lock);
+	if (atomic_load(&oxa__s.host_seq) & 1)
+		atomic_fetch_add(&oxa__s.host_seq, 1);
 	oxa_sampler_atfork_child();
 }
 
