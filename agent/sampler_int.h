@@ -127,9 +127,12 @@ int oxa__gettid(void);
 int oxa__real_sigaction(int sig, const struct sigaction *act,
 			struct sigaction *old);
 void oxa__interpose_init(void);
-/* The host's action for our signal, as a consistent copy (any context). */
+/* The host's action for our signal, as a consistent copy.
+ * Async-signal-safe (a seqlock read: never waits on this thread). */
 void oxa__host_get(struct sigaction *out);
-/* Replace the host's action for our signal (any context, even a handler). */
+/* Replace the host's action for our signal.  Async-signal-safe: the lock
+ * is held with every signal blocked, so a handler only ever waits for
+ * another thread's few instructions (the SA_RESETHAND case). */
 void oxa__host_set(const struct sigaction *act);
 /* Install our handler for sig, with the host's mask and SA_ONSTACK. */
 int oxa__install(int sig, const struct sigaction *host);
