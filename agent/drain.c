@@ -66,7 +66,7 @@ void oxa_fill_stats(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, 
 	st->mode = (uint8_t)a->want.mode;
 	st->hz_requested = a->want.hz;
 	st->hz_achieved = s.achieved_hz;
-	snprintf(src, srclen, "%s", s.why[0] ? s.why : oxa_source_name(s.source));
+	oxa_sampler_describe(&s, s.source, src, srclen);
 	st->source = oxp_str_c(src);
 	/* Every sample the handler took is sent, dropped, or still held. */
 	st->taken = s.taken + s.dropped;

@@ -35,6 +35,38 @@ const char *oxa_source_name(int source)
 	}
 }
 
+/* "SIGPROF", "SIGRTMIN+3", or the number. */
+static void signal_name(int s, char *buf, size_t len)
+{
+	if (s == SIGPROF)
+		snprintf(buf, len, "SIGPROF");
+	else if (s >= SIGRTMIN && s <= SIGRTMAX)
+		snprintf(buf, len, "SIGRTMIN+%d", s - SIGRTMIN);
+	else
+		snprintf(buf, len, "SIG%s", sigabbrev_np(s) ? sigabbrev_np(s) : "?");
+}
+
+void oxa_sampler_describe(const struct oxa_sampler_stats *st, int source,
+			  char *buf, size_t len)
+{
+	if (st->why[0]) {
+		snprintf(buf, len, "%s", st->why);
+		return;
+	}
+	char sig[24], from[24];
+	signal_name(st->signo, sig, sizeof(sig));
+	if (st->moved_from) {
+		signal_name(st->moved_from, from, sizeof(from));
+		snprintf(buf, len, "%s, %s (host took %s)",
+			 oxa_source_name(source), sig, from);
+	} else if (st->host_handler) {
+		snprintf(buf, len, "%s, %s (shared with the host's handler)",
+			 oxa_source_name(source), sig);
+	} else {
+		snprintf(buf, len, "%s", oxa_source_name(source));
+	}
+}
+
 /* Signals whose default action is to terminate: forwarding a foreign one
  * to SIG_DFL is then simple (sighandler.c).  Others are refused. */
 static int signal_allowed(int s)
@@ -71,18 +103,26 @@ static int parse_signal(const char *v)
 }
 
 /* Free: no host handler (SIG_DFL or SIG_IGN) and not blocked here (a
- * blocked signal with no handler is how sigwait/signalfd users hold it). */
-static int signal_free(int s, struct sigaction *old)
+ * blocked signal with no handler is how sigwait/signalfd users hold it).
+ * The drain thread blocks everything: it asks with mask 0. */
+static int signal_free_mask(int s, struct sigaction *old, int mask)
 {
-	if (sigaction(s, NULL, old) < 0)
+	if (oxa__real_sigaction(s, NULL, old) < 0)
 		return 0;
 	if (!(old->sa_flags & SA_SIGINFO) && (old->sa_handler == SIG_DFL ||
 					      old->sa_handler == SIG_IGN)) {
+		if (!mask)
+			return 1;
 		sigset_t cur;
 		pthread_sigmask(SIG_BLOCK, NULL, &cur);
 		return sigismember(&cur, s) != 1;
 	}
 	return 0;
+}
+
+static int signal_free(int s, struct sigaction *old)
+{
+	return signal_free_mask(s, old, 1);
 }
 
 /* Choose our signal: the configured one (must be free), else SIGPROF,
@@ -129,6 +169,10 @@ static void atfork_child(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	oxa__s.lock = fresh; /* another thread may have held it */
+	/* Likewise the host-action lock: its holder is not in the child. */
+	atomic_flag_clear(&oxa__s.host_lock);
+	if (atomic_load(&oxa__s.host_seq) & 1)
+		atomic_fetch_add(&oxa__s.host_seq, 1);
 	oxa_sampler_atfork_child();
 }
 
@@ -162,16 +206,14 @@ static int init_locked(const struct oxa_sampler_config *cfg)
 					   atfork_child) == 0)
 		atfork_done = 1;
 	oxa__unwind_init();
+	oxa__interpose_init();
 	oxa__s.signo = s;
-	oxa__s.prev = old;
+	oxa__host_set(&old);
+	atomic_store(&oxa__s.host_took, 0);
+	oxa__s.moved_from = 0;
+	oxa__s.lost = 0;
 	__atomic_store_n(&oxa__s.ring, ring, __ATOMIC_RELEASE);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = oxa__handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(s, &sa, NULL) < 0) {
-		r = -errno;
+	if ((r = oxa__install(s, NULL)) < 0) {
 		__atomic_store_n(&oxa__s.ring, NULL, __ATOMIC_RELEASE);
 		oxa_ring_free(ring);
 		return r;
@@ -227,6 +269,8 @@ static void disarm_locked(void)
 					 oxa__s.win_seconds : 0;
 }
 
+static void check_handler_locked(void);
+
 int oxa_sampler_arm(int mode, unsigned hz, unsigned depth)
 {
 	if ((mode != OXA_MODE_CPU && mode != OXA_MODE_WALL) || hz < 1 ||
@@ -238,10 +282,11 @@ int oxa_sampler_arm(int mode, unsigned hz, unsigned depth)
 		depth = OXA_MAX_DEPTH;
 	pthread_mutex_lock(&oxa__s.lock);
 	int r = 0;
-	if (!oxa__s.inited) {
-		r = oxa__s.disabled ? -EBUSY : -ENODEV;
+	if (!oxa__s.inited || oxa__s.lost) {
+		r = oxa__s.disabled || oxa__s.lost ? -EBUSY : -ENODEV;
 		goto out;
 	}
+	check_handler_locked();
 	disarm_locked();
 	oxa__s.mode = mode;
 	oxa__s.hz = hz;
@@ -318,30 +363,67 @@ void oxa_sampler_stats(struct oxa_sampler_stats *st)
 	st->achieved_hz = armed ? rate_locked() : oxa__s.last_hz;
 	st->source = armed ? oxa__s.source : OXA_SOURCE_NONE;
 	st->signo = oxa__s.signo;
+	st->host_handler = atomic_load(&oxa__s.host_took);
+	st->moved_from = oxa__s.moved_from;
 	memcpy(st->why, oxa__s.why, sizeof(st->why));
 	memcpy(st->note, oxa__s.note, sizeof(st->note));
 	pthread_mutex_unlock(&oxa__s.lock);
 }
 
-/* Has the host replaced our handler since init?  Say so in why. */
+/*
+ * Has the host replaced our handler behind libc's back (a raw rt_sigaction
+ * never reaches our interposers)?  Then our signals reach its handler and
+ * corrupt its profile: leave it the signal, move to a free real-time one
+ * and re-arm there.  The few signals already queued on the old one go to
+ * the host.
+ */
 static void check_handler_locked(void)
 {
 	struct sigaction cur;
-	if (sigaction(oxa__s.signo, NULL, &cur) == 0 &&
-	    (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != oxa__handler))
-		snprintf(oxa__s.why, sizeof(oxa__s.why), "the host replaced "
-			 "our handler for signal %d: no samples",
-			 oxa__s.signo);
+	if (oxa__s.lost || oxa__real_sigaction(oxa__s.signo, NULL, &cur) < 0 ||
+	    ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == oxa__handler))
+		return;
+	int old = oxa__s.signo, was_armed = atomic_load(&oxa__s.armed);
+	struct sigaction prev;
+	int s = -1;
+	for (int c = SIGRTMAX; c >= SIGRTMIN + 2 && s < 0; c--)
+		if (c != old && signal_free_mask(c, &prev, !oxa__tls.excluded))
+			s = c;
+	disarm_locked();
+	if (s < 0) {
+		oxa__s.lost = 1;
+		snprintf(oxa__s.why, sizeof(oxa__s.why), "the host took "
+			 "signal %d without libc and no real-time signal is "
+			 "free: no samples", old);
+		return;
+	}
+	oxa__host_switch(s, &prev);
+	if (oxa__install(s, NULL) < 0) {
+		oxa__s.lost = 1;
+		snprintf(oxa__s.why, sizeof(oxa__s.why), "the host took "
+			 "signal %d without libc; signal %d: %s", old, s,
+			 strerror(errno));
+		return;
+	}
+	if (!oxa__s.moved_from)
+		oxa__s.moved_from = old;
+	if (was_armed) {
+		oxa__s.source = oxa__source_pick(oxa__s.mode);
+		atomic_store(&oxa__s.armed, 1);
+		oxa__threads_reap();
+		oxa__threads_scan();
+	}
 }
 
 void oxa_sampler_tick(void)
 {
 	pthread_mutex_lock(&oxa__s.lock);
+	if (oxa__s.inited && atomic_load(&oxa__s.armed))
+		check_handler_locked(); /* one syscall: catch a host soon */
 	if (oxa__s.inited && ++oxa__s.ticks % 10 == 0) {
 		oxa__threads_reap();
 		if (atomic_load(&oxa__s.armed))
 			oxa__threads_scan();
-		check_handler_locked();
 	}
 	pthread_mutex_unlock(&oxa__s.lock);
 }
@@ -386,15 +468,18 @@ void oxa_sampler_shutdown(void)
 		if (atomic_load(&oxa__threads[i].tid))
 			oxa__slot_release(i);
 	struct sigaction cur;
-	if (sigaction(oxa__s.signo, NULL, &cur) == 0 &&
+	if (oxa__real_sigaction(oxa__s.signo, NULL, &cur) == 0 &&
 	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == oxa__handler) {
 		/* SIG_IGN first discards any stale signal of ours still
-		 * pending, which the restored SIG_DFL would turn into a kill. */
-		struct sigaction ign;
+		 * pending, which a restored SIG_DFL would turn into a kill.
+		 * The host's own action (what it installed through our
+		 * interposers, or what we replaced) goes back. */
+		struct sigaction ign, host;
 		memset(&ign, 0, sizeof(ign));
 		ign.sa_handler = SIG_IGN;
-		sigaction(oxa__s.signo, &ign, NULL);
-		sigaction(oxa__s.signo, &oxa__s.prev, NULL);
+		oxa__real_sigaction(oxa__s.signo, &ign, NULL);
+		oxa__host_get(&host);
+		oxa__real_sigaction(oxa__s.signo, &host, NULL);
 	}
 	struct oxa_ring *r = oxa__s.ring;
 	__atomic_store_n(&oxa__s.ring, NULL, __ATOMIC_RELEASE);

@@ -62,6 +62,11 @@ struct oxa_sampler_stats {
 	unsigned threads;      /* threads the registry follows */
 	unsigned threads_armed;
 	unsigned threads_blocked; /* left alone: they block our signal */
+	int host_handler;      /* the host installed its own handler for
+				  our signal after init: we forward its
+				  signals to it */
+	int moved_from;        /* the host took this signal without libc:
+				  we moved from it to signo */
 	char note[96];         /* about the source, e.g. the cpu-timer's
 				  tick-bound limit and why it is in use */
 };
@@ -98,5 +103,10 @@ void oxa_sampler_atfork_child(void);
 /* Disarm and release everything (at exit or oxprof_stop). */
 void oxa_sampler_shutdown(void);
 const char *oxa_source_name(int source);
+/* What status shows as the source: why sampling is impossible, else the
+ * source's name, and the signal when a host handler shares it, e.g.
+ * "perf-task-clock, SIGPROF (shared with the host's handler)". */
+void oxa_sampler_describe(const struct oxa_sampler_stats *st, int source,
+			  char *buf, size_t len);
 
 #endif

@@ -46,7 +46,11 @@ struct oxa__thread {
 	_Atomic int armed;   /* source open and firing */
 	_Atomic int busy;    /* the handler is using this slot */
 	_Atomic int fd;      /* perf event, or -1 */
+	_Atomic int old_fd;  /* the last perf event closed: its late signals
+				are stale, not the host's */
 	_Atomic int freerun; /* perf event runs without a refresh limit */
+	_Atomic int phase;   /* perf event still in its random first period */
+	_Atomic uint64_t period; /* perf: the period asked for, ns */
 	_Atomic uint64_t cookie; /* timer: value carried by its signals */
 	timer_t timer;
 	int has_timer;
@@ -79,7 +83,19 @@ struct oxa__state {
 	int disabled;          /* no usable signal: why says so */
 	pid_t pid;             /* process the registry describes */
 	int signo;
-	struct sigaction prev; /* what we replaced: SIG_DFL or SIG_IGN */
+	/* The host's view of our signal: what we replaced at init (SIG_DFL
+	 * or SIG_IGN), then whatever the host installs through our sigaction,
+	 * signal, sigset... interposers (interpose.c).  The handler forwards
+	 * foreign signals to it.  Written under host_lock with every signal
+	 * blocked (so a handler never waits on its own thread), read by the
+	 * handler as a seqlock (host_seq odd while a write is under way). */
+	struct sigaction host;
+	_Atomic unsigned host_seq;
+	atomic_flag host_lock;
+	_Atomic int host_took; /* the host installed a handler of its own */
+	int moved_from;        /* the host took this signal behind libc's
+				  back: we moved to signo */
+	int lost;              /* ... and no signal was free: no sampling */
 	struct oxa_ring *ring;
 	_Atomic int armed;     /* process-wide: new threads arm themselves */
 	int mode, source;
@@ -106,6 +122,22 @@ extern void (*volatile oxa__test_hook)(void);
 /* sighandler.c */
 void oxa__handler(int sig, siginfo_t *si, void *uc);
 int oxa__gettid(void);
+
+/* interpose.c */
+int oxa__real_sigaction(int sig, const struct sigaction *act,
+			struct sigaction *old);
+void oxa__interpose_init(void);
+/* The host's action for our signal, as a consistent copy.
+ * Async-signal-safe (a seqlock read: never waits on this thread). */
+void oxa__host_get(struct sigaction *out);
+/* Replace the host's action for our signal.  Async-signal-safe: the lock
+ * is held with every signal blocked, so a handler only ever waits for
+ * another thread's few instructions (the SA_RESETHAND case). */
+void oxa__host_set(const struct sigaction *act);
+/* Install our handler for sig, with the host's mask and SA_ONSTACK. */
+int oxa__install(int sig, const struct sigaction *host);
+/* Make sig the agent's signal, host the host's action for it. */
+void oxa__host_switch(int sig, const struct sigaction *host);
 
 /* unwind.c */
 int oxa__unwind_init(void);

@@ -11,9 +11,10 @@
  *    queued before the timer was deleted): swallowed.
  *  - si_code POLL_IN..POLL_HUP: a perf event's F_SETSIG signal; si_fd names
  *    the event.  Live when a slot of this thread holds that fd, else stale.
- *    A host would need its own handler or a blocked mask to use F_SETSIG
- *    with this signal, and then we would not have picked it.
- *  - anything else is foreign and goes to the disposition we replaced.
+ *    An unknown fd is stale (one of ours just closed) unless the host
+ *    has since installed a handler of its own, which may use F_SETSIG.
+ *  - anything else is foreign and goes to the host's action for the
+ *    signal: the one we replaced, or the handler the host installed since.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -58,6 +59,17 @@ static int slot_by_fd(int fd, int tid)
 	return -1;
 }
 
+static int closed_fd(int fd)
+{
+	unsigned hw = atomic_load_explicit(&oxa__s.hiwater,
+					   memory_order_acquire);
+	for (unsigned i = 0; i < hw && i < OXA_MAX_THREADS; i++)
+		if (atomic_load_explicit(&oxa__threads[i].old_fd,
+					 memory_order_relaxed) == fd)
+			return 1;
+	return 0;
+}
+
 /* Slot index for a live signal of ours; -1 ours but stale; -2 foreign. */
 static int classify(const siginfo_t *si, int tid)
 {
@@ -74,38 +86,58 @@ static int classify(const siginfo_t *si, int tid)
 			return (int)idx;
 		return -1;
 	}
-	if (si->si_code >= POLL_IN && si->si_code <= POLL_HUP)
-		return slot_by_fd(si->si_fd, tid);
+	if (si->si_code >= POLL_IN && si->si_code <= POLL_HUP) {
+		int i = slot_by_fd(si->si_fd, tid);
+		if (i >= 0)
+			return i;
+		/* Not a live event of ours: a late one of ours, or, once the
+		 * host has a handler of its own, the host's (F_SETSIG). */
+		return closed_fd(si->si_fd) ||
+			       !atomic_load_explicit(&oxa__s.host_took,
+						     memory_order_relaxed) ?
+			       -1 : -2;
+	}
 	return -2;
 }
 
 /*
- * Hand a foreign signal to the disposition we replaced.  We only ever
- * replace SIG_DFL or SIG_IGN (never a host handler), and only for signals
- * whose default action is to terminate, so SIG_DFL means: put the default
- * back and re-raise; the signal stays blocked until this handler returns,
- * then the kernel applies the default action, as if we were not here.
+ * Hand a foreign signal to the host's action for it: what we replaced at
+ * init (SIG_DFL or SIG_IGN, and then only for signals whose default action
+ * is to terminate), or the handler the host installed later through our
+ * interposers (interpose.c).  SIG_DFL means: put the default back and
+ * re-raise; the signal stays blocked until this handler returns, then the
+ * kernel applies the default action, as if we were not here.
  */
 static void forward(int sig, siginfo_t *si, void *uc)
 {
 	atomic_fetch_add_explicit(&oxa__s.foreign, 1, memory_order_relaxed);
-	const struct sigaction *p = &oxa__s.prev;
-	if (p->sa_flags & SA_SIGINFO) {
-		if (p->sa_sigaction)
-			p->sa_sigaction(sig, si, uc);
-		return;
-	}
-	if (p->sa_handler == SIG_IGN)
-		return;
-	if (p->sa_handler == SIG_DFL) {
+	struct sigaction p;
+	oxa__host_get(&p);
+	int has = (p.sa_flags & SA_SIGINFO) ? p.sa_sigaction != NULL :
+		  p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN;
+	if (has && (p.sa_flags & SA_RESETHAND)) {
+		/* One-shot, as the kernel would have done on entry. */
 		struct sigaction d;
 		memset(&d, 0, sizeof(d));
 		d.sa_handler = SIG_DFL;
-		sigaction(sig, &d, NULL);
+		oxa__host_set(&d);
+	}
+	if (p.sa_flags & SA_SIGINFO) {
+		if (p.sa_sigaction)
+			p.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (p.sa_handler == SIG_IGN)
+		return;
+	if (p.sa_handler == SIG_DFL) {
+		struct sigaction d;
+		memset(&d, 0, sizeof(d));
+		d.sa_handler = SIG_DFL;
+		oxa__real_sigaction(sig, &d, NULL);
 		syscall(SYS_tgkill, getpid(), oxa__gettid(), sig);
 		return;
 	}
-	p->sa_handler(sig);
+	p.sa_handler(sig);
 }
 
 /*
@@ -206,9 +238,16 @@ void oxa__handler(int sig, siginfo_t *si, void *ucv)
 		take_sample(th, ucv, tid);
 		oxa__tls.guard = 0;
 	}
+	int fd = atomic_load_explicit(&th->fd, memory_order_relaxed);
+	/* The random first period is over: the real one from now on. */
+	if (fd >= 0 && atomic_load_explicit(&th->phase, memory_order_relaxed)) {
+		atomic_store_explicit(&th->phase, 0, memory_order_relaxed);
+		uint64_t p = atomic_load_explicit(&th->period,
+						  memory_order_relaxed);
+		ioctl(fd, PERF_EVENT_IOC_PERIOD, &p);
+	}
 	/* A real-time signal's event is re-enabled last, so at most one of
 	 * its signals is ever queued (sources.c says why). */
-	int fd = atomic_load_explicit(&th->fd, memory_order_relaxed);
 	if (fd >= 0 && !atomic_load_explicit(&th->freerun, memory_order_relaxed))
 		ioctl(fd, PERF_EVENT_IOC_REFRESH, 1);
 	atomic_store(&th->busy, 0);

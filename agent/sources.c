@@ -17,6 +17,16 @@
  *    full real-time queue can never fall back to the SIGIO that would kill
  *    the host.
  *
+ * Random phase: every source's first period is drawn uniformly from
+ * (0, period], then the period is the one asked for.  A thread's clock
+ * starts at zero, so with a full first period a thread that runs for less
+ * than one period would never be sampled (20 000 threads of 0.1 ms each
+ * went unseen at 1 kHz); with a random phase a thread running c seconds is
+ * sampled c * hz times on average, however short c is.  perf: the event is
+ * opened with the random period and the handler sets the real one at the
+ * first overflow (PERF_EVENT_IOC_PERIOD, once per arm); timers: a random
+ * it_value, the real it_interval.
+ *
  * Timers: SIGEV_THREAD_ID aims the signal at the thread; the signal's
  * si_value carries a cookie (magic, slot generation, slot index) so the
  * handler can tell our signals, live or stale, from the host's.
@@ -53,22 +63,45 @@ int64_t oxa__clock_ns(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void perf_attr(struct perf_event_attr *a, unsigned hz)
+/* splitmix64; only called under the control lock. */
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)
+{
+	if (!rng_state) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rng_state = ((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull) ^
+			    ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)getpid();
+	}
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* A first period in [1, period] ns, uniform. */
+static uint64_t random_phase(uint64_t period)
+{
+	return 1 + rng_next() % period;
+}
+
+static void perf_attr(struct perf_event_attr *a, uint64_t period_ns)
 {
 	memset(a, 0, sizeof(*a));
 	a->size = sizeof(*a);
 	a->type = PERF_TYPE_SOFTWARE;
 	a->config = PERF_COUNT_SW_TASK_CLOCK;
-	a->sample_period = 1000000000ull / hz;
+	a->sample_period = period_ns;
 	a->disabled = 1;
 	a->exclude_kernel = 1; /* paranoid=2 allows user-only events */
 	a->exclude_hv = 1;
 }
 
-static int perf_open(pid_t tid, unsigned hz)
+static int perf_open(pid_t tid, uint64_t period_ns)
 {
 	struct perf_event_attr a;
-	perf_attr(&a, hz);
+	perf_attr(&a, period_ns);
 	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
 			      PERF_FLAG_FD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
@@ -92,7 +125,7 @@ int oxa__source_pick(int mode)
 			 "~CONFIG_HZ (250) Hz at most");
 		return OXA_SOURCE_CPU_TIMER;
 	}
-	int fd = perf_open(0, 1000);
+	int fd = perf_open(0, 1000000);
 	if (fd >= 0) {
 		close(fd);
 		return OXA_SOURCE_PERF_TASK_CLOCK;
@@ -105,7 +138,8 @@ int oxa__source_pick(int mode)
 
 static int perf_arm(struct oxa__thread *th, pid_t tid, unsigned hz)
 {
-	int fd = perf_open(tid, hz);
+	uint64_t period = 1000000000ull / hz;
+	int fd = perf_open(tid, random_phase(period));
 	if (fd < 0)
 		return fd;
 	struct f_owner_ex own = { .type = F_OWNER_TID, .pid = tid };
@@ -120,6 +154,8 @@ static int perf_arm(struct oxa__thread *th, pid_t tid, unsigned hz)
 	/* Publish the fd before the event can fire. */
 	int freerun = oxa__s.signo < SIGRTMIN;
 	atomic_store(&th->freerun, freerun);
+	atomic_store(&th->period, period);
+	atomic_store(&th->phase, 1);
 	atomic_store(&th->fd, fd);
 	atomic_store(&th->armed, 1);
 	if (ioctl(fd, freerun ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_REFRESH,
@@ -148,9 +184,9 @@ static int timer_arm(struct oxa__thread *th, unsigned idx, pid_t tid,
 	if (timer_create(clock, &sev, &t) < 0)
 		return -errno;
 	long period = 1000000000L / (long)hz;
-	/* Stagger first expiries so threads' wall timers do not fire in
-	 * lock-step. */
-	long first = period / 2 + (long)((idx * 7919u) % 64u) * (period / 128);
+	/* Random phase (see the top); it also keeps threads' wall timers
+	 * from firing in lock-step. */
+	long first = (long)random_phase((uint64_t)period);
 	struct itimerspec its = {
 		.it_interval = { period / 1000000000L, period % 1000000000L },
 		.it_value = { first / 1000000000L, first % 1000000000L },
@@ -231,8 +267,10 @@ void oxa__source_close(struct oxa__thread *th)
 			usleep(100);
 	}
 	int fd = atomic_exchange(&th->fd, -1);
-	if (fd >= 0)
+	if (fd >= 0) {
+		atomic_store(&th->old_fd, fd);
 		close(fd);
+	}
 	if (th->has_timer) {
 		timer_delete(th->timer);
 		th->has_timer = 0;

@@ -48,6 +48,7 @@ static int slot_new(pid_t tid)
 		if (atomic_load(&th->tid))
 			continue;
 		atomic_store(&th->fd, -1);
+		atomic_store(&th->old_fd, -1);
 		atomic_store(&th->cookie, 0);
 		atomic_store(&th->armed, 0);
 		th->has_timer = 0;
@@ -181,6 +182,7 @@ void oxa__threads_forget(void)
 		int fd = atomic_exchange(&th->fd, -1);
 		if (fd >= 0)
 			close(fd);
+		atomic_store(&th->old_fd, -1);
 		atomic_store(&th->armed, 0);
 		atomic_store(&th->busy, 0);
 		atomic_store(&th->cookie, 0);
@@ -225,9 +227,17 @@ int oxa__threads_init(void)
 	return 0;
 }
 
+/*
+ * Paused, a new thread costs nothing here: no lock, no libunwind cache, no
+ * slot.  If an arm comes later, its /proc/self/task scan finds the thread
+ * (it stored armed before scanning, and this thread read armed after it
+ * was cloned, so one of the two sees the other) and the tick reaps it when
+ * it is gone.
+ */
 static void thread_start(void)
 {
-	if (!__atomic_load_n(&oxa__s.inited, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&oxa__s.inited, __ATOMIC_ACQUIRE) ||
+	    !atomic_load(&oxa__s.armed))
 		return;
 	/* Build libunwind's per-thread trace cache here rather than in the
 	 * first signal handler. */

@@ -31,3 +31,12 @@ if(TARGET oxprofd)
     OXPROFD_PATH="$<TARGET_FILE:oxprofd>")
   add_dependencies(test-agent-daemon split oxprof-agent oxprofd)
 endif()
+
+# The agent's sampling side inside ordinary hosts: a host that takes SIGPROF
+# after start, thread creation while paused, short threads.
+oxprof_test(test-agent-signals SOURCES test-agent-signals.c agent-harness.c LIBS oxa_core)
+target_compile_definitions(test-agent-signals PRIVATE OXT_PRELOAD="${OXT_PRELOAD}"
+  OXT_ASAN_OPTIONS="${OXT_ASAN_OPTIONS}" OXT_HOSTPROF="$<TARGET_FILE:hostprof>"
+  OXT_SHORTTHREADS="$<TARGET_FILE:shortthreads>")
+add_dependencies(test-agent-signals hostprof shortthreads oxprof-agent)
+set_tests_properties(test-agent-signals PROPERTIES RUN_SERIAL ON TIMEOUT 600)
