@@ -38,7 +38,7 @@
 
 #define MAGIC "OXPDSNAP"
 #define FORMAT 2
-#define HDR 32
+#define HDR OXD_SNAPSHOT_HDR
 #define WBUF (1u << 20)
 #define NAME "oxprofd.snap"
 
@@ -167,14 +167,25 @@ static void put_payload(struct writer *w, const struct oxd_agg *a)
 	}
 }
 
-static int write_header(int fd, uint64_t len, uint32_t crc)
+static void make_header(uint8_t *h, uint64_t len, uint32_t crc)
 {
-	uint8_t h[HDR] = { 0 };
+	memset(h, 0, HDR);
 	memcpy(h, MAGIC, 8);
 	le(h + 8, FORMAT, 4);
 	le(h + 16, len, 8);
 	le(h + 24, crc, 4);
 	le(h + 28, crc32_update(0, h, 28), 4);
+}
+
+void oxd_snapshot_header(uint8_t *hdr, const uint8_t *payload, size_t len)
+{
+	make_header(hdr, len, crc32_update(0, payload, len));
+}
+
+static int write_header(int fd, uint64_t len, uint32_t crc)
+{
+	uint8_t h[HDR];
+	make_header(h, len, crc);
 	return pwrite(fd, h, HDR, 0) == HDR ? 0 : -EIO;
 }
 
@@ -340,6 +351,8 @@ static void check_proc(struct reader *r, uint32_t i, const struct oxd_proc *p, u
 		fail(r, "process %u: unknown flags 0x%x", (unsigned)i, (unsigned)flags);
 	else if (p->mode > OXP_MODE_WALL)
 		fail(r, "process %u: mode %u out of range", (unsigned)i, (unsigned)p->mode);
+	else if (p->removed && (p->samples || p->dropped_daemon))
+		fail(r, "process %u: forgotten by a reset, yet it holds samples", (unsigned)i);
 	else if (p->hz_requested > OXP_MAX_HZ)
 		fail(r, "process %u: requested rate %u Hz over the limit %u", (unsigned)i,
 		     (unsigned)p->hz_requested, (unsigned)OXP_MAX_HZ);

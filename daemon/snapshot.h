@@ -13,6 +13,9 @@
 
 #include "agg.h"
 
+/* Bytes of the header before the payload. */
+#define OXD_SNAPSHOT_HDR 32
+
 /* Write a snapshot of a into dir.  0 or -errno; *bytes gets the size. */
 int oxd_snapshot_write(const struct oxd_agg *a, const char *dir, uint64_t *bytes);
 
@@ -34,5 +37,10 @@ int oxd_snapshot_load(struct oxd_agg *a, const char *dir);
  */
 int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *why,
 		       size_t whylen);
+
+/* The header (OXD_SNAPSHOT_HDR bytes) that makes payload a well-formed
+ * file of the current format, checksums included: for the fuzzer, which
+ * must get past them to reach the values. */
+void oxd_snapshot_header(uint8_t *hdr, const uint8_t *payload, size_t len);
 
 #endif

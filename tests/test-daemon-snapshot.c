@@ -349,7 +349,7 @@ static void rm_state(const struct oxt_daemon *d)
 	ASSERT(system(cmd) == 0);
 }
 
-enum spoil { BAD_MODE, BAD_HZ, NAN_HZ, WRAP, TOTAL, NUL_EXE, BIG_TID, FLAGS, NSPOIL };
+enum spoil { BAD_MODE, BAD_HZ, NAN_HZ, WRAP, TOTAL, NUL_EXE, BIG_TID, FLAGS, FORGOTTEN, NSPOIL };
 
 static void spoil(struct oxd_agg *a, enum spoil how)
 {
@@ -370,6 +370,7 @@ static void spoil(struct oxd_agg *a, enum spoil how)
 	case NUL_EXE: a->procs[0].exe = oxd_agg_str(a, "/bin/a\0b", 8); break;
 	case BIG_TID: a->threads[0].tid = 0x80000000u; break;
 	case FLAGS: a->procs[0].removed = 0x80; break;
+	case FORGOTTEN: a->procs[0].removed = 1; break;
 	case NSPOIL: break;
 	}
 }
@@ -377,7 +378,8 @@ static void spoil(struct oxd_agg *a, enum spoil how)
 /*
  * A snapshot with good checksums but a value no daemon could hold (mode 7,
  * a rate over the limit or NaN, counts that wrap, totals that do not add
- * up, a NUL in a string, a tid over INT32_MAX, unknown flags) is refused
+ * up, a NUL in a string, a tid over INT32_MAX, unknown flags, a row reset
+ * forgot that still holds samples) is refused
  * with a reason in the log and kept aside as .bad; the daemon starts
  * empty and status works.
  */
@@ -387,6 +389,7 @@ TEST_TIMEOUT(daemon_snapshot_bad_values_are_refused_and_kept_aside, 120)
 		"mode 7 out of range", "requested rate 4294967295 Hz", "achieved rate nan Hz",
 		"counts of process 0 overflow", "samples in all, but the processes hold",
 		"holds a NUL byte", "tid 2147483648 out of range", "unknown flags",
+		"forgotten by a reset, yet it holds samples",
 	};
 	struct oxt_daemon d;
 	oxt_daemon_start(&d, NULL);
