@@ -70,21 +70,12 @@ void oxa_conn_close(struct oxa_agent *a, const char *why)
 	schedule_retry(c);
 }
 
-/* The daemon must be root, us, or the user named in OXPROF_DAEMON_USER. */
+/* The daemon must be root, us, or the user named in OXPROF_DAEMON_USER:
+ * the rule oxprofctl and oxprofd apply too (proto/path.c). */
 static int trusted(struct oxa_agent *a, int fd, char *why, size_t len)
 {
-	struct ucred cr;
-	socklen_t sl = sizeof(cr);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0) {
-		snprintf(why, len, "cannot read the daemon's credentials: %s", strerror(errno));
-		return 0;
-	}
-	if (cr.uid == 0 || cr.uid == getuid() || (int)cr.uid == a->cfg.trusted_uid)
-		return 1;
-	snprintf(why, len, "the socket %s belongs to uid %u, which is neither root, uid %u, "
-		 "nor OXPROF_DAEMON_USER; not sending stacks there", a->cfg.socket,
-		 (unsigned)cr.uid, (unsigned)getuid());
-	return 0;
+	struct oxp_trust t = { getuid(), a->cfg.trusted_uid };
+	return oxp_peer_trusted(&t, fd, a->cfg.socket, why, len) == 0;
 }
 
 static int queue_msg(struct oxa_agent *a, const struct oxp_msg *m)

@@ -179,10 +179,26 @@ int oxc_ctl_open(struct oxc_ctl *c, const char *path, int timeout_ms)
 		oxc_ctl_close(c);
 		return seterr(c, r, "%s", oxp_strerror(r));
 	}
+	/* The agent's rule: a socket squatted by another user (say, in a
+	 * /tmp/oxprof-0 that nobody made first) is not our daemon, and it must
+	 * hear neither our commands nor, for record, our profile. */
+	struct oxp_trust t;
+	char why[sizeof(c->err) - 32];
+	if ((r = oxp_trust_init(&t, getuid(), getenv, why, sizeof(why))) < 0 ||
+	    (r = oxp_socket_trusted(&t, path, why, sizeof(why))) < 0) {
+		if (r == -OXP_EUNTRUSTED || r == -EINVAL)
+			seterr(c, r, "%s", why);
+		else
+			seterr(c, r, "cannot check %s: %s", path, oxp_strerror(r));
+		oxc_ctl_close(c);
+		return r;
+	}
 	r = oxp_connect(path, &c->fd);
 	if (r < 0) {
 		c->fd = -1;
 		r = connect_error(c, r);
+	} else if ((r = oxp_peer_trusted(&t, c->fd, path, why, sizeof(why))) < 0) {
+		seterr(c, r, "%s", why);
 	} else {
 		r = handshake(c, timeout_ms);
 	}

@@ -731,6 +731,11 @@ static int ingest_stack(struct oxd_agg *a, struct oxd_ingest *g, const struct ox
 	return add_sample(a, p, t - 1, f, st->nframes, st->count) == 0;
 }
 
+static uint64_t sat_add(uint64_t x, uint64_t y)
+{
+	return x > UINT64_MAX - y ? UINT64_MAX : x + y;
+}
+
 int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samples *s,
 		   uint64_t now_ms, uint64_t *accepted, uint64_t *refused)
 {
@@ -742,18 +747,22 @@ int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_sam
 	if (r < 0)
 		return r;
 	for (uint32_t i = 0; i < s->nstacks; i++) {
-		if (!s->stacks[i].count)
+		uint64_t c = s->stacks[i].count;
+		if (!c)
 			continue;
-		if (ingest_stack(a, g, &s->stacks[i], p))
-			*accepted += s->stacks[i].count;
+		/* Every count the aggregate keeps is at most a->samples, so
+		 * keeping that from wrapping keeps them all: refuse, and count. */
+		if (c <= UINT64_MAX - a->samples - *accepted && ingest_stack(a, g, &s->stacks[i], p))
+			*accepted += c;
 		else
-			*refused += s->stacks[i].count;
+			*refused += c;
 	}
 	p->samples += *accepted;
-	p->dropped_daemon += *refused;
-	oxd_budget_uid(&a->bud, p->uid)->dropped += *refused;
+	struct oxd_uacct *ub = oxd_budget_uid(&a->bud, p->uid);
+	ub->dropped = sat_add(ub->dropped, *refused);
 	a->samples += *accepted;
-	a->dropped += *refused;
+	p->dropped_daemon = sat_add(p->dropped_daemon, *refused);
+	a->dropped = sat_add(a->dropped, *refused);
 	if (*accepted && !p->first_ms)
 		p->first_ms = now_ms;
 	if (*accepted)

@@ -97,7 +97,7 @@ static int take_listen_fd(struct oxd_server *s)
 
 /* ---- our own socket ---- */
 
-static int mkdir_p(char *dir)
+static int mkdir_p(char *dir, mode_t mode)
 {
 	struct stat st;
 	if (stat(dir, &st) == 0)
@@ -105,14 +105,21 @@ static int mkdir_p(char *dir)
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = 0;
-		int r = mkdir_p(dir);
+		int r = mkdir_p(dir, 0755);
 		*slash = '/';
 		if (r < 0)
 			return r;
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	chmod(dir, 0755); /* whatever the umask: agents of any user must get in */
+	if (mkdir(dir, mode) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	/* Ours: its mode is ours to set whatever the umask, through an fd
+	 * that did not follow a link someone put in its place. */
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fchmod(fd, mode) < 0)
+			oxd_warn("chmod %s: %s", dir, strerror(errno));
+		close(fd);
+	}
 	return 0;
 }
 
@@ -150,10 +157,21 @@ static int bind_socket(struct oxd_server *s)
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = 0;
-		if ((r = mkdir_p(dir)) < 0) {
+		/* The per-user fallbacks are private; elsewhere agents of every
+		 * user must get in (access is per peer uid). */
+		if ((r = mkdir_p(dir, oxp_socket_path_private(s->path, getenv) ? 0700 : 0755)) < 0) {
 			oxd_err("cannot create %s: %s", dir, strerror(-r));
 			return r;
 		}
+	}
+	/* The clients' and agents' rule: a directory another user controls
+	 * could have our socket replaced by theirs. */
+	struct oxp_trust t;
+	char why[512];
+	oxp_trust_init(&t, geteuid(), getenv, why, sizeof(why));
+	if ((r = oxp_socket_trusted(&t, s->path, why, sizeof(why))) < 0) {
+		oxd_err("not listening at %s: %s", s->path, r == -OXP_EUNTRUSTED ? why : strerror(-r));
+		return r;
 	}
 	if ((r = clear_path(s->path)) < 0)
 		return r;

@@ -44,7 +44,9 @@ void *oxd_xrealloc(void *p, size_t n)
 void oxd_xgrow(void *pp, size_t *cap, size_t need, size_t sz)
 {
 	void **p = pp;
-	if (need <= *cap)
+	/* An array exists once grown, even to 0 elements: callers point into
+	 * it (a stack of no frames), and NULL + 0 is undefined. */
+	if (need <= *cap && *p)
 		return;
 	size_t ncap = *cap ? *cap : 16;
 	while (ncap < need)

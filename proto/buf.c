@@ -24,7 +24,9 @@ void oxp_buf_reset(struct oxp_buf *b)
 
 int oxp_buf_reserve(struct oxp_buf *b, size_t n)
 {
-	if (n <= b->cap - b->len)
+	/* Memory even for n == 0: callers may then point into data (an empty
+	 * name as the first thing in a buffer), and NULL + 0 is undefined. */
+	if (b->data && n <= b->cap - b->len)
 		return 0;
 	if (n > SIZE_MAX / 2 - b->len)
 		return -ENOMEM;

@@ -8,6 +8,7 @@
  * its layout and checks the error once at the end.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,10 +145,14 @@ static int64_t i64(struct dec *x, const msgpack_object *o, int64_t min, int64_t 
 	return x->err ? 0 : v;
 }
 
+/* Every float in the protocol is a rate: finite and not negative. */
 static double f64(struct dec *x, const msgpack_object *o)
 {
-	if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)
+	if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32) {
+		if (!isfinite(o->via.f64) || o->via.f64 < 0)
+			fail(x, -OXP_ESHAPE);
 		return x->err ? 0 : o->via.f64;
+	}
 	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return x->err ? 0 : (double)o->via.u64;
 	fail(x, -OXP_ESHAPE);

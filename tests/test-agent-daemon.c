@@ -183,7 +183,7 @@ TEST_TIMEOUT(agent_refuses_untrusted_daemon_uid, 60)
 	struct oxt_daemon d;
 	oxt_daemon_start(&d, NULL); /* for its temp dir and paths only */
 	oxt_daemon_stop(&d);
-	chmod(d.dir, 0777);
+	chmod(d.dir, 01777); /* like /tmp: sticky, or oxprofd refuses it */
 	unlink(d.sock);
 	pid_t dp = fork();
 	ASSERT(dp >= 0);

@@ -116,6 +116,41 @@ enum {
 int oxp_socket_path(char *buf, size_t len, const char *explicit_path,
 		    unsigned flags, char *(*env)(const char *));
 
+/* True for the per-user fallbacks ($XDG_RUNTIME_DIR/oxprof/..., and
+ * /tmp/oxprof-$UID/...): a server creates their directory 0700. */
+int oxp_socket_path_private(const char *path, char *(*env)(const char *));
+
+/* ---- trust rule (DESIGN.md "Who is the daemon?") ---- */
+
+/*
+ * Whom the socket, the directories leading to it and the daemon behind it
+ * may belong to: root, self (the user), and extra, the uid named by
+ * OXPROF_DAEMON_USER (-1: none).
+ */
+struct oxp_trust {
+	uid_t self;
+	int extra;
+};
+
+/* self, and extra from $OXPROF_DAEMON_USER (a uid or a user name).  0, or
+ * -EINVAL with why when it names no user (extra is then -1). */
+int oxp_trust_init(struct oxp_trust *t, uid_t self, char *(*env)(const char *),
+		   char *why, size_t len);
+int oxp_uid_trusted(const struct oxp_trust *t, uid_t uid);
+/*
+ * Whether the socket at path (which may not exist yet) can be trusted: every
+ * directory from / down to its own, on the path as written and as resolved,
+ * is owned by a trusted uid and not writable by others unless sticky; a
+ * symlink on the way is owned by a trusted uid; the socket, if there, is a
+ * socket owned by a trusted uid.  Checked with lstat, never following the
+ * last link.  0 (also when something is missing: connect or bind will say
+ * so), -OXP_EUNTRUSTED with why (naming what and how to fix it), or -errno.
+ */
+int oxp_socket_trusted(const struct oxp_trust *t, const char *path, char *why, size_t len);
+/* Whether the process listening on the connected fd (SO_PEERCRED) runs as
+ * a trusted uid.  0 or -OXP_EUNTRUSTED with why (path is for the message). */
+int oxp_peer_trusted(const struct oxp_trust *t, int fd, const char *path, char *why, size_t len);
+
 /* ---- blocking socket helpers (client, agent, tests) ---- */
 
 /* Connect a SOCK_STREAM|SOCK_CLOEXEC Unix socket.  *fd on success;
