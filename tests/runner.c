@@ -1,7 +1,8 @@
 /*
  * runner.c - runs every registered TEST in its own forked child with a
  * timeout.  Usage: test-foo [--list] [NAME-SUBSTRING...]
- * Prints one line per case and a closing "N passed, N failed" line.
+ * Prints one line per case and a closing "N passed, N failed, N skipped"
+ * line; a case that calls OXT_SKIP is counted as skipped, never as passed.
  */
 #include "task.h"
 
@@ -62,6 +63,8 @@ static int run_one(int i)
 	kill(-pid, SIGKILL); /* helpers a failed case left behind */
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == OXT_SKIP_STATUS)
+		return 1;
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
 		fprintf(stderr, "  timed out after %d s\n", oxt_cases[i].timeout_s);
 	return -1;
@@ -74,7 +77,7 @@ int main(int argc, char **argv)
 			printf("%s\n", oxt_cases[i].name);
 		return 0;
 	}
-	int passed = 0, failed = 0;
+	int passed = 0, failed = 0, skipped = 0;
 	for (int i = 0; i < oxt_n; i++) {
 		if (!selected(oxt_cases[i].name, argc, argv))
 			continue;
@@ -84,13 +87,15 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-		printf("%-4s %s (%.0f ms)\n", r == 0 ? "ok" : "FAIL",
+		printf("%-4s %s (%.0f ms)\n", r == 0 ? "ok" : r > 0 ? "skip" : "FAIL",
 		       oxt_cases[i].name, ms);
 		if (r == 0)
 			passed++;
+		else if (r > 0)
+			skipped++;
 		else
 			failed++;
 	}
-	printf("%d passed, %d failed\n", passed, failed);
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	return failed ? 1 : 0;
 }

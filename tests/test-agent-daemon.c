@@ -177,8 +177,7 @@ TEST_TIMEOUT(agent_daemon_killed_agent_accounts_exactly, 90)
 TEST_TIMEOUT(agent_refuses_untrusted_daemon_uid, 60)
 {
 	if (getuid() != 0) {
-		printf("  SKIP: needs root to run oxprofd as another user\n");
-		return;
+		OXT_SKIP("needs root to run oxprofd as another user");
 	}
 	struct oxt_daemon d;
 	oxt_daemon_start(&d, NULL); /* for its temp dir and paths only */

@@ -158,15 +158,13 @@ static long strace_calls(char *const argv[], int agent)
 TEST_TIMEOUT(agent_paused_thread_creation_adds_no_syscalls, 300)
 {
 	if (access("/usr/bin/strace", X_OK) != 0) {
-		printf("  SKIP: no /usr/bin/strace\n");
-		return;
+		OXT_SKIP("no /usr/bin/strace");
 	}
 	const long threads = 2000;
 	char *argv[] = { OXT_SHORTTHREADS, "-n", "2000", "-u", "0", NULL };
 	long base = strace_calls(argv, 0);
 	if (base < 0) {
-		printf("  SKIP: strace cannot trace here\n");
-		return;
+		OXT_SKIP("strace cannot trace here");
 	}
 	long with = strace_calls(argv, 1);
 	ASSERT_MSG(with > 0, "strace of the program with the agent failed");

@@ -19,8 +19,7 @@ static int skip_unless_root(void)
 {
 	if (geteuid() == 0)
 		return 0;
-	printf("SKIP: not root, cannot run a client as uid %d\n", NOBODY);
-	return 1;
+	OXT_SKIP("not root, cannot run a client as uid %d", NOBODY);
 }
 
 /* In a child running as nobody: HELLO as role; exit code 0 welcomed,

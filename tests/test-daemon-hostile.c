@@ -34,8 +34,7 @@ static int skip_unless_root(void)
 {
 	if (geteuid() == 0)
 		return 0;
-	printf("SKIP: not root, cannot attack as uid %d\n", NOBODY);
-	return 1;
+	OXT_SKIP("not root, cannot attack as uid %d", NOBODY);
 }
 
 /*
@@ -917,8 +916,7 @@ TEST_TIMEOUT(hostile_soak, 3600)
 {
 	const char *env = getenv("OXT_HOSTILE_SOAK");
 	if (!env || skip_unless_root()) {
-		printf("SKIP: set OXT_HOSTILE_SOAK=SECONDS to run the soak\n");
-		return;
+		OXT_SKIP("set OXT_HOSTILE_SOAK=SECONDS to run the soak");
 	}
 	int secs = atoi(env);
 	struct oxt_daemon d;

@@ -36,12 +36,10 @@
 static int private_tmp(void)
 {
 	if (getuid() != 0) {
-		printf("  SKIP: needs root (mount namespace, running as nobody)\n");
-		return 1;
+		OXT_SKIP("needs root (mount namespace, running as nobody)");
 	}
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("  SKIP: no private mount namespace here: %s\n", strerror(errno));
-		return 1;
+		OXT_SKIP("no private mount namespace here: %s", strerror(errno));
 	}
 	ASSERT(mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") == 0);
 	if (access("/run/oxprof", F_OK) == 0)
