@@ -71,6 +71,7 @@ note_rss() {
 start_daemon() {
 	"$oxprofd" --socket "$sock" --state-dir "$state" --log-level debug 2>>"$log" &
 	dpid=$!
+	echo "$dpid" >"$T/dpid" # the probe tells a kill mid-answer by a new pid
 	for _ in $(seq 200); do
 		"$ctl" --socket "$sock" status >/dev/null 2>&1 && break
 		kill -0 "$dpid" 2>/dev/null || { echo "soak: oxprofd died at start" >&2; keep=1; exit 1; }
@@ -86,20 +87,24 @@ start_daemon() {
 }
 
 # Root asks for status every 0.5 s.  Down = no daemon (between a kill and
-# the restart) and cut = killed mid-answer: both expected; bad = no answer
-# in 5 s (timeout's 124) or any other failure.
+# the restart) and cut = the daemon was killed while it answered (its pid
+# changed, or it was gone, during the probe): both expected; bad = no
+# answer in 5 s (timeout's 124) or any other failure of a daemon that
+# lived through the whole probe.
 probe() {
 	while :; do
-		local t0 t1 out rc
+		local t0 t1 out rc p0 p1
+		p0=$(cat "$T/dpid" 2>/dev/null)
 		t0=$(date +%s%N)
 		out=$(timeout 5 "$ctl" --socket "$sock" status 2>&1 >/dev/null)
 		rc=$?
 		t1=$(date +%s%N)
+		p1=$(cat "$T/dpid" 2>/dev/null)
 		if [ $rc = 0 ]; then
 			echo "ok $(((t1 - t0) / 1000000))"
 		elif [[ $out == *"no oxprofd"* ]]; then
 			echo "down"
-		elif [[ $out == *"closed the connection before"* ]]; then
+		elif [ "$p0" != "$p1" ] || ! kill -0 "$p1" 2>/dev/null; then
 			echo "cut" # killed while answering: expected here
 		else
 			echo "bad $rc $out"
