@@ -51,6 +51,7 @@ static int setup_tables(struct oxa_agent *a)
 	a->batch_seq = a->ack_seq = 0;
 	a->stop = 0;
 	a->dump_fd = -1;
+	clock_gettime(CLOCK_REALTIME, &a->started_at);
 	oxa_conn_init(&a->conn);
 	a->keep_lifetime = a->cfg.output[0] || !a->cfg.socket[0];
 	if (oxa_stacks_init(&a->pending, a->cfg.socket[0] ? a->cfg.buffer_bytes : 4096) < 0 ||
@@ -123,9 +124,9 @@ static void atfork_child(void)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	pthread_mutex_init(&api_lock, NULL);
-	if (a->conn.fd >= 0)
-		close(a->conn.fd);
-	close(a->wake_fd);
+	oxa_fd_close(a->conn.fd, &a->conn.fd_id);
+	oxa_fd_close(a->wake_fd[0], &a->wake_id[0]);
+	oxa_fd_close(a->wake_fd[1], &a->wake_id[1]);
 	a->conn.fd = -1;
 	a->running = 0;
 	release_tables(a);

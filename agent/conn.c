@@ -27,8 +27,7 @@ void oxa_conn_init(struct oxa_conn *c)
 
 void oxa_conn_destroy(struct oxa_conn *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
+	oxa_fd_close(c->fd, &c->fd_id);
 	c->fd = -1;
 	if (c->dec) {
 		oxp_decoder_free(c->dec);
@@ -55,7 +54,7 @@ void oxa_conn_close(struct oxa_agent *a, const char *why)
 	if (c->fd < 0)
 		return;
 	oxa_log(OXA_LOG_INFO, "disconnected from oxprofd: %s", why);
-	close(c->fd);
+	oxa_fd_close(c->fd, &c->fd_id); /* the host may have taken the number */
 	c->fd = -1;
 	c->welcomed = 0;
 	c->unacked = 0;
@@ -129,6 +128,10 @@ int oxa_conn_maybe_connect(struct oxa_agent *a)
 				"no daemon yet (%s); sampling state is kept and retried with backoff", why);
 		schedule_retry(c);
 		return r;
+	}
+	if ((fd = oxa_fd_own(fd, &c->fd_id)) < 0) {
+		schedule_retry(c);
+		return fd;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	oxp_reader_destroy(&c->rd);

@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "sampler_int.h"
 
 #ifndef sigev_notify_thread_id /* glibc < 2.37 */
@@ -71,7 +72,7 @@ static int perf_open(pid_t tid, unsigned hz)
 	perf_attr(&a, hz);
 	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
 			      PERF_FLAG_FD_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return fd < 0 ? -errno : oxa_fd_raise(fd); /* out of the host's way (fds.h) */
 }
 
 /*
@@ -208,7 +209,7 @@ void oxa__source_stop(struct oxa__thread *th)
 {
 	atomic_store(&th->armed, 0);
 	int fd = atomic_load(&th->fd);
-	if (fd >= 0)
+	if (fd >= 0 && oxa_fd_perf_id(fd)) /* never an ioctl on a host's fd */
 		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
 	if (th->has_timer) {
 		struct itimerspec z;
@@ -231,7 +232,7 @@ void oxa__source_close(struct oxa__thread *th)
 			usleep(100);
 	}
 	int fd = atomic_exchange(&th->fd, -1);
-	if (fd >= 0)
+	if (fd >= 0 && oxa_fd_perf_id(fd)) /* the host may have reused it */
 		close(fd);
 	if (th->has_timer) {
 		timer_delete(th->timer);
