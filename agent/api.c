@@ -73,6 +73,7 @@ static int start_locked(const struct oxa_config *cfg)
 	struct oxa_agent *a = &oxa_agent;
 	if (started)
 		return -EALREADY;
+	oxa_fd_init(); /* before libunwind makes its pipe (fds.c) */
 	if (!sampler_ready) {
 		struct oxa_sampler_config sc = { .signo = cfg->signo };
 		int r = oxa_sampler_init(&sc);

@@ -92,10 +92,11 @@ static int send_hello(struct oxa_agent *a)
 	char exe[1024] = "", cmd[1024] = "";
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	struct oxa_fdid id;
+	int fd = oxa_fd_open("/proc/self/cmdline", O_RDONLY, 0, &id);
 	if (fd >= 0) {
 		n = read(fd, cmd, sizeof(cmd) - 1);
-		close(fd);
+		oxa_fd_close(fd, &id);
 		for (ssize_t i = 0; i < n - 1; i++)
 			if (!cmd[i])
 				cmd[i] = ' ';

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "elfsyms.h"
+#include "fds.h"
 
 /* Bounds on what one file may make us allocate: far above any real
  * binary's tables, far below what would hurt the host. */
@@ -214,12 +215,13 @@ static int debug_path(const struct image *im, char *out, size_t len)
 	return -ENOENT;
 }
 
-static int open_file(const char *path)
+static int open_file(const char *path, struct oxa_fdid *id)
 {
 	/* O_NONBLOCK: a FIFO in place of a library must not block us; fstat
-	 * then refuses anything but a regular file. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	return fd < 0 ? -errno : fd;
+	 * then refuses anything but a regular file.  Reading takes a while:
+	 * the fd is the agent's (fds.h), and only pread touches it, which
+	 * moves no offset even on a number the host has reused meanwhile. */
+	return oxa_fd_open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, id);
 }
 
 /* The symbols of the build-id debug file named by im, if there is one. */
@@ -227,9 +229,10 @@ static int load_debug(struct oxa_elfsyms *e, const struct image *im)
 {
 	char dpath[256];
 	struct image dbg;
+	struct oxa_fdid id;
 	if (debug_path(im, dpath, sizeof(dpath)) < 0)
 		return -ENOENT;
-	int fd = open_file(dpath);
+	int fd = open_file(dpath, &id);
 	if (fd < 0)
 		return fd;
 	int r = open_image(&dbg, fd);
@@ -238,7 +241,7 @@ static int load_debug(struct oxa_elfsyms *e, const struct image *im)
 		r = dtab ? copy_syms(e, &dbg, dtab) : -ENOENT;
 		close_image(&dbg);
 	}
-	close(fd);
+	oxa_fd_close(fd, &id);
 	if (r < 0)
 		oxa_elfsyms_destroy(e);
 	return r;
@@ -273,11 +276,12 @@ int oxa_elfsyms_load_fd(struct oxa_elfsyms *e, int fd)
 int oxa_elfsyms_load(struct oxa_elfsyms *e, const char *path)
 {
 	memset(e, 0, sizeof(*e));
-	int fd = open_file(path);
+	struct oxa_fdid id;
+	int fd = open_file(path, &id);
 	if (fd < 0)
 		return fd;
 	int r = load(e, fd, 1);
-	close(fd);
+	oxa_fd_close(fd, &id);
 	return r;
 }
 

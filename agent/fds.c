@@ -1,5 +1,8 @@
 /* fds.c - see fds.h. */
+#include <dlfcn.h>
 #include <errno.h>
+#include <libunwind.h>
+#include <link.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdatomic.h>
@@ -60,6 +63,12 @@ int oxa_fd_own(int fd, struct oxa_fdid *id)
 	return fd;
 }
 
+int oxa_fd_open(const char *path, int flags, mode_t mode, struct oxa_fdid *id)
+{
+	int fd = open(path, flags | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : oxa_fd_own(fd, id);
+}
+
 int oxa_fd_ours(int fd, const struct oxa_fdid *id)
 {
 	struct stat st;
@@ -100,4 +109,78 @@ unsigned long long oxa_fd_perf_id(int fd)
 		return 0;
 	unsigned long long id = 0;
 	return ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0 ? id : 0;
+}
+
+/*
+ * libunwind's memory validator keeps a pipe of its own (static in the
+ * library, re-created from inside our signal handler when a write to it
+ * fails).  Left at the lowest free numbers, it reads and writes one byte of
+ * the host's file that took those numbers after a close-all, and closes
+ * the host's descriptor when it re-creates the pipe.  We cannot renumber
+ * its array, but its pipe2 calls come through here: those from libunwind's
+ * text are moved into the agent's range like our own descriptors.
+ * Async-signal-safe once oxa_fd_init has run (syscalls only).
+ */
+static int (*real_pipe2)(int[2], int); /* set last, once all is known */
+static uintptr_t unw_lo, unw_hi;
+
+static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t base = *(uintptr_t *)arg;
+	(void)size;
+	if (info->dlpi_addr != base)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = base + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (!unw_lo || lo < unw_lo)
+			unw_lo = lo;
+		if (hi > unw_hi)
+			unw_hi = hi;
+	}
+	return 1;
+}
+
+/* Before the sampler starts: its start warms libunwind up, which creates
+ * its pipe.  Called by the agent's start and by the first pipe2 (which is
+ * never in a signal handler: libunwind makes its first pipe at init). */
+void oxa_fd_init(void)
+{
+	if (__atomic_load_n(&real_pipe2, __ATOMIC_ACQUIRE))
+		return;
+	int (*f)(int[2], int) = (int (*)(int[2], int))dlsym(RTLD_NEXT, "pipe2");
+	Dl_info di;
+	if (dladdr((void *)unw_backtrace, &di) && di.dli_fbase) {
+		uintptr_t base = 0;
+		/* dlpi_addr is the load bias; dli_fbase the mapped start. */
+		ElfW(Ehdr) *eh = di.dli_fbase;
+		ElfW(Phdr) *ph = (ElfW(Phdr) *)((char *)eh + eh->e_phoff);
+		for (int i = 0; i < eh->e_phnum; i++)
+			if (ph[i].p_type == PT_LOAD) {
+				base = (uintptr_t)di.dli_fbase - ph[i].p_vaddr;
+				break;
+			}
+		dl_iterate_phdr(find_text, &base);
+	}
+	__atomic_store_n(&real_pipe2, f, __ATOMIC_RELEASE);
+}
+
+__attribute__((visibility("default"))) int pipe2(int fds[2], int flags)
+{
+	oxa_fd_init();
+	if (!real_pipe2) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r = real_pipe2(fds, flags);
+	uintptr_t ra = (uintptr_t)__builtin_return_address(0);
+	if (r == 0 && ra >= unw_lo && ra < unw_hi) {
+		int e = errno;
+		fds[0] = oxa_fd_raise(fds[0]);
+		fds[1] = oxa_fd_raise(fds[1]);
+		errno = e;
+	}
+	return r;
 }

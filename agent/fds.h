@@ -20,6 +20,10 @@
 
 #include <sys/types.h>
 
+/* Resolves what the pipe2 interposer needs; before the sampler starts.
+ * Idempotent. */
+void oxa_fd_init(void);
+
 /* What file a descriptor was opened on. */
 struct oxa_fdid {
 	dev_t dev;
@@ -40,6 +44,11 @@ int oxa_fd_ours(int fd, const struct oxa_fdid *id);
 /* Close fd if it is still ours; a number the host has reused is left
  * alone.  Either way the caller forgets fd. */
 void oxa_fd_close(int fd, const struct oxa_fdid *id);
+/* open(2) straight into the agent's range, identity in id; 0..: the fd,
+ * to be closed with oxa_fd_close.  For every file the agent opens, however
+ * briefly: a host closing all fds and reopening its own in that instant
+ * must not have one of its files closed by us. */
+int oxa_fd_open(const char *path, int flags, mode_t mode, struct oxa_fdid *id);
 /* A pipe in the agent's range, O_CLOEXEC|O_NONBLOCK, identities in id. */
 int oxa_fd_pipe(int fds[2], struct oxa_fdid id[2]);
 /* The perf event id of fd (PERF_EVENT_IOC_ID) when fd is a perf event,

@@ -174,11 +174,12 @@ static int fresh_profile(struct oxa_agent *a, const struct stat *st)
 static int read_fresh(struct oxa_agent *a, const char *path, char **buf, size_t *len)
 {
 	struct stat st;
+	struct oxa_fdid id;
 	*buf = NULL;
 	*len = 0;
 	if (lstat(path, &st) < 0 || !fresh_profile(a, &st))
 		return 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = oxa_fd_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0, &id);
 	if (fd < 0)
 		return 0;
 	int r = 0;
@@ -187,7 +188,7 @@ static int read_fresh(struct oxa_agent *a, const char *path, char **buf, size_t 
 		*buf = malloc((size_t)st.st_size + 1);
 		r = !*buf ? -ENOMEM : (n = pread(fd, *buf, (size_t)st.st_size, 0)) < 0 ? -errno : 1;
 	}
-	close(fd);
+	oxa_fd_close(fd, &id);
 	if (r < 1) {
 		free(*buf);
 		*buf = NULL;
@@ -203,7 +204,7 @@ static int read_fresh(struct oxa_agent *a, const char *path, char **buf, size_t 
  * can plant anything at a name we would choose predictably.  Returns the fd
  * (name in tmp) or -errno.
  */
-static int create_temp(const char *path, char *tmp, size_t len)
+static int create_temp(const char *path, char *tmp, size_t len, struct oxa_fdid *id)
 {
 	const char *slash = strrchr(path, '/');
 	int dirlen = slash ? (int)(slash + 1 - path) : 0;
@@ -215,9 +216,9 @@ static int create_temp(const char *path, char *tmp, size_t len)
 		if (snprintf(tmp, len, "%.*s.%s.%016llx.tmp", dirlen, path, path + dirlen,
 			     (unsigned long long)rnd) >= (int)len)
 			return -ENAMETOOLONG;
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
-		if (fd >= 0 || errno != EEXIST)
-			return fd < 0 ? -errno : fd;
+		int fd = oxa_fd_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY, 0644, id);
+		if (fd != -EEXIST)
+			return fd;
 	}
 	return -EEXIST;
 }
@@ -225,7 +226,7 @@ static int create_temp(const char *path, char *tmp, size_t len)
 /* Hold the directory's flock while reading, merging and renaming, so two
  * processes of one run finishing together both count.  Bounded: a lock
  * someone else holds forever costs us a second, then we go on without. */
-static int lock_dir(const char *path)
+static int lock_dir(const char *path, struct oxa_fdid *id)
 {
 	char dir[4096];
 	const char *slash = strrchr(path, '/');
@@ -234,14 +235,13 @@ static int lock_dir(const char *path)
 	else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path) >=
 		 (int)sizeof(dir))
 		return -1;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = oxa_fd_open(dir, O_RDONLY | O_DIRECTORY, 0, id);
 	for (int i = 0; fd >= 0 && i < 100; i++) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return fd;
 		usleep(10000);
 	}
-	if (fd >= 0)
-		close(fd);
+	oxa_fd_close(fd, id);
 	return -1;
 }
 
@@ -250,19 +250,23 @@ int oxa_output_write(struct oxa_agent *a, const char *path)
 	char tmp[4200];
 	char *old = NULL;
 	size_t olen = 0;
-	int lock = lock_dir(path);
+	struct oxa_fdid lock_id, id;
+	int lock = lock_dir(path, &lock_id);
 	int r = read_fresh(a, path, &old, &olen);
 	if (r == 1 && a->lifetime.nents == 0) {
 		r = 0; /* nothing to add to what is there */
 		goto out;
 	}
-	int fd = r < 0 ? r : create_temp(path, tmp, sizeof(tmp));
+	int fd = r < 0 ? r : create_temp(path, tmp, sizeof(tmp), &id);
 	if (fd < 0) {
 		r = fd;
 		goto out;
 	}
 	r = oxa_output_folded_merge(a, fd, old, olen);
-	if (close(fd) < 0 && r == 0)
+	/* Not ours any more: the host closed it, what we wrote is lost. */
+	if (!oxa_fd_ours(fd, &id) && r == 0)
+		r = -EBADF;
+	else if (close(fd) < 0 && r == 0)
 		r = -errno;
 	/* rename replaces whatever is at path - a symlink included - and
 	 * never writes through it. */
@@ -272,7 +276,6 @@ int oxa_output_write(struct oxa_agent *a, const char *path)
 		unlink(tmp);
 out:
 	free(old);
-	if (lock >= 0)
-		close(lock);
+	oxa_fd_close(lock, &lock_id);
 	return r;
 }

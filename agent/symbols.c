@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "elfsyms.h"
+#include "fds.h"
 #include "symbols.h"
 
 struct module {
@@ -301,7 +302,8 @@ static void load_jit_map(struct oxa_symbols *s)
 	s->jit_ino = st.st_ino;
 	if (!jit_map_ok(&st))
 		return;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct oxa_fdid id;
+	int fd = oxa_fd_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0, &id);
 	if (fd < 0)
 		return;
 	char *buf = NULL;
@@ -309,7 +311,7 @@ static void load_jit_map(struct oxa_symbols *s)
 	/* Checked again on what was opened: the name may have changed. */
 	if (fstat(fd, &st) == 0 && jit_map_ok(&st) && (buf = malloc((size_t)st.st_size + 1)))
 		got = pread(fd, buf, (size_t)st.st_size, 0);
-	close(fd);
+	oxa_fd_close(fd, &id);
 	if (buf && got >= 0)
 		(void)oxa_symbols_parse_jit(s, buf, (size_t)got);
 	free(buf);
