@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "exec.h"
 #include "log.h"
 #include "oxprof.h"
 
@@ -26,6 +27,10 @@ struct oxa_agent oxa_agent = { .lock = PTHREAD_MUTEX_INITIALIZER,
 			       .cond = PTHREAD_COND_INITIALIZER, .dump_fd = -1 };
 static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
 static int started, sampler_ready;
+static pid_t agent_pid;              /* the process these tables belong to */
+static struct oxa_config exec_cfg;   /* to start again after a failed exec */
+static int before_image_end(int for_exec);
+static void after_exec_failure(void);
 
 static void release_tables(struct oxa_agent *a)
 {
@@ -52,6 +57,7 @@ static int setup_tables(struct oxa_agent *a)
 	a->stop = 0;
 	a->dump_fd = -1;
 	clock_gettime(CLOCK_REALTIME, &a->started_at);
+	agent_pid = getpid();
 	oxa_conn_init(&a->conn);
 	a->keep_lifetime = a->cfg.output[0] || !a->cfg.socket[0];
 	if (oxa_stacks_init(&a->pending, a->cfg.socket[0] ? a->cfg.buffer_bytes : 4096) < 0 ||
@@ -74,6 +80,9 @@ static int start_locked(const struct oxa_config *cfg)
 	if (started)
 		return -EALREADY;
 	oxa_fd_init(); /* before libunwind makes its pipe (fds.c) */
+	oxa_exec_init();
+	oxa_exec_before = before_image_end;
+	oxa_exec_after_failure = after_exec_failure;
 	if (!sampler_ready) {
 		struct oxa_sampler_config sc = { .signo = cfg->signo };
 		int r = oxa_sampler_init(&sc);
@@ -109,6 +118,50 @@ static void stop_locked(void)
 	if (!oxa_agent.running)
 		release_tables(&oxa_agent);
 	started = 0;
+}
+
+/* Whether there is anything to lose: a process that sampled nothing (a
+ * fork child about to exec, a wrapper) has no profile to write. */
+static int sampled(void)
+{
+	struct oxa_sampler_stats s;
+	oxa_sampler_stats(&s);
+	return s.taken > 0;
+}
+
+/*
+ * Before exec or _exit (exec.h): flush what was sampled - the stand-alone
+ * profile, the daemon's last batch - as exit would.  Only in the process
+ * the agent belongs to (a vfork child shares its parent's memory and must
+ * touch nothing), and never waiting for api_lock (_exit may be called
+ * from a signal handler that interrupted an API call).  For _exit the
+ * tables are not freed: the image ends anyway, and free could be unsafe.
+ */
+static int before_image_end(int for_exec)
+{
+	if (getpid() != agent_pid || pthread_mutex_trylock(&api_lock) != 0)
+		return 0;
+	int stopped = 0;
+	if (started && sampled()) {
+		if (for_exec) {
+			exec_cfg = oxa_agent.cfg;
+			stop_locked();
+			stopped = 1;
+		} else {
+			oxa_sampler_disarm();
+			oxa_drain_stop(&oxa_agent, STOP_TIMEOUT_MS);
+		}
+	}
+	pthread_mutex_unlock(&api_lock);
+	return stopped;
+}
+
+static void after_exec_failure(void)
+{
+	pthread_mutex_lock(&api_lock);
+	if (!started)
+		(void)start_locked(&exec_cfg);
+	pthread_mutex_unlock(&api_lock);
 }
 
 static void atfork_child(void)

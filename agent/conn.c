@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -108,6 +109,31 @@ static int send_hello(struct oxa_agent *a)
 	return queue_msg(a, &m);
 }
 
+/* oxp_connect, with the socket moved into the agent's fd range before
+ * the connect (fds.h): a daemonizing host closes every fd at the moment
+ * we connect, and a low number held across the connect could be its. */
+static int connect_owned(const char *path, struct oxa_fdid *id, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if ((s = oxa_fd_own(s, id)) < 0)
+		return s;
+	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		oxa_fd_close(s, id);
+		return (e == ENOENT || e == ECONNREFUSED) ? -OXP_ENODAEMON : -e;
+	}
+	*out = s;
+	return 0;
+}
+
 int oxa_conn_maybe_connect(struct oxa_agent *a)
 {
 	struct oxa_conn *c = &a->conn;
@@ -115,10 +141,10 @@ int oxa_conn_maybe_connect(struct oxa_agent *a)
 		return 0;
 	if (!c->dec && (oxp_decoder_new(&c->dec) < 0 || oxp_reader_init(&c->rd, 0) < 0))
 		return -ENOMEM;
-	int fd, r = oxp_connect(a->cfg.socket, &fd);
+	int fd = -1, r = connect_owned(a->cfg.socket, &c->fd_id, &fd);
 	char why[256];
 	if (r == 0 && !trusted(a, fd, why, sizeof(why))) {
-		close(fd);
+		oxa_fd_close(fd, &c->fd_id);
 		r = -OXP_EUNTRUSTED;
 	} else if (r < 0) {
 		snprintf(why, sizeof(why), "%s: %s", a->cfg.socket, oxp_strerror(r));
@@ -129,10 +155,6 @@ int oxa_conn_maybe_connect(struct oxa_agent *a)
 				"no daemon yet (%s); sampling state is kept and retried with backoff", why);
 		schedule_retry(c);
 		return r;
-	}
-	if ((fd = oxa_fd_own(fd, &c->fd_id)) < 0) {
-		schedule_retry(c);
-		return fd;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	oxp_reader_destroy(&c->rd);

@@ -59,6 +59,13 @@ static void check_fds(struct oxa_agent *a)
 		a->wake_fd[1] = r < 0 ? -1 : p[1];
 		oxa_log(OXA_LOG_INFO, "the host closed the agent's wake pipe; %s",
 			r < 0 ? strerror(-r) : "re-created");
+		/* The pipe is the canary of the agent's range: a host that
+		 * closed it closed the per-thread perf events too, and a
+		 * thread whose event is gone is sampled no more.  Re-arm. */
+		if (oxa_sampler_armed()) {
+			oxa_sampler_disarm();
+			oxa_apply_state(a);
+		}
 	}
 	if (a->conn.fd >= 0 && !oxa_fd_ours(a->conn.fd, &a->conn.fd_id))
 		oxa_conn_close(a, "the host closed the agent's socket");

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent-harness.h"
@@ -85,7 +87,7 @@ static pid_t run_daemon_host(const char *dir, const char *const *env)
 	return child;
 }
 
-TEST_TIMEOUT(agent_host_daemon_closing_all_fds_standalone, 60)
+static void daemon_standalone(void)
 {
 	char dir[64], outv[160], out[256];
 	oxt_tmpdir(dir, sizeof(dir));
@@ -99,6 +101,22 @@ TEST_TIMEOUT(agent_host_daemon_closing_all_fds_standalone, 60)
 	printf("  daemon %d: %llu samples, %llu in host_work\n", (int)child,
 	       (unsigned long long)f.total, (unsigned long long)f.leaf[0]);
 	ASSERT(f.leaf[0] > 0);
+}
+
+TEST_TIMEOUT(agent_host_daemon_closing_all_fds_standalone, 60)
+{
+	daemon_standalone();
+}
+
+/* With the common limit of 1024 fds the agent's range starts at 512, so
+ * the host's close-all does close the agent's fds: they are re-created. */
+TEST_TIMEOUT(agent_host_daemon_closing_all_fds_1024_limit, 60)
+{
+	struct rlimit rl;
+	ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	rl.rlim_cur = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
+	ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	daemon_standalone();
 }
 
 static int has_samples(const struct oxt_agent_row *r)
@@ -217,6 +235,96 @@ TEST_TIMEOUT(agent_output_never_through_a_planted_symlink, 60)
 	ASSERT(lstat(link, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0);
 	struct oxt_folded f;
 	ASSERT(oxt_read_folded(link, NULL, 0, &f) == 0 && f.total > 0);
+}
+
+/* ---- exec, _exit and wrappers (item 13) ---- */
+
+static const char *const split_leaves[] = { "hot_a", "hot_b", "hot_c" };
+
+/* Run argv stand-alone into one OXPROF_OUTPUT (no %p); the leaves of the
+ * profile left there. */
+static void profile_one_file(char *const argv[], const char *const *names, int n,
+			     struct oxt_folded *f)
+{
+	char dir[64], outv[160], out[128];
+	oxt_tmpdir(dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/out.folded", dir);
+	snprintf(outv, sizeof(outv), "OXPROF_OUTPUT=%s", out);
+	const char *env[] = { "OXPROF_DAEMON=0", "OXPROF_START=1", "OXPROF_HZ=1000", outv, NULL };
+	run_ok(argv, env);
+	ASSERT_MSG(oxt_read_folded(out, names, n, f) == 0, "no profile at %s", out);
+}
+
+/* split works, then execs sh (preloaded too) for a loop of its own: the
+ * work done before the exec is in the profile, with the shell's. */
+TEST_TIMEOUT(agent_profile_survives_exec, 60)
+{
+	char *argv[] = { OXT_SPLIT, "-x", "-n", "10000", NULL };
+	struct oxt_folded f;
+	profile_one_file(argv, split_leaves, 3, &f);
+	printf("  %llu samples, hot_a %llu\n", (unsigned long long)f.total,
+	       (unsigned long long)f.leaf[0]);
+	ASSERT_MSG(f.leaf[0] > 0, "the work before exec is not in the profile");
+}
+
+TEST_TIMEOUT(agent_profile_survives_exit_underscore, 60)
+{
+	static const char *const leaf[] = { "host_work" };
+	char *argv[] = { OXT_HOST, "_exit", "1000", NULL };
+	struct oxt_folded f;
+	profile_one_file(argv, leaf, 1, &f);
+	printf("  %llu samples, host_work %llu\n", (unsigned long long)f.total,
+	       (unsigned long long)f.leaf[0]);
+	ASSERT(f.leaf[0] > 0);
+}
+
+TEST_TIMEOUT(agent_failed_exec_keeps_profiling, 60)
+{
+	static const char *const leaf[] = { "host_work" };
+	char *argv[] = { OXT_HOST, "execfail", "500", NULL };
+	struct oxt_folded f;
+	profile_one_file(argv, leaf, 1, &f);
+	printf("  %llu samples, host_work %llu\n", (unsigned long long)f.total,
+	       (unsigned long long)f.leaf[0]);
+	ASSERT(f.leaf[0] > 0);
+}
+
+/* timeout(1) is preloaded too and exits after split: its own (empty)
+ * profile must not replace split's. */
+TEST_TIMEOUT(agent_wrapper_does_not_overwrite_the_profile, 60)
+{
+	if (access("/usr/bin/timeout", X_OK) != 0) {
+		printf("  SKIP: no /usr/bin/timeout\n");
+		return;
+	}
+	char *argv[] = { "/usr/bin/timeout", "50", OXT_SPLIT, "-n", "10000", NULL };
+	struct oxt_folded f;
+	profile_one_file(argv, split_leaves, 3, &f);
+	printf("  %llu samples, hot_a %llu\n", (unsigned long long)f.total,
+	       (unsigned long long)f.leaf[0]);
+	ASSERT_MSG(f.leaf[0] > 0, "split's samples were replaced by the wrapper's profile");
+}
+
+/* Two runs into one file: the second replaces the first (it is older than
+ * the second process), it does not add to it. */
+TEST_TIMEOUT(agent_new_run_replaces_an_old_profile, 60)
+{
+	char dir[64], outv[160], out[128];
+	oxt_tmpdir(dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/out.folded", dir);
+	snprintf(outv, sizeof(outv), "OXPROF_OUTPUT=%s", out);
+	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT(fd >= 0 && write(fd, "main;stale_run 1000000\n", 23) == 23 && close(fd) == 0);
+	struct timespec old[2] = { { time(NULL) - 60, 0 }, { time(NULL) - 60, 0 } };
+	ASSERT(utimensat(AT_FDCWD, out, old, 0) == 0);
+	const char *env[] = { "OXPROF_DAEMON=0", "OXPROF_START=1", "OXPROF_HZ=1000", outv, NULL };
+	char *argv[] = { OXT_SPLIT, "-n", "500", NULL };
+	run_ok(argv, env);
+	static const char *const stale[] = { "stale_run", "hot_a" };
+	struct oxt_folded f;
+	ASSERT(oxt_read_folded(out, stale, 2, &f) == 0);
+	ASSERT_EQ(f.leaf[0], 0);
+	ASSERT(f.leaf[1] > 0);
 }
 
 /* ---- crash reporting (item 10) ---- */

@@ -11,6 +11,8 @@
 #include "strtab.h"
 #include "symbols.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct oxa_strtab strs;

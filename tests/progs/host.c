@@ -12,6 +12,8 @@
  *                      /dev/zero node, symlink: to /dev/zero), run JIT code
  *                      MS ms so the agent looks for the map, remove it.
  * host _exit MS        work MS ms, then _exit(0).
+ * host execfail MS     work MS ms, exec a program that does not exist (it
+ *                      must fail and return), work MS ms more, exit(0).
  * host sigmask         print "sigblk=HEX" for every thread but the main one
  *                      (the agent's), from /proc/self/task/TID/status.
  */
@@ -208,6 +210,19 @@ static int run_exit(long ms)
 	_exit((int)(x & 0));
 }
 
+static int run_execfail(long ms)
+{
+	uint64_t x = 1;
+	for (uint64_t t0 = now_ms(); now_ms() - t0 < (uint64_t)ms;)
+		x = host_work(x);
+	execl("/nonexistent/oxprof-test", "oxprof-test", (char *)NULL);
+	if (errno != ENOENT)
+		return 3;
+	for (uint64_t t0 = now_ms(); now_ms() - t0 < (uint64_t)ms;)
+		x = host_work(x);
+	return (int)(x & 0);
+}
+
 /* The blocked-signal mask of every thread but this one. */
 static int run_sigmask(void)
 {
@@ -239,6 +254,8 @@ int main(int argc, char **argv)
 		return run_jitmap(argv[2], atol(argv[3]));
 	if (argc >= 3 && !strcmp(argv[1], "_exit"))
 		return run_exit(atol(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "execfail"))
+		return run_execfail(atol(argv[2]));
 	if (argc >= 2 && !strcmp(argv[1], "sigmask"))
 		return run_sigmask();
 	fprintf(stderr, "usage: host daemon DIR MS | jitmap KIND MS | _exit MS | sigmask\n");
