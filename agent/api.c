@@ -245,6 +245,9 @@ int oxprof_start(const struct oxprof_options *o)
 			cfg.socket[0] = 0;
 		if (o->output && snprintf(cfg.output, sizeof(cfg.output), "%s", o->output) >= (int)sizeof(cfg.output))
 			return -ENAMETOOLONG;
+		int r = oxa_config_absolute_output(&cfg);
+		if (r < 0)
+			return r;
 		cfg.start_running = o->start_running;
 	}
 	pthread_mutex_lock(&api_lock);

@@ -27,5 +27,9 @@ struct oxa_config {
  * OXPROF_DAEMON_USER, OXPROF_LOG_LEVEL.
  */
 int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen);
+/* A relative output path made absolute now, against the working directory
+ * at start: a daemon chdir()s to / before it writes its profile at exit.
+ * 0 or -errno. */
+int oxa_config_absolute_output(struct oxa_config *c);
 
 #endif

@@ -87,11 +87,16 @@ static pid_t run_daemon_host(const char *dir, const char *const *env)
 	return child;
 }
 
-static void daemon_standalone(void)
+/* relative: OXPROF_OUTPUT relative to the directory the host started in
+ * (daemon(3) then moves it to /). */
+static void daemon_standalone(int relative)
 {
 	char dir[64], outv[160], out[256];
 	oxt_tmpdir(dir, sizeof(dir));
-	snprintf(outv, sizeof(outv), "OXPROF_OUTPUT=%s/prof.%%p.folded", dir);
+	if (relative)
+		ASSERT(chdir(dir) == 0);
+	snprintf(outv, sizeof(outv), "OXPROF_OUTPUT=%s%sprof.%%p.folded", relative ? "" : dir,
+		 relative ? "" : "/");
 	const char *env[] = { "OXPROF_DAEMON=0", "OXPROF_START=1", "OXPROF_HZ=1000", outv, NULL };
 	pid_t child = run_daemon_host(dir, env);
 	static const char *const leaf[] = { "host_work" };
@@ -105,18 +110,19 @@ static void daemon_standalone(void)
 
 TEST_TIMEOUT(agent_host_daemon_closing_all_fds_standalone, 60)
 {
-	daemon_standalone();
+	daemon_standalone(0);
 }
 
 /* With the common limit of 1024 fds the agent's range starts at 512, so
- * the host's close-all does close the agent's fds: they are re-created. */
+ * the host's close-all does close the agent's fds: they are re-created.
+ * And OXPROF_OUTPUT is relative, to a directory the daemon has left. */
 TEST_TIMEOUT(agent_host_daemon_closing_all_fds_1024_limit, 60)
 {
 	struct rlimit rl;
 	ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
 	rl.rlim_cur = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
 	ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
-	daemon_standalone();
+	daemon_standalone(1);
 }
 
 static int has_samples(const struct oxt_agent_row *r)
