@@ -89,7 +89,7 @@ struct oxa_agent {
 	_Atomic uint64_t dropped_full;  /* the pending table was full */
 	_Atomic uint64_t dropped_reset; /* discarded by a reset */
 	uint64_t reported;       /* hash of the counters last sent */
-	struct timespec started_at; /* CLOCK_REALTIME at start (or fork) */
+	struct timespec started_at; /* CLOCK_REALTIME the process started (or forked) */
 	struct oxa_sample scratch;
 };
 

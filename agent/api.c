@@ -9,11 +9,13 @@
  * api_lock; they never run inside the signal handler.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -49,6 +51,39 @@ static void release_tables(struct oxa_agent *a)
 	a->ntnames = a->tnames_mask = 0;
 }
 
+/*
+ * When this process started, in CLOCK_REALTIME: from /proc/self/stat, so
+ * that it survives exec (a profile written just before an exec belongs to
+ * the same run as the new image's).  The time now when unknown.
+ */
+static void process_start(struct timespec *ts)
+{
+	char buf[1024];
+	struct oxa_fdid id;
+	clock_gettime(CLOCK_REALTIME, ts);
+	int fd = oxa_fd_open("/proc/self/stat", O_RDONLY, 0, &id);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	oxa_fd_close(fd, &id);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the name may hold anything */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	long hz = sysconf(_SC_CLK_TCK);
+	struct timespec boot;
+	if (!p || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+		return;
+	unsigned long long ticks = strtoull(p + 1, NULL, 10);
+	int64_t now_ns = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+	int64_t up_ns = (int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec;
+	int64_t start_ns = now_ns - up_ns + (int64_t)(ticks * (1000000000ull / (unsigned long)hz));
+	if (start_ns > 0 && start_ns <= now_ns) {
+		ts->tv_sec = start_ns / 1000000000;
+		ts->tv_nsec = start_ns % 1000000000;
+	}
+}
+
 /* Fresh tables and counters for a new start (or a fork child). */
 static int setup_tables(struct oxa_agent *a)
 {
@@ -56,7 +91,7 @@ static int setup_tables(struct oxa_agent *a)
 	a->batch_seq = a->ack_seq = 0;
 	a->stop = 0;
 	a->dump_fd = -1;
-	clock_gettime(CLOCK_REALTIME, &a->started_at);
+	process_start(&a->started_at);
 	agent_pid = getpid();
 	oxa_conn_init(&a->conn);
 	a->keep_lifetime = a->cfg.output[0] || !a->cfg.socket[0];
