@@ -26,14 +26,24 @@ static int fd_floor(void)
 	return (int)(rl.rlim_cur / 2);
 }
 
+/* The floor, cached (one syscall less per thread armed); re-read when
+ * the host lowered its limit under it. */
+static _Atomic int cached_floor;
+
 int oxa_fd_raise(int fd)
 {
 	if (fd < 0)
 		return fd;
-	int floor = fd_floor();
+	int floor = atomic_load(&cached_floor);
+	if (!floor)
+		atomic_store(&cached_floor, floor = fd_floor());
 	if (fd >= floor)
 		return fd;
 	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	if (nfd < 0 && errno == EINVAL) {
+		atomic_store(&cached_floor, floor = fd_floor());
+		nfd = fd < floor ? fcntl(fd, F_DUPFD_CLOEXEC, floor) : -1;
+	}
 	if (nfd < 0)
 		return fd; /* the range is full: keep it, still checked */
 	close(fd);
