@@ -301,6 +301,19 @@ TEST_TIMEOUT(agent_failed_exec_keeps_profiling, 60)
 	ASSERT(f.leaf[0] > 0);
 }
 
+/* vfork children exec and _exit through the agent's wrappers while the
+ * parent's agent holds samples: they must touch nothing of it. */
+TEST_TIMEOUT(agent_vfork_children_leave_the_agent_alone, 60)
+{
+	static const char *const leaf[] = { "host_work" };
+	char *argv[] = { OXT_HOST, "vfork", "400", NULL };
+	struct oxt_folded f;
+	profile_one_file(argv, leaf, 1, &f);
+	printf("  %llu samples, host_work %llu\n", (unsigned long long)f.total,
+	       (unsigned long long)f.leaf[0]);
+	ASSERT(f.leaf[0] > 0);
+}
+
 /* timeout(1) is preloaded too and exits after split: its own (empty)
  * profile must not replace split's. */
 TEST_TIMEOUT(agent_wrapper_does_not_overwrite_the_profile, 60)

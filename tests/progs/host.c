@@ -14,11 +14,15 @@
  * host _exit MS        work MS ms, then _exit(0).
  * host execfail MS     work MS ms, exec a program that does not exist (it
  *                      must fail and return), work MS ms more, exit(0).
+ * host vfork MS        work MS ms, vfork children that exec /bin/true and
+ *                      that _exit, work MS ms more, exit(0): a vfork child
+ *                      shares our memory, the agent's included.
  * host sigmask         print "sigblk=HEX" for every thread but the main one
  *                      (the agent's), from /proc/self/task/TID/status.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -28,8 +32,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "oxprof.h"
 
 #define NOINL __attribute__((noinline, noipa))
 #define NLOGS 8
@@ -223,6 +230,35 @@ static int run_execfail(long ms)
 	return (int)(x & 0);
 }
 
+static int run_vfork(long ms)
+{
+	uint64_t x = 1;
+	for (uint64_t t0 = now_ms(); now_ms() - t0 < (uint64_t)ms;)
+		x = host_work(x);
+	for (int i = 0; i < 20; i++) {
+		pid_t p = vfork();
+		if (p == 0) {
+			if (i % 2)
+				_exit(7);
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != (i % 2 ? 7 : 0))
+			return 4;
+	}
+	/* The preloaded agent must still be ours and sampling. */
+	int (*status)(struct oxprof_status *) =
+		(int (*)(struct oxprof_status *))dlsym(RTLD_DEFAULT, "oxprof_status");
+	struct oxprof_status st;
+	if (status && (status(&st) != 0 || !st.running))
+		return 5;
+	for (uint64_t t0 = now_ms(); now_ms() - t0 < (uint64_t)ms;)
+		x = host_work(x);
+	return (int)(x & 0);
+}
+
 /* The blocked-signal mask of every thread but this one. */
 static int run_sigmask(void)
 {
@@ -254,6 +290,8 @@ int main(int argc, char **argv)
 		return run_jitmap(argv[2], atol(argv[3]));
 	if (argc >= 3 && !strcmp(argv[1], "_exit"))
 		return run_exit(atol(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "vfork"))
+		return run_vfork(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "execfail"))
 		return run_execfail(atol(argv[2]));
 	if (argc >= 2 && !strcmp(argv[1], "sigmask"))
