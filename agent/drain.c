@@ -48,8 +48,8 @@ static void check_fds(struct oxa_agent *a)
 {
 	if (!oxa_fd_ours(a->wake_fd[0], &a->wake_id[0]) ||
 	    !oxa_fd_ours(a->wake_fd[1], &a->wake_id[1])) {
-		int p[2];
-		struct oxa_fdid id[2];
+		int p[2], lost = a->wake_fd[0] >= 0 || a->wake_fd[1] >= 0;
+		struct oxa_fdid id[2] = { { 0 } };
 		oxa_fd_close(a->wake_fd[0], &a->wake_id[0]);
 		oxa_fd_close(a->wake_fd[1], &a->wake_id[1]);
 		int r = oxa_fd_pipe(p, id);
@@ -57,12 +57,13 @@ static void check_fds(struct oxa_agent *a)
 		a->wake_id[1] = id[1];
 		a->wake_fd[0] = r < 0 ? -1 : p[0];
 		a->wake_fd[1] = r < 0 ? -1 : p[1];
-		oxa_log(OXA_LOG_INFO, "the host closed the agent's wake pipe; %s",
-			r < 0 ? strerror(-r) : "re-created");
+		if (lost)
+			oxa_log(OXA_LOG_INFO, "the host closed the agent's wake pipe; %s",
+				r < 0 ? strerror(-r) : "re-created");
 		/* The pipe is the canary of the agent's range: a host that
 		 * closed it closed the per-thread perf events too, and a
 		 * thread whose event is gone is sampled no more.  Re-arm. */
-		if (oxa_sampler_armed()) {
+		if (lost && oxa_sampler_armed()) {
 			oxa_sampler_disarm();
 			oxa_apply_state(a);
 		}
