@@ -169,8 +169,10 @@ static int sampled(void)
  * profile, the daemon's last batch - as exit would.  Only in the process
  * the agent belongs to (a vfork child shares its parent's memory and must
  * touch nothing), and never waiting for api_lock (_exit may be called
- * from a signal handler that interrupted an API call).  For _exit the
- * tables are not freed: the image ends anyway, and free could be unsafe.
+ * from a signal handler that interrupted an API call).  For _exit only the
+ * drain thread is stopped - no disarm, which takes the sampler's lock the
+ * interrupted thread may hold, and no free - and that wait is bounded by
+ * STOP_TIMEOUT_MS.
  */
 static int before_image_end(int for_exec)
 {
@@ -183,7 +185,6 @@ static int before_image_end(int for_exec)
 			stop_locked();
 			stopped = 1;
 		} else {
-			oxa_sampler_disarm();
 			oxa_drain_stop(&oxa_agent, STOP_TIMEOUT_MS);
 		}
 	}
