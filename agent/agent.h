@@ -11,9 +11,12 @@
 #define OXA_AGENT_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
+#include "fds.h"
 #include "frames.h"
 #include "oxp/oxp.h"
 #include "sampler.h"
@@ -59,6 +62,7 @@ struct oxa_held {
 
 struct oxa_conn {
 	int fd;                  /* -1 when not connected */
+	struct oxa_fdid fd_id;   /* what fd was opened on (fds.h) */
 	int welcomed;
 	uint32_t gen;            /* connection number, from 1 */
 	struct oxp_reader rd;
@@ -87,7 +91,8 @@ struct oxa_agent {
 	int stop;                /* drain thread: flush and finish */
 	int dump_fd;             /* drain thread: write folded here, -1 none */
 	int dump_result;
-	int wake_fd;             /* eventfd */
+	_Atomic int wake_fd[2];  /* a pipe: host threads write [1] */
+	struct oxa_fdid wake_id[2];
 	pthread_t thread;
 	int running;             /* the drain thread exists */
 	/* [drain] */
@@ -114,6 +119,7 @@ struct oxa_agent {
 	_Atomic uint64_t dropped_full;  /* the pending table was full */
 	_Atomic uint64_t dropped_reset; /* discarded by a reset */
 	uint64_t reported;       /* hash of the counters last sent */
+	struct timespec started_at; /* CLOCK_REALTIME the process started (or forked) */
 	struct oxa_sample scratch;
 };
 
@@ -121,8 +127,13 @@ extern struct oxa_agent oxa_agent;
 
 /* drain.c */
 int oxa_drain_start(struct oxa_agent *a);
+/* The drain thread's signal mask: all but the synchronous faults, and
+ * always the sampler's signal. */
+void oxa_drain_sigmask(sigset_t *mask, int sampler_signo);
 /* Ask the drain thread to flush and finish; wait up to timeout_ms. */
 void oxa_drain_stop(struct oxa_agent *a, int timeout_ms);
+/* Any thread.  A wake is lost (and the drain thread notices within
+ * IDLE_CHECK_MS) when the host has closed the pipe under us. */
 void oxa_drain_wake(struct oxa_agent *a);
 uint64_t oxa_now_ms(void);
 /* Apply the wanted sampling state to the sampler. */
@@ -169,7 +180,20 @@ int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was);
 /* output.c */
 /* Write the lifetime table as folded stacks to fd. */
 int oxa_output_folded(struct oxa_agent *a, int fd);
+/* The same with the folded profile other[0..olen) added in. */
+int oxa_output_folded_merge(struct oxa_agent *a, int fd, const char *other, size_t olen);
 /* Symbolise stacks new to the lifetime table. */
 int oxa_output_resolve(struct oxa_agent *a);
+/*
+ * Write the profile to path (already expanded) through a temp file with an
+ * unpredictable name in the same directory (O_EXCL|O_NOFOLLOW), renamed
+ * over path.  A profile already at path that was written since this
+ * process started (another process of the same run) is added to, not
+ * replaced; with nothing sampled, such a file is left as it is.  0 or
+ * -errno.
+ */
+int oxa_output_write(struct oxa_agent *a, const char *path);
+/* The largest existing profile merged into. */
+#define OXA_OUTPUT_MERGE_MAX (256 << 20)
 
 #endif

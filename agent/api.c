@@ -9,14 +9,17 @@
  * api_lock; they never run inside the signal handler.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "exec.h"
 #include "log.h"
 #include "oxprof.h"
 
@@ -26,6 +29,10 @@ struct oxa_agent oxa_agent = { .lock = PTHREAD_MUTEX_INITIALIZER,
 			       .cond = PTHREAD_COND_INITIALIZER, .dump_fd = -1 };
 static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
 static int started, sampler_ready;
+static pid_t agent_pid;              /* the process these tables belong to */
+static struct oxa_config exec_cfg;   /* to start again after a failed exec */
+static int before_image_end(int for_exec);
+static void after_exec_failure(void);
 
 static void release_tables(struct oxa_agent *a)
 {
@@ -44,6 +51,39 @@ static void release_tables(struct oxa_agent *a)
 	a->ntnames = a->tnames_mask = 0;
 }
 
+/*
+ * When this process started, in CLOCK_REALTIME: from /proc/self/stat, so
+ * that it survives exec (a profile written just before an exec belongs to
+ * the same run as the new image's).  The time now when unknown.
+ */
+static void process_start(struct timespec *ts)
+{
+	char buf[1024];
+	struct oxa_fdid id;
+	clock_gettime(CLOCK_REALTIME, ts);
+	int fd = oxa_fd_open("/proc/self/stat", O_RDONLY, 0, &id);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	oxa_fd_close(fd, &id);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the name may hold anything */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	long hz = sysconf(_SC_CLK_TCK);
+	struct timespec boot;
+	if (!p || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+		return;
+	unsigned long long ticks = strtoull(p + 1, NULL, 10);
+	int64_t now_ns = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+	int64_t up_ns = (int64_t)boot.tv_sec * 1000000000 + boot.tv_nsec;
+	int64_t start_ns = now_ns - up_ns + (int64_t)(ticks * (1000000000ull / (unsigned long)hz));
+	if (start_ns > 0 && start_ns <= now_ns) {
+		ts->tv_sec = start_ns / 1000000000;
+		ts->tv_nsec = start_ns % 1000000000;
+	}
+}
+
 /* Fresh tables and counters for a new start (or a fork child). */
 static int setup_tables(struct oxa_agent *a)
 {
@@ -51,6 +91,8 @@ static int setup_tables(struct oxa_agent *a)
 	a->batch_seq = a->ack_seq = 0;
 	a->stop = 0;
 	a->dump_fd = -1;
+	process_start(&a->started_at);
+	agent_pid = getpid();
 	oxa_conn_init(&a->conn);
 	a->keep_lifetime = a->cfg.output[0] || !a->cfg.socket[0];
 	if (oxa_stacks_init(&a->pending, a->cfg.socket[0] ? a->cfg.buffer_bytes : 4096) < 0 ||
@@ -72,6 +114,10 @@ static int start_locked(const struct oxa_config *cfg)
 	struct oxa_agent *a = &oxa_agent;
 	if (started)
 		return -EALREADY;
+	oxa_fd_init(); /* before libunwind makes its pipe (fds.c) */
+	oxa_exec_init();
+	oxa_exec_before = before_image_end;
+	oxa_exec_after_failure = after_exec_failure;
 	if (!sampler_ready) {
 		struct oxa_sampler_config sc = { .signo = cfg->signo };
 		int r = oxa_sampler_init(&sc);
@@ -109,6 +155,51 @@ static void stop_locked(void)
 	started = 0;
 }
 
+/* Whether there is anything to lose: a process that sampled nothing (a
+ * fork child about to exec, a wrapper) has no profile to write. */
+static int sampled(void)
+{
+	struct oxa_sampler_stats s;
+	oxa_sampler_stats(&s);
+	return s.taken > 0;
+}
+
+/*
+ * Before exec or _exit (exec.h): flush what was sampled - the stand-alone
+ * profile, the daemon's last batch - as exit would.  Only in the process
+ * the agent belongs to (a vfork child shares its parent's memory and must
+ * touch nothing), and never waiting for api_lock (_exit may be called
+ * from a signal handler that interrupted an API call).  For _exit only the
+ * drain thread is stopped - no disarm, which takes the sampler's lock the
+ * interrupted thread may hold, and no free - and that wait is bounded by
+ * STOP_TIMEOUT_MS.
+ */
+static int before_image_end(int for_exec)
+{
+	if (getpid() != agent_pid || pthread_mutex_trylock(&api_lock) != 0)
+		return 0;
+	int stopped = 0;
+	if (started && sampled()) {
+		if (for_exec) {
+			exec_cfg = oxa_agent.cfg;
+			stop_locked();
+			stopped = 1;
+		} else {
+			oxa_drain_stop(&oxa_agent, STOP_TIMEOUT_MS);
+		}
+	}
+	pthread_mutex_unlock(&api_lock);
+	return stopped;
+}
+
+static void after_exec_failure(void)
+{
+	pthread_mutex_lock(&api_lock);
+	if (!started)
+		(void)start_locked(&exec_cfg);
+	pthread_mutex_unlock(&api_lock);
+}
+
 static void atfork_child(void)
 {
 	/* Only this thread exists in the child: the parent's drain thread,
@@ -123,9 +214,9 @@ static void atfork_child(void)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	pthread_mutex_init(&api_lock, NULL);
-	if (a->conn.fd >= 0)
-		close(a->conn.fd);
-	close(a->wake_fd);
+	oxa_fd_close(a->conn.fd, &a->conn.fd_id);
+	oxa_fd_close(a->wake_fd[0], &a->wake_id[0]);
+	oxa_fd_close(a->wake_fd[1], &a->wake_id[1]);
 	a->conn.fd = -1;
 	a->running = 0;
 	release_tables(a);
@@ -190,6 +281,9 @@ int oxprof_start(const struct oxprof_options *o)
 			cfg.socket[0] = 0;
 		if (o->output && snprintf(cfg.output, sizeof(cfg.output), "%s", o->output) >= (int)sizeof(cfg.output))
 			return -ENAMETOOLONG;
+		int r = oxa_config_absolute_output(&cfg);
+		if (r < 0)
+			return r;
 		cfg.start_running = o->start_running;
 	}
 	pthread_mutex_lock(&api_lock);

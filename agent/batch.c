@@ -367,10 +367,10 @@ static int read_name(uint32_t tid, char *buf, size_t len)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/task/%u/comm", tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct oxa_fdid id; /* the agent's range, closed only if ours (fds.h) */
+	int fd = oxa_fd_open(path, O_RDONLY, 0, &id);
 	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
-	if (fd >= 0)
-		close(fd);
+	oxa_fd_close(fd, &id);
 	if (n <= 0)
 		return snprintf(buf, len, "tid-%u", tid);
 	if (buf[n - 1] == '\n')

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -35,10 +36,21 @@ static int env_uint(const char *name, unsigned long lo, unsigned long hi,
 	return -EINVAL;
 }
 
+/* Signals the sampler may not take: faults are the host's (the drain
+ * thread lets them through to its handler), KILL and STOP cannot be
+ * caught. */
+static int reserved_signal(unsigned long n)
+{
+	return n == SIGSEGV || n == SIGBUS || n == SIGILL || n == SIGFPE || n == SIGTRAP ||
+	       n == SIGSYS || n == SIGKILL || n == SIGSTOP;
+}
+
 static int parse_signal(const char *v, int *signo)
 {
 	unsigned long n;
 	if (parse_uint(v, 1, (unsigned long)SIGRTMAX, &n) == 0) {
+		if (reserved_signal(n))
+			return -EINVAL;
 		*signo = (int)n;
 		return 0;
 	}
@@ -84,6 +96,11 @@ static int env_strings(struct oxa_config *c, char *why, size_t whylen)
 		snprintf(why, whylen, "OXPROF_OUTPUT is too long");
 		return -EINVAL;
 	}
+	if (oxa_config_absolute_output(c) < 0) {
+		snprintf(why, whylen, "OXPROF_OUTPUT is relative and the working directory unknown "
+			 "or too long");
+		return -EINVAL;
+	}
 	v = secure_getenv("OXPROF_MODE");
 	if (v && *v && strcmp(v, "cpu") && strcmp(v, "wall")) {
 		snprintf(why, whylen, "OXPROF_MODE=%s: use cpu or wall", v);
@@ -93,7 +110,8 @@ static int env_strings(struct oxa_config *c, char *why, size_t whylen)
 		c->mode = OXA_MODE_WALL;
 	v = secure_getenv("OXPROF_SIGNAL");
 	if (v && *v && parse_signal(v, &c->signo) < 0) {
-		snprintf(why, whylen, "OXPROF_SIGNAL=%s: use a number, SIGPROF or SIGRTMIN+N", v);
+		snprintf(why, whylen, "OXPROF_SIGNAL=%s: use a number (not a fault signal), SIGPROF "
+			 "or SIGRTMIN+N", v);
 		return -EINVAL;
 	}
 	v = secure_getenv("OXPROF_DAEMON_USER");
@@ -101,6 +119,19 @@ static int env_strings(struct oxa_config *c, char *why, size_t whylen)
 		snprintf(why, whylen, "OXPROF_DAEMON_USER=%s: no such user", v);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int oxa_config_absolute_output(struct oxa_config *c)
+{
+	if (!c->output[0] || c->output[0] == '/')
+		return 0;
+	char cwd[sizeof(c->output)], out[sizeof(c->output)];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	if (snprintf(out, sizeof(out), "%s/%s", cwd, c->output) >= (int)sizeof(out))
+		return -ENAMETOOLONG;
+	memcpy(c->output, out, sizeof(out));
 	return 0;
 }
 

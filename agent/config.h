@@ -25,7 +25,20 @@ struct oxa_config {
  * OXPROF_MODE (cpu|wall), OXPROF_DEPTH, OXPROF_START (1 = sample at once),
  * OXPROF_OUTPUT, OXPROF_SIGNAL, OXPROF_FLUSH_MS, OXPROF_BUFFER_KB,
  * OXPROF_DAEMON_USER, OXPROF_LOG_LEVEL.
+ *
+ * OXPROF_OUTPUT: "%p" is replaced by the pid (one file per process).
+ * Without it, every process of a run writes to the one file: a profile
+ * found there that was written after this process started (a wrapper's
+ * child, a forked worker, this process before an exec) is added to, an
+ * older one (a previous run) is replaced, and a process that sampled
+ * nothing leaves a fresh one alone.  A relative path is relative to the
+ * working directory at start.  OXPROF_SIGNAL may not name a fault signal
+ * (SEGV, BUS, ILL, FPE, TRAP, SYS), KILL or STOP.
  */
 int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen);
+/* A relative output path made absolute now, against the working directory
+ * at start: a daemon chdir()s to / before it writes its profile at exit.
+ * 0 or -errno. */
+int oxa_config_absolute_output(struct oxa_config *c);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -28,8 +29,7 @@ void oxa_conn_init(struct oxa_conn *c)
 
 void oxa_conn_destroy(struct oxa_conn *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
+	oxa_fd_close(c->fd, &c->fd_id);
 	c->fd = -1;
 	if (c->dec) {
 		oxp_decoder_free(c->dec);
@@ -59,7 +59,7 @@ void oxa_conn_close(struct oxa_agent *a, const char *why)
 	if (c->fd < 0)
 		return;
 	oxa_log(OXA_LOG_INFO, "disconnected from oxprofd: %s", why);
-	close(c->fd);
+	oxa_fd_close(c->fd, &c->fd_id); /* the host may have taken the number */
 	c->fd = -1;
 	c->welcomed = 0;
 	c->unacked = 0;
@@ -88,10 +88,11 @@ static int send_hello(struct oxa_agent *a)
 	char exe[1024] = "", cmd[1024] = "";
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	struct oxa_fdid id;
+	int fd = oxa_fd_open("/proc/self/cmdline", O_RDONLY, 0, &id);
 	if (fd >= 0) {
 		n = read(fd, cmd, sizeof(cmd) - 1);
-		close(fd);
+		oxa_fd_close(fd, &id);
 		for (ssize_t i = 0; i < n - 1; i++)
 			if (!cmd[i])
 				cmd[i] = ' ';
@@ -110,6 +111,31 @@ static int send_hello(struct oxa_agent *a)
 	return queue_msg(a, &m);
 }
 
+/* oxp_connect, with the socket moved into the agent's fd range before
+ * the connect (fds.h): a daemonizing host closes every fd at the moment
+ * we connect, and a low number held across the connect could be its. */
+static int connect_owned(const char *path, struct oxa_fdid *id, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if ((s = oxa_fd_own(s, id)) < 0)
+		return s;
+	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		oxa_fd_close(s, id);
+		return (e == ENOENT || e == ECONNREFUSED) ? -OXP_ENODAEMON : -e;
+	}
+	*out = s;
+	return 0;
+}
+
 int oxa_conn_maybe_connect(struct oxa_agent *a)
 {
 	struct oxa_conn *c = &a->conn;
@@ -117,10 +143,10 @@ int oxa_conn_maybe_connect(struct oxa_agent *a)
 		return 0;
 	if (!c->dec && (oxp_decoder_new(&c->dec) < 0 || oxp_reader_init(&c->rd, 0) < 0))
 		return -ENOMEM;
-	int fd, r = oxp_connect(a->cfg.socket, &fd);
+	int fd = -1, r = connect_owned(a->cfg.socket, &c->fd_id, &fd);
 	char why[256];
 	if (r == 0 && !trusted(a, fd, why, sizeof(why))) {
-		close(fd);
+		oxa_fd_close(fd, &c->fd_id);
 		r = -OXP_EUNTRUSTED;
 	} else if (r < 0) {
 		snprintf(why, sizeof(why), "%s: %s", a->cfg.socket, oxp_strerror(r));

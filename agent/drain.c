@@ -1,7 +1,11 @@
 /*
  * drain.c - the agent's one thread: empties the sample ring into the stack
  * tables, symbolises, sends batches on a timer, talks to the daemon.  It
- * blocks every signal and is never sampled itself.
+ * blocks every asynchronous signal and is never sampled itself.
+ *
+ * Its descriptors (wake pipe, daemon socket) may be closed or reused by the
+ * host at any moment (fds.h): each turn of the loop checks them first,
+ * forgets those that are no longer ours and re-creates them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +13,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 				(its next snapshot, for durability); with
 				the final state's 500 ms, under api.c's
 				STOP_TIMEOUT_MS */
+#define IDLE_CHECK_MS 1000   /* idle: how often the descriptors are checked */
 
 uint64_t oxa_now_ms(void)
 {
@@ -31,9 +35,44 @@ uint64_t oxa_now_ms(void)
 
 void oxa_drain_wake(struct oxa_agent *a)
 {
-	uint64_t one = 1;
-	ssize_t w = write(a->wake_fd, &one, sizeof(one));
-	(void)w;
+	/* Never write into a descriptor that is no longer our pipe: it may be
+	 * the host's file by now. */
+	int fd = a->wake_fd[1];
+	char one = 1;
+	if (oxa_fd_ours(fd, &a->wake_id[1])) {
+		ssize_t w = write(fd, &one, 1);
+		(void)w; /* full: the drain thread is awake anyway */
+	}
+}
+
+/* Re-create the wake pipe when the host closed or replaced either end;
+ * forget a daemon socket the host closed (it is reconnected later). */
+static void check_fds(struct oxa_agent *a)
+{
+	if (!oxa_fd_ours(a->wake_fd[0], &a->wake_id[0]) ||
+	    !oxa_fd_ours(a->wake_fd[1], &a->wake_id[1])) {
+		int p[2], lost = a->wake_fd[0] >= 0 || a->wake_fd[1] >= 0;
+		struct oxa_fdid id[2] = { { 0 } };
+		oxa_fd_close(a->wake_fd[0], &a->wake_id[0]);
+		oxa_fd_close(a->wake_fd[1], &a->wake_id[1]);
+		int r = oxa_fd_pipe(p, id);
+		a->wake_id[0] = id[0];
+		a->wake_id[1] = id[1];
+		a->wake_fd[0] = r < 0 ? -1 : p[0];
+		a->wake_fd[1] = r < 0 ? -1 : p[1];
+		if (lost)
+			oxa_log(OXA_LOG_INFO, "the host closed the agent's wake pipe; %s",
+				r < 0 ? strerror(-r) : "re-created");
+		/* The pipe is the canary of the agent's range: a host that
+		 * closed it closed the per-thread perf events too, and a
+		 * thread whose event is gone is sampled no more.  Re-arm. */
+		if (lost && oxa_sampler_armed()) {
+			oxa_sampler_disarm();
+			oxa_apply_state(a);
+		}
+	}
+	if (a->conn.fd >= 0 && !oxa_fd_ours(a->conn.fd, &a->conn.fd_id))
+		oxa_conn_close(a, "the host closed the agent's socket");
 }
 
 void oxa_apply_state(struct oxa_agent *a)
@@ -134,7 +173,7 @@ static int idle(struct oxa_agent *a)
 static int poll_timeout(struct oxa_agent *a, uint64_t next_flush)
 {
 	if (idle(a))
-		return -1;
+		return IDLE_CHECK_MS; /* the host may close our fds while we sleep */
 	uint64_t now = oxa_now_ms(), until = next_flush;
 	if (oxa_sampler_armed() && now + RING_POLL_MS < until)
 		until = now + RING_POLL_MS;
@@ -145,7 +184,7 @@ static int poll_timeout(struct oxa_agent *a, uint64_t next_flush)
 
 static void wait_io(struct oxa_agent *a, int timeout)
 {
-	struct pollfd p[2] = { { .fd = a->wake_fd, .events = POLLIN }, { .fd = -1 } };
+	struct pollfd p[2] = { { .fd = a->wake_fd[0], .events = POLLIN }, { .fd = -1 } };
 	if (a->conn.fd >= 0) {
 		p[1].fd = a->conn.fd;
 		p[1].events = POLLIN | (a->conn.out.len > a->conn.out_off ? POLLOUT : 0);
@@ -153,9 +192,9 @@ static void wait_io(struct oxa_agent *a, int timeout)
 	if (poll(p, 2, timeout) <= 0)
 		return;
 	if (p[0].revents & POLLIN) {
-		uint64_t v;
-		ssize_t r = read(a->wake_fd, &v, sizeof(v));
-		(void)r;
+		char v[64];
+		while (read(a->wake_fd[0], v, sizeof(v)) == (ssize_t)sizeof(v))
+			;
 	}
 	if (a->conn.fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
 		oxa_conn_read(a);
@@ -179,28 +218,19 @@ static int requests(struct oxa_agent *a)
 }
 
 /* OXPROF_OUTPUT with "%p" replaced by the pid, so a forked child writes
- * its own file; written to a temp name and renamed, so a reader never sees
- * half a profile. */
+ * its own file (see oxa_output_write for a path without it). */
 static void write_output(struct oxa_agent *a)
 {
-	char path[sizeof(a->cfg.output) + 16], tmp[sizeof(path) + 8];
+	char path[sizeof(a->cfg.output) + 16];
 	const char *p = strstr(a->cfg.output, "%p");
 	if (p)
 		snprintf(path, sizeof(path), "%.*s%d%s", (int)(p - a->cfg.output),
 			 a->cfg.output, (int)getpid(), p + 2);
 	else
 		snprintf(path, sizeof(path), "%s", a->cfg.output);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int r = fd < 0 ? -errno : oxa_output_folded(a, fd);
-	if (fd >= 0 && close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
+	int r = oxa_output_write(a, path);
+	if (r < 0)
 		oxa_log(OXA_LOG_ERROR, "cannot write the profile to %s: %s", path, strerror(-r));
-		unlink(tmp);
-	}
 }
 
 /* Last flush: everything taken so far goes to the daemon and is durable
@@ -249,6 +279,7 @@ static void *drain_main(void *arg)
 	oxa_sampler_exclude_self();
 	uint64_t next_flush = oxa_now_ms() + a->cfg.flush_ms;
 	while (!requests(a)) {
+		check_fds(a);
 		wait_io(a, poll_timeout(a, next_flush));
 		empty_ring(a);
 		oxa_sampler_tick();
@@ -266,22 +297,41 @@ static void *drain_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The drain thread is born with every signal blocked - the host's signals
+ * go to its own threads, the sampler's never land here - except the
+ * synchronous faults.  A fault in this thread (a library file rewritten
+ * under the process, say) is then delivered to the host's own handler,
+ * whose crash report is worth more than a silent kernel default.
+ */
+void oxa_drain_sigmask(sigset_t *mask, int sampler_signo)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
+	sigfillset(mask);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(mask, faults[i]);
+	if (sampler_signo > 0)
+		sigaddset(mask, sampler_signo);
+}
+
 int oxa_drain_start(struct oxa_agent *a)
 {
-	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (a->wake_fd < 0)
-		return -errno;
+	int p[2];
+	int r = oxa_fd_pipe(p, a->wake_id);
+	if (r < 0)
+		return r;
+	a->wake_fd[0] = p[0];
+	a->wake_fd[1] = p[1];
 	pthread_attr_t attr;
-	sigset_t all;
-	sigfillset(&all);
+	sigset_t mask;
+	oxa_drain_sigmask(&mask, a->cfg.signo);
 	pthread_attr_init(&attr);
-	/* Born with every signal blocked: the host's signals go to its own
-	 * threads, and the sampler's never land here. */
-	pthread_attr_setsigmask_np(&attr, &all);
-	int r = pthread_create(&a->thread, &attr, drain_main, a);
+	pthread_attr_setsigmask_np(&attr, &mask);
+	r = pthread_create(&a->thread, &attr, drain_main, a);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
-		close(a->wake_fd);
+		oxa_fd_close(p[0], &a->wake_id[0]);
+		oxa_fd_close(p[1], &a->wake_id[1]);
 		return -r;
 	}
 	a->running = 1;
@@ -309,5 +359,7 @@ void oxa_drain_stop(struct oxa_agent *a, int timeout_ms)
 		return;
 	}
 	a->running = 0;
-	close(a->wake_fd);
+	oxa_fd_close(a->wake_fd[0], &a->wake_id[0]);
+	oxa_fd_close(a->wake_fd[1], &a->wake_id[1]);
+	a->wake_fd[0] = a->wake_fd[1] = -1;
 }

@@ -20,6 +20,9 @@ struct oxa_elfsyms {
 /* Read path's function symbols (see symbols.h for which table).  0, or a
  * negative errno; on failure e is empty and safe to destroy. */
 int oxa_elfsyms_load(struct oxa_elfsyms *e, const char *path);
+/* The same from an open file, without looking for a debug file (for
+ * tests and the fuzzer).  fd stays open. */
+int oxa_elfsyms_load_fd(struct oxa_elfsyms *e, int fd);
 void oxa_elfsyms_destroy(struct oxa_elfsyms *e);
 /* The name of the function holding link-time address a, or NULL. */
 const char *oxa_elfsyms_find(const struct oxa_elfsyms *e, uint64_t a);

@@ -2,19 +2,46 @@
  * log.c - the agent's logging: one formatted line written straight to fd 2
  * with write(2), never stdio, so it is safe from any ordinary thread and
  * never takes a lock the host might hold.  Level from OXPROF_LOG_LEVEL.
+ *
+ * fd 2 is the host's, and a daemon that closed it may have reopened the
+ * number as one of its data files: we write there only while it is what
+ * it was when we loaded, or a terminal, pipe, socket or device, or a file
+ * opened for appending (a log).
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "log.h"
 
 int oxa_log_level = OXA_LOG_WARN;
+static struct oxa_fdid stderr_id;
+
+__attribute__((constructor)) static void log_init(void)
+{
+	struct stat st;
+	if (fstat(2, &st) == 0)
+		stderr_id = (struct oxa_fdid){ st.st_dev, st.st_ino };
+}
+
+static int stderr_ok(void)
+{
+	struct stat st;
+	if (fstat(2, &st) < 0)
+		return 0;
+	if (st.st_dev == stderr_id.dev && st.st_ino == stderr_id.ino)
+		return 1;
+	int fl = fcntl(2, F_GETFL);
+	return !S_ISREG(st.st_mode) || (fl >= 0 && (fl & O_APPEND));
+}
 
 void oxa_log(int level, const char *fmt, ...)
 {
-	if (level > oxa_log_level)
+	if (level > oxa_log_level || !stderr_ok())
 		return;
 	char line[512];
 	int n = snprintf(line, sizeof(line), "oxprof[%d]: ", (int)getpid());

@@ -42,6 +42,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "sampler_int.h"
 
 #ifndef sigev_notify_thread_id /* glibc < 2.37 */
@@ -104,7 +105,7 @@ static int perf_open(pid_t tid, uint64_t period_ns)
 	perf_attr(&a, period_ns);
 	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
 			      PERF_FLAG_FD_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return fd < 0 ? -errno : oxa_fd_raise(fd); /* out of the host's way (fds.h) */
 }
 
 /*
@@ -244,7 +245,7 @@ void oxa__source_stop(struct oxa__thread *th)
 {
 	atomic_store(&th->armed, 0);
 	int fd = atomic_load(&th->fd);
-	if (fd >= 0)
+	if (fd >= 0 && oxa_fd_perf_id(fd)) /* never an ioctl on a host's fd */
 		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
 	if (th->has_timer) {
 		struct itimerspec z;
@@ -269,7 +270,8 @@ void oxa__source_close(struct oxa__thread *th)
 	int fd = atomic_exchange(&th->fd, -1);
 	if (fd >= 0) {
 		atomic_store(&th->old_fd, fd);
-		close(fd);
+		if (oxa_fd_perf_id(fd)) /* the host may have reused it */
+			close(fd);
 	}
 	if (th->has_timer) {
 		timer_delete(th->timer);

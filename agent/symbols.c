@@ -1,5 +1,6 @@
 /* symbols.c - see symbols.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "elfsyms.h"
+#include "fds.h"
 #include "symbols.h"
 
 struct module {
@@ -33,6 +35,7 @@ struct oxa_symbols {
 	size_t njit;
 	struct timespec jit_mtime;
 	off_t jit_size;
+	ino_t jit_ino;
 	uint32_t unknown_id, anon_id, jit_id;
 };
 
@@ -194,42 +197,124 @@ static int by_lo(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* Parse one hex number; 0 when there is none. */
+static int hex(const char **p, const char *end, unsigned long long *v)
+{
+	const char *q = *p;
+	if (end - q >= 2 && q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))
+		q += 2;
+	unsigned long long x = 0;
+	int digits = 0;
+	for (; q < end; q++, digits++) {
+		int d = *q >= '0' && *q <= '9' ? *q - '0'
+			: (*q | 0x20) >= 'a' && (*q | 0x20) <= 'f' ? (*q | 0x20) - 'a' + 10 : -1;
+		if (d < 0 || digits >= 16)
+			break;
+		x = x << 4 | (unsigned)d;
+	}
+	if (!digits)
+		return 0;
+	*p = q;
+	*v = x;
+	return 1;
+}
+
+static const char *skip_blanks(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* One "START SIZE name" line; 0 if it is not one. */
+static int parse_jit_line(const char *p, const char *end, unsigned long long *lo,
+			  unsigned long long *len, const char **name, size_t *nlen)
+{
+	p = skip_blanks(p, end);
+	if (!hex(&p, end, lo) || p == end || (*p != ' ' && *p != '\t'))
+		return 0;
+	p = skip_blanks(p, end);
+	if (!hex(&p, end, len) || (p < end && *p != ' ' && *p != '\t'))
+		return 0;
+	p = skip_blanks(p, end);
+	*name = p;
+	*nlen = (size_t)(end - p);
+	return *lo + *len >= *lo; /* no wrap-around */
+}
+
+int oxa_symbols_parse_jit(struct oxa_symbols *s, const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	size_t cap = 0;
+	int r = 0;
+	free(s->jit);
+	s->jit = NULL;
+	s->njit = 0;
+	while (p < end && r == 0) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *eol = nl ? nl : end;
+		unsigned long long lo, n;
+		const char *name;
+		size_t nlen;
+		if (parse_jit_line(p, eol, &lo, &n, &name, &nlen)) {
+			if (s->njit == cap) {
+				size_t c = cap ? cap * 2 : 256;
+				struct jit_sym *j = realloc(s->jit, c * sizeof(*j));
+				if (!j) {
+					r = -ENOMEM;
+					break;
+				}
+				s->jit = j;
+				cap = c;
+			}
+			uint32_t id;
+			if ((r = oxa_strtab_intern(s->strs, name, nlen, &id)) == 0)
+				s->jit[s->njit++] = (struct jit_sym){ (uintptr_t)lo, (uintptr_t)(lo + n), id };
+		}
+		p = eol + 1;
+	}
+	if (s->njit)
+		qsort(s->jit, s->njit, sizeof(*s->jit), by_lo);
+	return r;
+}
+
+/* Whether a perf map may be read: a regular file of this process's user
+ * (or root's), of bounded size.  Anything else in the shared /tmp - a
+ * FIFO that would block us, a device that never ends, another user's
+ * file - is not a map this process wrote. */
+static int jit_map_ok(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_size <= OXA_JIT_MAP_MAX &&
+	       (st->st_uid == 0 || st->st_uid == getuid() || st->st_uid == geteuid());
+}
+
 /* (Re)read /tmp/perf-PID.map when it changed: "START SIZE name" in hex. */
 static void load_jit_map(struct oxa_symbols *s)
 {
-	char path[64], line[1200];
+	char path[64];
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
 	struct stat st;
-	if (stat(path, &st) < 0 || (st.st_mtim.tv_sec == s->jit_mtime.tv_sec &&
-				    st.st_mtim.tv_nsec == s->jit_mtime.tv_nsec && st.st_size == s->jit_size))
-		return;
-	FILE *f = fopen(path, "re");
-	if (!f)
+	if (lstat(path, &st) < 0 || (st.st_mtim.tv_sec == s->jit_mtime.tv_sec &&
+				     st.st_mtim.tv_nsec == s->jit_mtime.tv_nsec &&
+				     st.st_size == s->jit_size && st.st_ino == s->jit_ino))
 		return;
 	s->jit_mtime = st.st_mtim;
 	s->jit_size = st.st_size;
-	s->njit = 0;
-	size_t cap = 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long lo, len;
-		int off = 0;
-		if (sscanf(line, "%llx %llx %n", &lo, &len, &off) < 2 || !off)
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		if (s->njit == cap) {
-			cap = cap ? cap * 2 : 256;
-			struct jit_sym *j = realloc(s->jit, cap * sizeof(*j));
-			if (!j)
-				break;
-			s->jit = j;
-		}
-		uint32_t id;
-		if (oxa_strtab_intern(s->strs, line + off, strlen(line + off), &id) < 0)
-			break;
-		s->jit[s->njit++] = (struct jit_sym){ (uintptr_t)lo, (uintptr_t)(lo + len), id };
-	}
-	fclose(f);
-	qsort(s->jit, s->njit, sizeof(*s->jit), by_lo);
+	s->jit_ino = st.st_ino;
+	if (!jit_map_ok(&st))
+		return;
+	struct oxa_fdid id;
+	int fd = oxa_fd_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0, &id);
+	if (fd < 0)
+		return;
+	char *buf = NULL;
+	ssize_t got = 0;
+	/* Checked again on what was opened: the name may have changed. */
+	if (fstat(fd, &st) == 0 && jit_map_ok(&st) && (buf = malloc((size_t)st.st_size + 1)))
+		got = pread(fd, buf, (size_t)st.st_size, 0);
+	oxa_fd_close(fd, &id);
+	if (buf && got >= 0)
+		(void)oxa_symbols_parse_jit(s, buf, (size_t)got);
+	free(buf);
 }
 
 static int find_jit(const struct oxa_symbols *s, uintptr_t pc, uint32_t *name)

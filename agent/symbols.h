@@ -24,6 +24,13 @@ void oxa_symbols_free(struct oxa_symbols *s);
 /* Resolve pc (already adjusted into the calling instruction for return
  * addresses).  Always succeeds unless out of memory: unknown code gets the
  * function "[unknown]" and module "[anon]". */
+/* Replace the JIT symbols with those of a perf map's text buf[0..len)
+ * (what /tmp/perf-PID.map holds; one "START SIZE name" per line, hex).
+ * Malformed lines are skipped.  0 or -ENOMEM. */
+int oxa_symbols_parse_jit(struct oxa_symbols *s, const char *buf, size_t len);
+/* The largest perf map read. */
+#define OXA_JIT_MAP_MAX (64 << 20)
+
 int oxa_symbols_lookup(struct oxa_symbols *s, uintptr_t pc, uint32_t *func,
 		       uint32_t *module, uint64_t *offset);
 

@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "sampler_int.h"
 
 struct oxa__thread oxa__threads[OXA_MAX_THREADS];
@@ -82,11 +83,12 @@ static int thread_blocks(pid_t tid, int signo)
 	}
 	char path[64], buf[4096];
 	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct oxa_fdid id; /* the agent's range, closed only if ours (fds.h) */
+	int fd = oxa_fd_open(path, O_RDONLY, 0, &id);
 	if (fd < 0)
 		return 1;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	oxa_fd_close(fd, &id);
 	if (n <= 0)
 		return 1;
 	buf[n] = 0;
@@ -139,9 +141,16 @@ void oxa__slot_release(unsigned idx)
 /* Register every thread in /proc/self/task; arm them if sampling. */
 int oxa__threads_scan(void)
 {
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
-		return -errno;
+	/* In the agent's range (fds.h): a host closing all fds meanwhile
+	 * must not see its new file closed by our closedir. */
+	struct oxa_fdid id;
+	int fd = oxa_fd_open("/proc/self/task", O_RDONLY | O_DIRECTORY, 0, &id);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int r = fd < 0 ? fd : -errno;
+		oxa_fd_close(fd, &id);
+		return r;
+	}
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		pid_t tid = (pid_t)atoi(e->d_name);

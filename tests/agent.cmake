@@ -32,6 +32,17 @@ if(TARGET oxprofd)
   add_dependencies(test-agent-daemon split oxprof-agent oxprofd)
 endif()
 
+# The agent in unusual hosts (tests/progs/host.c), and its file readers.
+if(TARGET oxprofd)
+  oxprof_test(test-agent-host SOURCES test-agent-host.c agent-harness.c daemon-harness.c
+    LIBS oxa_core oxp)
+  target_compile_definitions(test-agent-host PRIVATE OXT_PRELOAD="${OXT_PRELOAD}"
+    OXT_ASAN_OPTIONS="${OXT_ASAN_OPTIONS}" OXT_SPLIT="$<TARGET_FILE:split>"
+    OXT_HOST="$<TARGET_FILE:host>" OXT_AGENT_LIB="$<TARGET_FILE:oxprof-agent>"
+    OXPROFD_PATH="$<TARGET_FILE:oxprofd>")
+  add_dependencies(test-agent-host split host oxprof-agent oxprofd)
+endif()
+
 # The agent's sampling side inside ordinary hosts: a host that takes SIGPROF
 # after start, thread creation while paused, short threads.
 oxprof_test(test-agent-signals SOURCES test-agent-signals.c agent-harness.c LIBS oxa_core)

@@ -476,7 +476,8 @@ static int count_perf_fds(void)
 {
 	char path[64], link[128];
 	int n = 0;
-	for (int fd = 0; fd < 1024; fd++) {
+	/* Every fd: the agent keeps its own above a high floor (fds.h). */
+	for (int fd = 0; fd < getdtablesize(); fd++) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		ssize_t l = readlink(path, link, sizeof(link) - 1);
 		if (l > 0) {
