@@ -131,6 +131,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
 	wait_ms=$((2000 + RANDOM % 3001))
 	for _ in $(seq $((wait_ms / 250))); do note_rss; sleep 0.25; done
 	note_rss
+	echo "killed $dpid" >"$T/dpid" # first: a killed daemon is a zombie until reaped
 	kill -KILL "$dpid"
 	wait "$dpid" 2>/dev/null
 	kills=$((kills + 1))
