@@ -210,7 +210,10 @@ static void atfork_child(void)
 		return;
 	/* The sampler's own child handler, registered before this one, has
 	 * already reset its lock and forgotten the parent's threads. */
-	int was_armed = a->want.running;
+	/* The parent's wish (the fleet's state, a command's, or its own
+	 * OXPROF_START): the child samples as the parent did until the
+	 * daemon's WELCOME says otherwise. */
+	typeof(a->want) parent_want = a->want;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	pthread_mutex_init(&api_lock, NULL);
@@ -220,8 +223,9 @@ static void atfork_child(void)
 	a->conn.fd = -1;
 	a->running = 0;
 	release_tables(a);
-	a->cfg.start_running = a->cfg.start_running || was_armed;
-	if (setup_tables(a) < 0 || oxa_drain_start(a) < 0) {
+	int r = setup_tables(a);
+	a->want = parent_want;
+	if (r < 0 || oxa_drain_start(a) < 0) {
 		started = 0;
 		oxa_sampler_disarm();
 		return;

@@ -311,3 +311,44 @@ TEST_TIMEOUT(agent_daemon_holds_within_budget_when_snapshots_fail, 90)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+/* A forked child is a new process that follows the fleet, as its parent
+ * did: the fleet runs at 333 Hz while the program's environment says 1000;
+ * the child must sample at the fleet's rate, not its environment's (a
+ * PostgreSQL backend forked after `oxprofctl start --hz 1000` sampled at
+ * OXPROF_HZ's 100 and ignored the daemon until the next command). */
+TEST_TIMEOUT(agent_fork_child_follows_the_fleet_rate, 90)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_peer p;
+	struct oxt_result r;
+	ASSERT_EQ(oxt_peer_open(&p, &d, OXP_ROLE_CONTROL, "oxt", NULL, 0), 0);
+	struct oxp_command c = oxt_cmd(OXP_CMD_START);
+	c.hz = 333;
+	oxt_command(&p, &c, &r);
+	ASSERT_EQ(r.code, 0);
+	oxt_result_free(&r);
+	oxt_peer_close(&p);
+	static char sockv[400];
+	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
+	const char *env[] = { sockv, "OXPROF_HZ=1000", NULL };
+	char *argv[] = { OXT_SPLIT, "-d", "1500", "-f", "-n", "60000", NULL };
+	pid_t parent = oxt_spawn_agent(argv, env);
+	const struct oxt_agent_row *child = NULL;
+	struct oxt_status st;
+	for (uint64_t t0 = oxt_ms(); !child && oxt_ms() - t0 < 20000; usleep(50000)) {
+		oxt_status(&d, &st);
+		for (uint32_t i = 0; i < st.nagents; i++)
+			if (st.agents[i].pid != parent && st.agents[i].samples > 0)
+				child = &st.agents[i];
+	}
+	ASSERT_MSG(child, "the forked child never reported samples");
+	const struct oxt_agent_row *par = oxt_status_pid(&st, parent);
+	printf("  parent asks %u Hz, child %u Hz\n", par ? (unsigned)par->hz_requested : 0,
+	       (unsigned)child->hz_requested);
+	ASSERT_EQ(child->hz_requested, 333);
+	wait_exit0(parent);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}

@@ -2,10 +2,12 @@
  * split.c - a test program with a known split of CPU time: hot_a 60 %,
  * hot_b 30 %, hot_c 10 % (iteration counts 6:3:1 of the same loop).
  *
- * split [-t THREADS] [-n ROUNDS] [-f] [-x] [-e CODE] [-s MS]
+ * split [-t THREADS] [-n ROUNDS] [-f] [-d MS] [-x] [-e CODE] [-s MS]
  *   -t  worker threads (default 1: the main thread works)
  *   -n  rounds per thread (default 3000)
  *   -f  fork a child that does the same work, wait for it
+ *   -d  sleep MS milliseconds before anything else (a server that forks its
+ *       workers once it is up: the agent has joined the fleet by then)
  *   -x  exec /bin/sh running a CPU loop after the work (exec must not kill)
  *   -e  exit with CODE
  *   -s  one extra thread sleeps in nanosleep for MS milliseconds (wall mode)
@@ -58,8 +60,8 @@ static void *sleeper(void *arg)
 int main(int argc, char **argv)
 {
 	int threads = 1, do_fork = 0, do_exec = 0, code = 0, opt;
-	long sleep_ms = 0;
-	while ((opt = getopt(argc, argv, "t:n:fxe:s:")) != -1) {
+	long sleep_ms = 0, delay_ms = 0;
+	while ((opt = getopt(argc, argv, "t:n:fd:xe:s:")) != -1) {
 		switch (opt) {
 		case 't': threads = atoi(optarg); break;
 		case 'n': rounds = atol(optarg); break;
@@ -67,8 +69,14 @@ int main(int argc, char **argv)
 		case 'x': do_exec = 1; break;
 		case 'e': code = atoi(optarg); break;
 		case 's': sleep_ms = atol(optarg); break;
+		case 'd': delay_ms = atol(optarg); break;
 		default: return 2;
 		}
+	}
+	if (delay_ms) {
+		struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000 };
+		while (nanosleep(&ts, &ts) < 0)
+			;
 	}
 	pid_t child = 0;
 	if (do_fork && (child = fork()) == 0) {
