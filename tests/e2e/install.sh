@@ -11,7 +11,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cmake --install "$build" --prefix "$tmp/usr" >/dev/null
 for f in bin/oxprofd bin/oxprofctl include/oxprof.h lib/liboxprof.so lib/pkgconfig/oxprof.pc \
 	lib/systemd/system/oxprofd.service lib/systemd/system/oxprofd.socket \
-	etc/oxprof/oxprofd.conf.example share/doc/oxprof/README.md share/doc/oxprof/PROTOCOL.md; do
+	etc/oxprof/oxprofd.conf.example share/doc/oxprof/README.md share/doc/oxprof/PROTOCOL.md \
+	share/man/man1/oxprofctl.1 share/man/man7/liboxprof.7 share/man/man8/oxprofd.8; do
 	[ -e "$tmp/usr/$f" ] || fail "not installed: $f"
 done
 echo "installed: every file in place"
