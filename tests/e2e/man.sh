@@ -20,6 +20,7 @@ for tool in groff man; do
 	fi
 done
 export LC_ALL=C.UTF-8 MANWIDTH=80
+version=$("$oxprofd" --version | awk '{ print $2 }')
 
 # ---- rendering: not one warning ----
 for p in "${pages[@]}"; do
@@ -28,6 +29,8 @@ for p in "${pages[@]}"; do
 	name=${base%.*} sect=${base##*.}
 	th=$(awk '$1 == ".TH" { print $2, $3; exit }' "$p")
 	[ "$th" = "${name^^} $sect" ] || fail "$base: .TH says '$th', expected '${name^^} $sect'"
+	grep -qE "^\.TH [A-Z]+ [0-9] [0-9-]+ \"oxprof $version\"" "$p" ||
+		fail "$base: .TH does not name oxprof $version (oxprofd --version)"
 	w=$(groff -man -Tutf8 -ww -z "$p" 2>&1) || fail "$base: groff failed"
 	[ -z "$w" ] || fail "$base: groff warnings:"$'\n'"$w"
 	w=$(man --warnings -E UTF-8 -l -Tutf8 -Z "$p" 2>&1 >/dev/null) || fail "$base: man -l failed"
