@@ -11,7 +11,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cmake --install "$build" --prefix "$tmp/usr" >/dev/null
 for f in bin/oxprofd bin/oxprofctl include/oxprof.h lib/liboxprof.so lib/pkgconfig/oxprof.pc \
 	lib/systemd/system/oxprofd.service lib/systemd/system/oxprofd.socket \
-	etc/oxprof/oxprofd.conf.example share/doc/oxprof/README.md share/doc/oxprof/PROTOCOL.md; do
+	etc/oxprof/oxprofd.conf.example share/doc/oxprof/README.md share/doc/oxprof/PROTOCOL.md \
+	share/man/man1/oxprofctl.1 share/man/man7/liboxprof.7 share/man/man8/oxprofd.8; do
 	[ -e "$tmp/usr/$f" ] || fail "not installed: $f"
 done
 echo "installed: every file in place"
@@ -32,7 +33,9 @@ cc -o "$tmp/use" "$tmp/use.c" $(PKG_CONFIG_PATH=$tmp/usr/lib/pkgconfig pkg-confi
 	fail "cannot build against oxprof.pc"
 echo "oxprof.pc: a program builds against the installed agent"
 
-if ldd "$tmp/usr/bin/oxprofctl" | grep -q libasan; then
+# grep reads all of ldd's output: with -q it may exit first, and under pipefail
+# the SIGPIPE ldd then gets would make a sanitizer build look like a plain one.
+if ldd "$tmp/usr/bin/oxprofctl" | grep libasan >/dev/null; then
 	echo "sanitizer build: skipping the run of the installed binaries"
 	exit 0
 fi
