@@ -29,10 +29,11 @@ static void indent(struct oxc_json *j)
 static void member(struct oxc_json *j, const char *key)
 {
 	if (j->depth > 0) {
-		if (j->count[j->depth - 1]++)
+		if (!j->empty)
 			fputc(',', j->f);
 		indent(j);
 	}
+	j->empty = 0;
 	if (key) {
 		oxc_json_escape(j->f, key, strlen(key));
 		fputs(": ", j->f);
@@ -43,9 +44,8 @@ static void open_level(struct oxc_json *j, const char *key, char c)
 {
 	member(j, key);
 	fputc(c, j->f);
-	if (j->depth < OXC_JSON_MAX_DEPTH)
-		j->count[j->depth] = 0;
 	j->depth++;
+	j->empty = 1;
 }
 
 void oxc_json_obj(struct oxc_json *j, const char *key) { open_level(j, key, '{'); }
@@ -53,11 +53,12 @@ void oxc_json_arr(struct oxc_json *j, const char *key) { open_level(j, key, '[')
 
 void oxc_json_end(struct oxc_json *j, char close)
 {
-	int had = j->count[j->depth - 1];
+	int had = !j->empty;
 	j->depth--;
 	if (had)
 		indent(j);
 	fputc(close, j->f);
+	j->empty = 0; /* the container just closed is a member of its parent */
 }
 
 void oxc_json_finish(struct oxc_json *j)

@@ -12,17 +12,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define OXC_JSON_MAX_DEPTH 16
-
 /*
  * A streaming JSON writer with two-space indentation.  Inside an object,
  * pass the member name as key; inside an array (or at the top), pass NULL.
  * The caller nests begin/end correctly; the writer tracks commas only.
+ * Only the innermost open container's emptiness matters for the next comma
+ * (an outer one is never empty while an inner one is open), so one flag
+ * serves any depth.
  */
 struct oxc_json {
 	FILE *f;
 	int depth;
-	int count[OXC_JSON_MAX_DEPTH]; /* members written at each level */
+	int empty; /* the innermost open container has no member yet */
 };
 
 void oxc_json_init(struct oxc_json *j, FILE *f);
