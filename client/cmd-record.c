@@ -293,7 +293,7 @@ static int run(struct rec *x)
 	return x->status;
 }
 
-static int record_exec(const struct oxc_opts *o)
+static int record_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	static struct rec x;
 	char err[1024];

@@ -218,7 +218,7 @@ static int on_status(void *arg, const struct oxp_msg *m)
 	return 0;
 }
 
-static int status_exec(const struct oxc_opts *o)
+static int status_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	struct oxc_ctl c;
 	int r = oxc_ctl_connect(&c, o);
