@@ -7,7 +7,7 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
+#include "json.h"
 
 #define SELECT_HELP(exe_hint)                                                  \
 	"  --pid PID     only this process (repeatable)\n"                      \

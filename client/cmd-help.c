@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
-#include "output.h"
+#include "json.h"
 
 static void help_json(const struct oxc_cmd *only)
 {

@@ -4,8 +4,8 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
 #include "report.h"
+#include "term.h"
 
 /* The table defaults to the top 20 rows; machine formats get everything. */
 #define TABLE_LIMIT 20

@@ -12,9 +12,11 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
+#include "fail.h"
+#include "json.h"
 #include "record.h"
 #include "report.h"
+#include "term.h"
 
 #define RECORD_HZ 1000         /* default rate: enough samples in a short run */
 #define TABLE_LIMIT 20

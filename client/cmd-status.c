@@ -6,7 +6,11 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
+#include "fail.h"
+#include "format.h"
+#include "json.h"
+#include "table.h"
+#include "term.h"
 
 static const char *state_name(unsigned s)
 {

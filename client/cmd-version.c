@@ -4,7 +4,7 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
+#include "json.h"
 
 /* The daemon's version is shown when one answers; not finding one is not
  * an error here, because `version` is what people run to debug that. */

@@ -7,9 +7,12 @@
 #include <string.h>
 
 #include "args.h"
-#include "output.h"
+#include "format.h"
+#include "json.h"
 #include "report.h"
+#include "table.h"
 #include "task.h"
+#include "utf8.h"
 
 /* Parse a command line given as a NULL-terminated list; returns the
  * parser's result, the error text in err. */
