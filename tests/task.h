@@ -52,12 +52,26 @@ void oxt_register(const char *name, oxt_fn fn, int timeout_s);
 		if (!(c))                                                  \
 			OXT_FAIL(__VA_ARGS__);                             \
 	} while (0)
+/* Whether x is an unsigned 64-bit integer (uint64_t, size_t). */
+#define OXT_IS_U64(x) _Generic((x), unsigned long: 1, unsigned long long: 1, default: 0)
+/* Equal as integers.  When either side is an unsigned 64-bit value both are
+ * compared and printed unsigned, so a large counter does not print as a
+ * negative number; otherwise as long long.  Each side is evaluated once. */
 #define ASSERT_EQ(a, b)                                                    \
 	do {                                                               \
-		long long oxt_a = (long long)(a), oxt_b = (long long)(b);  \
-		if (oxt_a != oxt_b)                                        \
-			OXT_FAIL("%s == %s (%lld != %lld)", #a, #b, oxt_a, \
-				 oxt_b);                                   \
+		if (OXT_IS_U64(a) || OXT_IS_U64(b)) {                      \
+			unsigned long long oxt_a = (unsigned long long)(a); \
+			unsigned long long oxt_b = (unsigned long long)(b); \
+			if (oxt_a != oxt_b)                                \
+				OXT_FAIL("%s == %s (%llu != %llu)", #a, #b, \
+					 oxt_a, oxt_b);                    \
+		} else {                                                   \
+			long long oxt_a = (long long)(a);                  \
+			long long oxt_b = (long long)(b);                  \
+			if (oxt_a != oxt_b)                                \
+				OXT_FAIL("%s == %s (%lld != %lld)", #a, #b, \
+					 oxt_a, oxt_b);                    \
+		}                                                          \
 	} while (0)
 #define ASSERT_STREQ(a, b)                                                 \
 	do {                                                               \
