@@ -82,3 +82,50 @@ TEST(task_assert_eq_prints_u64_unsigned)
 	ASSERT_EQ((size_t)0, 0u);
 	ASSERT_EQ(-1, (int64_t)-1);
 }
+
+/* Skips only when the next case runs it; a plain run passes it. */
+TEST(task_demo_skip)
+{
+	if (getenv("OXT_TASK_DEMO"))
+		OXT_SKIP("asked to");
+}
+
+#if 0
+/* Listed (the list is made from the source text) but compiled out: the
+ * runner must leave it out, not crash on it. */
+TEST(task_compiled_out)
+{
+	OXT_FAIL("compiled out, yet run");
+}
+#endif
+
+static void run_self(void *arg)
+{
+	char **argv = arg;
+	setenv("OXT_TASK_DEMO", "1", 1);
+	execv("/proc/self/exe", argv);
+	_exit(127);
+}
+
+TEST(task_runner_counts_a_skip)
+{
+	int st;
+	char *argv[] = { "test-task", "task_demo_skip", NULL };
+	const char *out = child_output(run_self, argv, &st);
+	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x:\n%s", st, out);
+	ASSERT_HAS(out, "skip task_demo_skip");
+	ASSERT_HAS(out, "SKIP: asked to");
+	ASSERT_HAS(out, "\n0 passed, 0 failed, 1 skipped\n");
+}
+
+TEST(task_list_is_the_source_order)
+{
+	int st;
+	char *argv[] = { "test-task", "--list", NULL };
+	const char *out = child_output(run_self, argv, &st);
+	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x:\n%s", st, out);
+	ASSERT_STREQ(out, "task_assert_eq_prints_u64_unsigned\n"
+			  "task_demo_skip\n"
+			  "task_runner_counts_a_skip\n"
+			  "task_list_is_the_source_order\n");
+}
