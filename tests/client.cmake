@@ -3,10 +3,8 @@
 # tests with the real daemon and the agent in a real program.
 oxprof_test(test-client-unit SOURCES test-client-unit.c LIBS oxc)
 
-# The scripted fake daemon lives in daemon-harness.c, beside the real one.
-oxprof_test(test-client-fake SOURCES test-client-fake.c daemon-harness.c LIBS oxc)
-target_compile_definitions(test-client-fake PRIVATE OXT_OXPROFCTL="$<TARGET_FILE:oxprofctl>"
-  OXPROFD_PATH="$<TARGET_FILE:oxprofd>")
+oxprof_test(test-client-fake SOURCES test-client-fake.c fake-daemon.c LIBS oxc)
+target_compile_definitions(test-client-fake PRIVATE OXT_OXPROFCTL="$<TARGET_FILE:oxprofctl>")
 add_dependencies(test-client-fake oxprofctl)
 
 if(TARGET oxprofd AND TARGET oxprof-agent AND TARGET hotspots)

@@ -4,7 +4,7 @@
  * (access denied, another protocol version, dying mid-reply, BYE), what the
  * client puts in COMMAND, and how it renders STATUS and query answers.
  *
- * The fake (oxt_fake_* in daemon-harness.h) serves one connection in a
+ * The fake (fake-daemon.h) serves one connection in a
  * forked child; the child's exit code says whether what the client sent was
  * right.  CTL_FAKE is the fixture: fake up, oxprofctl run, verdict checked.
  */
@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon-harness.h"
+#include "fake-daemon.h"
 #include "oxp/oxp.h"
 #include "task.h"
 
