@@ -45,7 +45,6 @@ static const char *const format_names[] = { "table", "json", "folded" };
 const char *oxc_by_name(int by) { return NAME_OF(by_names, by); }
 const char *oxc_sort_name(int sort) { return NAME_OF(sort_names, sort); }
 const char *oxc_mode_name(int mode) { return NAME_OF(mode_names, mode); }
-const char *oxc_format_name(int format) { return NAME_OF(format_names, format); }
 
 void oxc_opts_init(struct oxc_opts *o)
 {

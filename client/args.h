@@ -72,6 +72,5 @@ int oxc_args_parse(int argc, char **argv, unsigned optset, struct oxc_opts *o,
 const char *oxc_by_name(int by);
 const char *oxc_sort_name(int sort);
 const char *oxc_mode_name(int mode);
-const char *oxc_format_name(int format);
 
 #endif

@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
-#include "output.h"
+#include "json.h"
 
 static void help_json(const struct oxc_cmd *only)
 {
@@ -24,7 +24,7 @@ static void help_json(const struct oxc_cmd *only)
 	oxc_json_finish(&j);
 }
 
-static int help_exec(const struct oxc_opts *o)
+static int help_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	const struct oxc_cmd *cmd = NULL;
 	if (o->argc == 1 && !(cmd = oxc_cmd_find(o->argv[0]))) {

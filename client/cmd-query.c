@@ -4,13 +4,13 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
 #include "report.h"
+#include "term.h"
 
 /* The table defaults to the top 20 rows; machine formats get everything. */
 #define TABLE_LIMIT 20
 
-static int query_exec(const struct oxc_opts *o)
+static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	int format = o->format == OXC_FMT_UNSET ? (o->json ? OXC_FMT_JSON : OXC_FMT_TABLE) : o->format;
 	int by = o->by;

@@ -12,9 +12,11 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
+#include "fail.h"
+#include "json.h"
 #include "record.h"
 #include "report.h"
+#include "term.h"
 
 #define RECORD_HZ 1000         /* default rate: enough samples in a short run */
 #define TABLE_LIMIT 20
@@ -293,7 +295,7 @@ static int run(struct rec *x)
 	return x->status;
 }
 
-static int record_exec(const struct oxc_opts *o)
+static int record_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	static struct rec x;
 	char err[1024];

@@ -6,7 +6,11 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
+#include "fail.h"
+#include "format.h"
+#include "json.h"
+#include "table.h"
+#include "term.h"
 
 static const char *state_name(unsigned s)
 {
@@ -218,7 +222,7 @@ static int on_status(void *arg, const struct oxp_msg *m)
 	return 0;
 }
 
-static int status_exec(const struct oxc_opts *o)
+static int status_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	struct oxc_ctl c;
 	int r = oxc_ctl_connect(&c, o);

@@ -4,11 +4,11 @@
 
 #include "cmd.h"
 #include "ctl.h"
-#include "output.h"
+#include "json.h"
 
 /* The daemon's version is shown when one answers; not finding one is not
  * an error here, because `version` is what people run to debug that. */
-static int version_exec(const struct oxc_opts *o)
+static int version_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	char path[256] = "";
 	struct oxc_ctl c;

@@ -1,6 +1,8 @@
 /*
- * cmd.h - the subcommand interface.  Each subcommand lives in
- * cmd-<name>.c and exports one `const struct oxc_cmd`; main.c lists them.
+ * cmd.h - the subcommand interface.  A subcommand is one `const struct
+ * oxc_cmd`, in cmd-<name>.c; commands that differ only in what they send
+ * share a file and an exec, which tells them apart by `self` (cmd-fleet.c
+ * holds start, stop, pause, unpause and reset).  main.c lists them all.
  */
 #ifndef OXC_CMD_H
 #define OXC_CMD_H
@@ -21,7 +23,7 @@ struct oxc_cmd {
 	 * program's status.  An exit code rather than -errno, because the
 	 * command is the last thing that runs and record's code is the child's.
 	 */
-	int (*exec)(const struct oxc_opts *o);
+	int (*exec)(const struct oxc_cmd *self, const struct oxc_opts *o);
 };
 
 /* The command table, NULL-terminated; defined in main.c. */

@@ -12,7 +12,7 @@
 
 #include "args.h"
 #include "ctl.h"
-#include "output.h"
+#include "fail.h"
 
 static int seterr(struct oxc_ctl *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -75,7 +75,7 @@ static int run(const struct oxc_cmd *cmd, int argc, char **argv, struct oxc_opts
 		snprintf(err, sizeof(err), "unexpected argument '%s'", o->argv[cmd->max_args]);
 		return usage_error(cmd, err);
 	}
-	return cmd->exec(o);
+	return cmd->exec(cmd, o);
 }
 
 int main(int argc, char **argv)

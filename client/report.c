@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "args.h"
-#include "output.h"
+#include "format.h"
+#include "json.h"
 #include "report.h"
+#include "table.h"
 #include "xmalloc.h"
 
 void oxc_report_init(struct oxc_report *r, int by, int sort)

@@ -1,7 +1,7 @@
 /*
  * xmalloc.h - allocation that cannot fail.  In a short-lived command-line
  * client, running out of memory has no useful recovery, so these print one
- * line and exit 1 instead of returning NULL (STYLE.md rule 6).
+ * line and exit 1 instead of returning NULL.
  */
 #ifndef OXC_XMALLOC_H
 #define OXC_XMALLOC_H

@@ -3,7 +3,7 @@
 # tests with the real daemon and the agent in a real program.
 oxprof_test(test-client-unit SOURCES test-client-unit.c LIBS oxc)
 
-oxprof_test(test-client-fake SOURCES test-client-fake.c LIBS oxc)
+oxprof_test(test-client-fake SOURCES test-client-fake.c fake-daemon.c LIBS oxc)
 target_compile_definitions(test-client-fake PRIVATE OXT_OXPROFCTL="$<TARGET_FILE:oxprofctl>")
 add_dependencies(test-client-fake oxprofctl)
 

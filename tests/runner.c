@@ -1,6 +1,7 @@
 /*
- * runner.c - runs every registered TEST in its own forked child with a
- * timeout.  Usage: test-foo [--list] [NAME-SUBSTRING...]
+ * runner.c - runs the cases of the binary's test list (oxt_list, see
+ * task.h), each in its own forked child with a timeout, in list order.
+ * Usage: test-foo [--list] [NAME-SUBSTRING...]
  * Prints one line per case and a closing "N passed, N failed, N skipped"
  * line; a case that calls OXT_SKIP is counted as skipped, never as passed.
  */
@@ -10,27 +11,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#define OXT_MAX 512
-
-static struct {
-	const char *name;
-	oxt_fn fn;
-	int timeout_s;
-} oxt_cases[OXT_MAX];
-static int oxt_n;
-
-void oxt_register(const char *name, oxt_fn fn, int timeout_s)
-{
-	if (oxt_n == OXT_MAX) {
-		fprintf(stderr, "too many tests\n");
-		exit(2);
-	}
-	oxt_cases[oxt_n].name = name;
-	oxt_cases[oxt_n].fn = fn;
-	oxt_cases[oxt_n].timeout_s = timeout_s;
-	oxt_n++;
-}
 
 static int selected(const char *name, int argc, char **argv)
 {
@@ -42,7 +22,7 @@ static int selected(const char *name, int argc, char **argv)
 	return 0;
 }
 
-static int run_one(int i)
+static int run_one(const struct oxt_case *c)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -52,8 +32,8 @@ static int run_one(int i)
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
-		alarm((unsigned)oxt_cases[i].timeout_s);
-		oxt_cases[i].fn();
+		alarm((unsigned)c->timeout_s);
+		c->fn();
 		fflush(NULL);
 		_exit(0);
 	}
@@ -66,29 +46,31 @@ static int run_one(int i)
 	if (WIFEXITED(st) && WEXITSTATUS(st) == OXT_SKIP_STATUS)
 		return 1;
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-		fprintf(stderr, "  timed out after %d s\n", oxt_cases[i].timeout_s);
+		fprintf(stderr, "  timed out after %d s\n", c->timeout_s);
 	return -1;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-		for (int i = 0; i < oxt_n; i++)
-			printf("%s\n", oxt_cases[i].name);
+		for (int i = 0; i < oxt_nlist; i++)
+			if (oxt_list[i])
+				printf("%s\n", oxt_list[i]->name);
 		return 0;
 	}
 	int passed = 0, failed = 0, skipped = 0;
-	for (int i = 0; i < oxt_n; i++) {
-		if (!selected(oxt_cases[i].name, argc, argv))
+	for (int i = 0; i < oxt_nlist; i++) {
+		const struct oxt_case *c = oxt_list[i];
+		if (!c || !selected(c->name, argc, argv))
 			continue;
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		int r = run_one(i);
+		int r = run_one(c);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 		printf("%-4s %s (%.0f ms)\n", r == 0 ? "ok" : r > 0 ? "skip" : "FAIL",
-		       oxt_cases[i].name, ms);
+		       c->name, ms);
 		if (r == 0)
 			passed++;
 		else if (r > 0)

@@ -1,7 +1,8 @@
 /*
  * task.h - the test harness: TEST() cases, ASSERT macros that are never
- * compiled out, and a runner (runner.c) that runs each case in a forked child
- * with a timeout, so one crash or hang fails one case, not the suite.
+ * compiled out, and a runner (runner.c) that runs each case of the binary's
+ * test list (test-list.c) in a forked child with a timeout, so one crash or
+ * hang fails one case, not the suite.
  */
 #ifndef OXPROF_TESTS_TASK_H
 #define OXPROF_TESTS_TASK_H
@@ -10,15 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef void (*oxt_fn)(void);
-void oxt_register(const char *name, oxt_fn fn, int timeout_s);
+struct oxt_case {
+	const char *name;
+	void (*fn)(void);
+	int timeout_s;
+};
 
+/*
+ * The binary's cases in order, NULL-terminated; an entry is NULL when its
+ * case was compiled out.  Built by test-list.c from the binary's list of
+ * cases, which tests/CMakeLists.txt generates from the lines that open with
+ * TEST( or TEST_TIMEOUT( in its sources: write a case at the start of a line.
+ */
+extern const struct oxt_case *const oxt_list[];
+extern const int oxt_nlist;
+
+/* A case: its descriptor, named for the list, and its body. */
 #define TEST_TIMEOUT(name, secs)                                           \
 	static void test_##name(void);                                     \
-	__attribute__((constructor)) static void oxt_reg_##name(void)      \
-	{                                                                  \
-		oxt_register(#name, test_##name, secs);                   \
-	}                                                                  \
+	extern const struct oxt_case oxt_case_##name;                      \
+	const struct oxt_case oxt_case_##name = { #name, test_##name, secs }; \
 	static void test_##name(void)
 #define TEST(name) TEST_TIMEOUT(name, 60)
 
@@ -52,12 +64,26 @@ void oxt_register(const char *name, oxt_fn fn, int timeout_s);
 		if (!(c))                                                  \
 			OXT_FAIL(__VA_ARGS__);                             \
 	} while (0)
+/* Whether x is an unsigned 64-bit integer (uint64_t, size_t). */
+#define OXT_IS_U64(x) _Generic((x), unsigned long: 1, unsigned long long: 1, default: 0)
+/* Equal as integers.  When either side is an unsigned 64-bit value both are
+ * compared and printed unsigned, so a large counter does not print as a
+ * negative number; otherwise as long long.  Each side is evaluated once. */
 #define ASSERT_EQ(a, b)                                                    \
 	do {                                                               \
-		long long oxt_a = (long long)(a), oxt_b = (long long)(b);  \
-		if (oxt_a != oxt_b)                                        \
-			OXT_FAIL("%s == %s (%lld != %lld)", #a, #b, oxt_a, \
-				 oxt_b);                                   \
+		if (OXT_IS_U64(a) || OXT_IS_U64(b)) {                      \
+			unsigned long long oxt_a = (unsigned long long)(a); \
+			unsigned long long oxt_b = (unsigned long long)(b); \
+			if (oxt_a != oxt_b)                                \
+				OXT_FAIL("%s == %s (%llu != %llu)", #a, #b, \
+					 oxt_a, oxt_b);                    \
+		} else {                                                   \
+			long long oxt_a = (long long)(a);                  \
+			long long oxt_b = (long long)(b);                  \
+			if (oxt_a != oxt_b)                                \
+				OXT_FAIL("%s == %s (%lld != %lld)", #a, #b, \
+					 oxt_a, oxt_b);                    \
+		}                                                          \
 	} while (0)
 #define ASSERT_STREQ(a, b)                                                 \
 	do {                                                               \

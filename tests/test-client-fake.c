@@ -4,8 +4,9 @@
  * (access denied, another protocol version, dying mid-reply, BYE), what the
  * client puts in COMMAND, and how it renders STATUS and query answers.
  *
- * The fake serves one connection in a forked child; the child's exit code
- * says whether what the client sent was right.
+ * The fake (fake-daemon.h) serves one connection in a
+ * forked child; the child's exit code says whether what the client sent was
+ * right.  CTL_FAKE is the fixture: fake up, oxprofctl run, verdict checked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,117 +18,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fake-daemon.h"
 #include "oxp/oxp.h"
 #include "task.h"
 
 #ifndef OXT_OXPROFCTL
 #error "OXT_OXPROFCTL must name the oxprofctl binary"
 #endif
-
-/* ---- the fake daemon ---- */
-
-struct fake {
-	char dir[64];
-	char sock[128];
-	pid_t pid;
-};
-
-/* What the fake does with the one connection it serves. */
-typedef int (*fake_fn)(int fd, struct oxp_reader *r, struct oxp_decoder *d);
-
-static void send_msg(int fd, const struct oxp_msg *m)
-{
-	struct oxp_buf b;
-	oxp_buf_init(&b);
-	if (oxp_encode(&b, m) != 0)
-		_exit(90);
-	oxp_send_all(fd, b.data, b.len, 2000);
-	oxp_buf_destroy(&b);
-}
-
-static int expect(int fd, struct oxp_reader *r, struct oxp_decoder *d, struct oxp_msg *m,
-		  uint32_t type)
-{
-	if (oxp_recv_msg(fd, r, d, m, 5000) != 0)
-		return -1;
-	return m->type == type ? 0 : -1;
-}
-
-static void welcome(int fd)
-{
-	struct oxp_msg m = { .type = OXP_MSG_WELCOME };
-	m.u.welcome.software = oxp_str_c("oxprofd 9.9.9-fake");
-	m.u.welcome.fleet = (struct oxp_fleet){ 1, OXP_MODE_CPU, 250, 64 };
-	m.u.welcome.seq = 1;
-	m.u.welcome.flush_ms = 100;
-	send_msg(fd, &m);
-}
-
-static void reply(int fd, int32_t code, const char *msg, uint32_t affected)
-{
-	struct oxp_msg m = { .type = OXP_MSG_REPLY };
-	m.u.reply.code = code;
-	m.u.reply.message = oxp_str_c(msg);
-	m.u.reply.affected = affected;
-	send_msg(fd, &m);
-}
-
-/* HELLO (role control), WELCOME, then the COMMAND into *m. */
-static int handshake(int fd, struct oxp_reader *r, struct oxp_decoder *d, struct oxp_msg *m)
-{
-	if (expect(fd, r, d, m, OXP_MSG_HELLO) || m->u.hello.role != OXP_ROLE_CONTROL)
-		return -1;
-	welcome(fd);
-	return expect(fd, r, d, m, OXP_MSG_COMMAND);
-}
-
-static void fake_serve(struct fake *f, int lfd, fake_fn fn)
-{
-	int fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		_exit(91);
-	struct oxp_reader r;
-	struct oxp_decoder *d;
-	oxp_reader_init(&r, 0);
-	oxp_decoder_new(&d);
-	int rc = fn(fd, &r, d);
-	/* Let the client read what was sent before the connection goes. */
-	shutdown(fd, SHUT_WR);
-	char buf[256];
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	(void)f;
-	_exit(rc ? 1 : 0);
-}
-
-static void fake_start(struct fake *f, fake_fn fn)
-{
-	snprintf(f->dir, sizeof(f->dir), "/tmp/oxt-client-XXXXXX");
-	ASSERT(mkdtemp(f->dir));
-	snprintf(f->sock, sizeof(f->sock), "%s/s.sock", f->dir);
-	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	strcpy(sa.sun_path, f->sock);
-	ASSERT(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	ASSERT(listen(lfd, 4) == 0);
-	f->pid = fork();
-	ASSERT(f->pid >= 0);
-	if (f->pid == 0) {
-		alarm(20);
-		fake_serve(f, lfd, fn);
-	}
-	close(lfd);
-}
-
-/* The fake's verdict on what the client sent: 0 = as expected. */
-static int fake_finish(struct fake *f)
-{
-	int st;
-	ASSERT(waitpid(f->pid, &st, 0) == f->pid);
-	unlink(f->sock);
-	rmdir(f->dir);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 /* ---- running oxprofctl ---- */
 
@@ -174,6 +71,23 @@ static void ctl(struct run *r, const char **args)
 	slurp(err, r->err, sizeof(r->err));
 }
 #define CTL(r, ...) ctl(r, (const char *[]){ __VA_ARGS__, NULL })
+
+/* The fixture: oxprofctl --socket FAKE args, against a fake daemon that
+ * serves script; asserts the script found what the client sent right. */
+static void ctl_fake(struct run *r, oxt_fake_fn script, const char **args)
+{
+	struct oxt_fake f;
+	const char *argv[32] = { "--socket" };
+	int n = 2;
+	for (int i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	oxt_fake_start(&f, script);
+	argv[1] = f.sock;
+	ctl(r, argv);
+	ASSERT_EQ(oxt_fake_finish(&f), 0);
+}
+#define CTL_FAKE(r, script, ...) ctl_fake(r, script, (const char *[]){ __VA_ARGS__, NULL })
 
 #define ASSERT_HAS(hay, needle) \
 	ASSERT_MSG(strstr(hay, needle), "expected \"%s\" in:\n%s", needle, hay)
@@ -228,22 +142,19 @@ TEST(client_no_daemon)
 static int deny(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (expect(fd, r, d, &m, OXP_MSG_HELLO))
+	if (oxt_fake_expect(fd, r, d, &m, OXP_MSG_HELLO))
 		return -1;
 	m.type = OXP_MSG_ERROR;
 	m.u.error.code = -EPERM;
 	m.u.error.message = oxp_str_c("uid 4242 may not control oxprofd: root, the daemon's "
 				      "user and allow-user/allow-group may");
-	send_msg(fd, &m);
+	oxt_fake_send(fd, &m);
 	return 0;
 }
 
 TEST(client_permission_denied)
 {
-	struct fake f;
-	fake_start(&f, deny);
-	CTL(&res, "--socket", f.sock, "pause");
-	ASSERT_EQ(fake_finish(&f), 0);
+	CTL_FAKE(&res, deny, "pause");
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "denied access: uid 4242 may not control oxprofd");
 	ASSERT_HAS(res.err, "allow-user");
@@ -253,7 +164,7 @@ TEST(client_permission_denied)
 static int newer(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (expect(fd, r, d, &m, OXP_MSG_HELLO))
+	if (oxt_fake_expect(fd, r, d, &m, OXP_MSG_HELLO))
 		return -1;
 	struct oxp_buf b;
 	oxp_buf_init(&b);
@@ -275,10 +186,7 @@ static int newer(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 
 TEST(client_version_mismatch)
 {
-	struct fake f;
-	fake_start(&f, newer);
-	CTL(&res, "--socket", f.sock, "status");
-	ASSERT_EQ(fake_finish(&f), 0);
+	CTL_FAKE(&res, newer, "status");
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "protocol version mismatch");
 	ASSERT_HAS(res.err, "speaks protocol version 3");
@@ -289,20 +197,17 @@ TEST(client_version_mismatch)
 static int dies(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (handshake(fd, r, d, &m) || m.u.command.cmd != OXP_CMD_QUERY)
+	if (oxt_fake_handshake(fd, r, d, &m) || m.u.command.cmd != OXP_CMD_QUERY)
 		return -1;
 	m.type = OXP_MSG_QUERY_HEAD;
 	m.u.query_head = (struct oxp_query_head){ 10, 1, 2, 5, 1 };
-	send_msg(fd, &m);
+	oxt_fake_send(fd, &m);
 	return 0;
 }
 
 TEST(client_daemon_dies_mid_reply)
 {
-	struct fake f;
-	fake_start(&f, dies);
-	CTL(&res, "--socket", f.sock, "query");
-	ASSERT_EQ(fake_finish(&f), 0);
+	CTL_FAKE(&res, dies, "query");
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "closed the connection before it finished its reply");
 	ASSERT_EQ(res.out[0], '\0'); /* no half table */
@@ -311,20 +216,17 @@ TEST(client_daemon_dies_mid_reply)
 static int bye(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (handshake(fd, r, d, &m))
+	if (oxt_fake_handshake(fd, r, d, &m))
 		return -1;
 	m.type = OXP_MSG_BYE;
 	m.u.bye.reason = oxp_str_c("SIGTERM");
-	send_msg(fd, &m);
+	oxt_fake_send(fd, &m);
 	return 0;
 }
 
 TEST(client_daemon_says_bye)
 {
-	struct fake f;
-	fake_start(&f, bye);
-	CTL(&res, "--socket", f.sock, "status");
-	ASSERT_EQ(fake_finish(&f), 0);
+	CTL_FAKE(&res, bye, "status");
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "is stopping (SIGTERM)");
 }
@@ -333,21 +235,18 @@ TEST(client_daemon_says_bye)
 static int nomatch(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (handshake(fd, r, d, &m))
+	if (oxt_fake_handshake(fd, r, d, &m))
 		return -1;
 	const struct oxp_command *c = &m.u.command;
 	int ok = c->cmd == OXP_CMD_PAUSE && c->sel.npids == 2 && c->sel.pids[0] == 42 &&
 		 c->sel.pids[1] == 43 && c->sel.exe.len == 3 && !memcmp(c->sel.exe.ptr, "app", 3);
-	reply(fd, -OXP_ENOMATCH, "no agent matches", 0);
+	oxt_fake_reply(fd, -OXP_ENOMATCH, "no agent matches", 0);
 	return ok ? 0 : -1;
 }
 
 TEST(client_selector_matches_nothing)
 {
-	struct fake f;
-	fake_start(&f, nomatch);
-	CTL(&res, "--socket", f.sock, "pause", "--pid", "42", "--pid", "43", "--exe", "app");
-	ASSERT_EQ(fake_finish(&f), 0);
+	CTL_FAKE(&res, nomatch, "pause", "--pid", "42", "--pid", "43", "--exe", "app");
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "no agent matches --pid 42 --pid 43 --exe app");
 }
@@ -356,22 +255,19 @@ TEST(client_selector_matches_nothing)
 static int start_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (handshake(fd, r, d, &m))
+	if (oxt_fake_handshake(fd, r, d, &m))
 		return -1;
 	const struct oxp_command *c = &m.u.command;
 	int ok = c->cmd == OXP_CMD_START && c->hz == 4000 && c->mode == OXP_MODE_WALL &&
 		 c->depth == 32 && c->sel.npids == 0 && c->sel.exe.len == 0;
-	reply(fd, 0, "", 3);
+	oxt_fake_reply(fd, 0, "", 3);
 	return ok ? 0 : -1;
 }
 
 TEST(client_start_sends_parameters)
 {
-	struct fake f;
-	fake_start(&f, start_ok);
-	CTL(&res, "start", "--hz", "4000", "--mode", "wall", "--depth", "32", "--socket", f.sock,
+	CTL_FAKE(&res, start_ok, "start", "--hz", "4000", "--mode", "wall", "--depth", "32",
 	    "--json");
-	ASSERT_EQ(fake_finish(&f), 0);
 	ASSERT_EQ(res.code, 0);
 	ASSERT(json_ok(res.out));
 	ASSERT_HAS(res.out, "\"command\": \"start\"");
@@ -381,7 +277,7 @@ TEST(client_start_sends_parameters)
 static int status_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (handshake(fd, r, d, &m) || m.u.command.cmd != OXP_CMD_STATUS)
+	if (oxt_fake_handshake(fd, r, d, &m) || m.u.command.cmd != OXP_CMD_STATUS)
 		return -1;
 	struct oxp_agent_row rows[2] = {
 		{ .pid = 1234, .uid = 0, .exe = oxp_str_c("/usr/bin/web\"server\n"),
@@ -397,17 +293,14 @@ static int status_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 	m.u.status = (struct oxp_status){ oxp_str_c("oxprofd 9.9.9-fake"), 7380000,
 					  { 1, 0, 1000, 128 }, 1536, 256u << 20, 50000, 2, 7, 2, rows,
 					  0, 0, 0, NULL };
-	send_msg(fd, &m);
-	reply(fd, 0, "", 0);
+	oxt_fake_send(fd, &m);
+	oxt_fake_reply(fd, 0, "", 0);
 	return 0;
 }
 
 TEST(client_status_text_and_json)
 {
-	struct fake f;
-	fake_start(&f, status_ok);
-	CTL(&res, "--socket", f.sock, "status");
-	ASSERT_EQ(fake_finish(&f), 0);
+	CTL_FAKE(&res, status_ok, "status");
 	ASSERT_EQ(res.code, 0);
 	ASSERT_HAS(res.out, "oxprofd 9.9.9-fake");
 	ASSERT_HAS(res.out, "up 2h 03m");
@@ -418,9 +311,7 @@ TEST(client_status_text_and_json)
 	ASSERT_HAS(res.out, "perf-task-clock");
 	ASSERT_HAS(res.out, "disabled");
 	ASSERT_HAS(res.out, "\n1234  root    running");
-	fake_start(&f, status_ok);
-	CTL(&res, "--socket", f.sock, "--json", "status");
-	ASSERT_EQ(fake_finish(&f), 0);
+	CTL_FAKE(&res, status_ok, "--json", "status");
 	ASSERT_EQ(res.code, 0);
 	ASSERT_MSG(json_ok(res.out), "not JSON:\n%s", res.out);
 	ASSERT_HAS(res.out, "\"uptime_ms\": 7380000");
@@ -437,7 +328,7 @@ TEST(client_status_text_and_json)
 static int query_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (handshake(fd, r, d, &m))
+	if (oxt_fake_handshake(fd, r, d, &m))
 		return -1;
 	const struct oxp_command *c = &m.u.command;
 	int ok = c->cmd == OXP_CMD_QUERY && c->by == OXP_BY_THREAD && c->sort == OXP_SORT_TOTAL &&
@@ -445,27 +336,24 @@ static int query_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 		 c->sel.thread.len == 6 && !memcmp(c->sel.thread.ptr, "worker", 6);
 	m.type = OXP_MSG_QUERY_HEAD;
 	m.u.query_head = (struct oxp_query_head){ 300, 1700000000000ull, 1700000004000ull, 2, 1 };
-	send_msg(fd, &m);
+	oxt_fake_send(fd, &m);
 	struct oxp_row rows[2] = {
 		{ oxp_str_c("worker-1"), oxp_str_c(""), 5, 6, 200, 200 },
 		{ oxp_str_c("main"), oxp_str_c(""), 5, 5, 100, 100 },
 	};
 	m.type = OXP_MSG_QUERY_ROWS;
 	m.u.query_rows = (struct oxp_query_rows){ 1, rows };
-	send_msg(fd, &m);
+	oxt_fake_send(fd, &m);
 	m.u.query_rows = (struct oxp_query_rows){ 1, rows + 1 };
-	send_msg(fd, &m);
-	reply(fd, 0, "", 0);
+	oxt_fake_send(fd, &m);
+	oxt_fake_reply(fd, 0, "", 0);
 	return ok ? 0 : -1;
 }
 
 TEST(client_query_sends_filters)
 {
-	struct fake f;
-	fake_start(&f, query_ok);
-	CTL(&res, "--socket", f.sock, "query", "--by", "thread", "--sort", "total", "--limit", "7",
+	CTL_FAKE(&res, query_ok, "query", "--by", "thread", "--sort", "total", "--limit", "7",
 	    "--pid", "5", "--thread", "worker");
-	ASSERT_EQ(fake_finish(&f), 0);
 	ASSERT_EQ(res.code, 0);
 	ASSERT_HAS(res.out, "300 samples from 1 process over 4.0 s");
 	ASSERT_HAS(res.out, "\nSELF%  TOTAL%  SELF  TOTAL  PID  TID  THREAD\n"
@@ -477,12 +365,12 @@ TEST(client_query_sends_filters)
 static int folded_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;
-	if (handshake(fd, r, d, &m))
+	if (oxt_fake_handshake(fd, r, d, &m))
 		return -1;
 	int ok = m.u.command.by == OXP_BY_STACK && m.u.command.limit == 0;
 	m.type = OXP_MSG_QUERY_HEAD;
 	m.u.query_head = (struct oxp_query_head){ 100, 1, 2, 3, 1 };
-	send_msg(fd, &m);
+	oxt_fake_send(fd, &m);
 	struct oxp_row rows[3] = {
 		{ oxp_str_c("main;a;leaf_a"), oxp_str_c(""), 0, 0, 60, 60 },
 		{ oxp_str_c("main;b;leaf_b"), oxp_str_c(""), 0, 0, 30, 30 },
@@ -490,17 +378,14 @@ static int folded_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 	};
 	m.type = OXP_MSG_QUERY_ROWS;
 	m.u.query_rows = (struct oxp_query_rows){ 3, rows };
-	send_msg(fd, &m);
-	reply(fd, 0, "", 0);
+	oxt_fake_send(fd, &m);
+	oxt_fake_reply(fd, 0, "", 0);
 	return ok ? 0 : -1;
 }
 
 TEST(client_query_folded)
 {
-	struct fake f;
-	fake_start(&f, folded_ok);
-	CTL(&res, "--socket", f.sock, "query", "--format", "folded");
-	ASSERT_EQ(fake_finish(&f), 0);
+	CTL_FAKE(&res, folded_ok, "query", "--format", "folded");
 	ASSERT_EQ(res.code, 0);
 	ASSERT_STREQ(res.out, "main;a;leaf_a 60\nmain;b;leaf_b 30\nmain;leaf_c 10\n");
 }

@@ -7,9 +7,12 @@
 #include <string.h>
 
 #include "args.h"
-#include "output.h"
+#include "format.h"
+#include "json.h"
 #include "report.h"
+#include "table.h"
 #include "task.h"
+#include "utf8.h"
 
 /* Parse a command line given as a NULL-terminated list; returns the
  * parser's result, the error text in err. */
@@ -190,6 +193,73 @@ TEST(client_json_writer)
 	ASSERT_STREQ(got, "{\n  \"s\": \"x\",\n  \"n\": 18446744073709551615,\n  \"i\": -5,\n"
 			  "  \"f\": null,\n  \"b\": false,\n  \"z\": null,\n  \"a\": [\n    1,\n"
 			  "    {}\n  ],\n  \"e\": []\n}\n");
+	free(got);
+}
+
+/* Deeper than any document oxprofctl writes today, and deeper than the
+ * writer's old 16-level comma table: the guard words after the writer catch
+ * a write past it, the text catches a lost or doubled comma. */
+#define DEEP 24
+#define GUARD 0x5a5a5a5au
+
+static struct {
+	struct oxc_json j;
+	unsigned guard[32];
+} deep;
+
+static void deep_fn(FILE *f, void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < sizeof(deep.guard) / sizeof(deep.guard[0]); i++)
+		deep.guard[i] = GUARD;
+	oxc_json_init(&deep.j, f);
+	for (int i = 0; i < DEEP; i++) {
+		oxc_json_arr(&deep.j, NULL);
+		oxc_json_u64(&deep.j, NULL, (uint64_t)i);
+	}
+	for (int i = 0; i < DEEP; i++) {
+		oxc_json_u64(&deep.j, NULL, 7);
+		oxc_json_end(&deep.j, ']');
+	}
+	oxc_json_finish(&deep.j);
+}
+
+/* Append a newline and the indentation of depth d. */
+static size_t nl(char *buf, size_t n, int d)
+{
+	buf[n++] = '\n';
+	for (int i = 0; i < 2 * d; i++)
+		buf[n++] = ' ';
+	return n;
+}
+
+TEST(client_json_deep_nesting)
+{
+	char *got = capture(deep_fn, NULL);
+	for (size_t i = 0; i < sizeof(deep.guard) / sizeof(deep.guard[0]); i++)
+		ASSERT_MSG(deep.guard[i] == GUARD, "the JSON writer wrote past itself (word %zu)", i);
+	/* Array i holds the number i, array i+1, then 7. */
+	static char want[16384];
+	size_t n = 0;
+	for (int i = 0; i < DEEP; i++) {
+		if (i) {
+			want[n++] = ',';
+			n = nl(want, n, i);
+		}
+		want[n++] = '[';
+		n = nl(want, n, i + 1);
+		n += (size_t)sprintf(want + n, "%d", i);
+	}
+	for (int i = DEEP - 1; i >= 0; i--) {
+		want[n++] = ',';
+		n = nl(want, n, i + 1);
+		want[n++] = '7';
+		n = nl(want, n, i);
+		want[n++] = ']';
+	}
+	want[n++] = '\n';
+	want[n] = '\0';
+	ASSERT_STREQ(got, want);
 	free(got);
 }
 
