@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fds.h"
 #include "frames.h"
@@ -135,11 +136,19 @@ void oxa_drain_stop(struct oxa_agent *a, int timeout_ms);
 /* Any thread.  A wake is lost (and the drain thread notices within
  * IDLE_CHECK_MS) when the host has closed the pipe under us. */
 void oxa_drain_wake(struct oxa_agent *a);
-uint64_t oxa_now_ms(void);
+
+/* state.c: what the agent wants and what it reports */
 /* Apply the wanted sampling state to the sampler. */
-void oxa_apply_state(struct oxa_agent *a);
+void oxa_state_apply(struct oxa_agent *a);
+/* A SET_STATE or WELCOME from the daemon: take its fleet state (unless
+ * OXPROF_START=1 holds and the command was not addressed to us), note seq
+ * as acknowledged, apply. */
+void oxa_state_adopt(struct oxa_agent *a, const struct oxp_fleet *f, uint64_t seq,
+		     int explicit_cmd);
 /* Fill the counters part of an AGENT_STATE/SAMPLES message. */
-void oxa_fill_stats(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, size_t srclen);
+void oxa_state_fill(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, size_t srclen);
+/* A digest of what AGENT_STATE would say, to send it only on change. */
+uint64_t oxa_state_digest(struct oxa_agent *a);
 
 /* conn.c */
 void oxa_conn_init(struct oxa_conn *c);

@@ -134,7 +134,7 @@ static int start_locked(const struct oxa_config *cfg)
 	if (r < 0)
 		return r;
 	if (a->want.running)
-		oxa_apply_state(a);
+		oxa_state_apply(a);
 	if ((r = oxa_drain_start(a)) < 0) {
 		oxa_sampler_disarm();
 		release_tables(a);
@@ -227,7 +227,7 @@ static void atfork_child(void)
 		return;
 	}
 	if (a->want.running)
-		oxa_apply_state(a);
+		oxa_state_apply(a);
 }
 
 __attribute__((constructor)) static void oxa_init(void)
@@ -335,7 +335,7 @@ int oxprof_status(struct oxprof_status *st)
 	pthread_mutex_lock(&api_lock);
 	struct oxa_agent *a = &oxa_agent;
 	struct oxp_agent_stats s;
-	oxa_fill_stats(a, &s, st->source, sizeof(st->source));
+	oxa_state_fill(a, &s, st->source, sizeof(st->source));
 	st->running = s.state == OXP_AGENT_RUNNING;
 	st->connected = started && a->conn.fd >= 0 && a->conn.welcomed;
 	st->mode = s.mode;

@@ -168,7 +168,7 @@ static int emit(struct oxa_agent *a, struct batch *b)
 	s->threads = b->threads;
 	s->nstacks = (uint32_t)b->nstacks;
 	s->stacks = b->stacks;
-	oxa_fill_stats(a, &s->stats, src, sizeof(src));
+	oxa_state_fill(a, &s->stats, src, sizeof(src));
 	struct oxa_held *h = &a->conn.held;
 	int r = held_reserve(h, b->nstacks);
 	if (r == 0)
