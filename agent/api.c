@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "exec.h"
-#include "log.h"
+#include "drain/agent.h"
+#include "host/exec.h"
+#include "host/log.h"
 #include "oxprof.h"
 
 #define STOP_TIMEOUT_MS 3000

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sampler_int.h"
+#include "sampler/sampler_int.h"
 #include "task.h"
 
 /* ---- allocation watch: fail if anything allocates inside our handler */

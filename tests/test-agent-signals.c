@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "agent-harness.h"
-#include "sampler_int.h"
+#include "sampler/sampler_int.h"
 #include "task.h"
 
 /* ---- a host with its own SIGPROF profiler, installed later ---- */

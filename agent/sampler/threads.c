@@ -27,7 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "fds.h"
+#include "host/fds.h"
 #include "sampler_int.h"
 
 struct oxa__thread oxa__threads[OXA_MAX_THREADS];

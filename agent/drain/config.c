@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
+#include "host/log.h"
 #include "oxp/oxp.h"
-#include "sampler.h"
+#include "sampler/sampler.h"
 
 /* Parse an unsigned in [lo, hi]; 0 or -EINVAL. */
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)

@@ -15,12 +15,12 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "clock.h"
 #include "config.h"
-#include "fds.h"
 #include "frames.h"
+#include "host/clock.h"
+#include "host/fds.h"
 #include "oxp/oxp.h"
-#include "sampler.h"
+#include "sampler/sampler.h"
 #include "stacks.h"
 #include "strtab.h"
 #include "symbols.h"

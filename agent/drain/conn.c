@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "log.h"
+#include "host/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "log.h"
+#include "host/log.h"
 
 #define RING_POLL_MS 10      /* how often the ring is emptied while sampling */
 #define FINAL_ACK_MS 2000    /* at stop: how long to wait for the daemon

@@ -42,7 +42,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "fds.h"
+#include "host/fds.h"
 #include "sampler_int.h"
 
 #ifndef sigev_notify_thread_id /* glibc < 2.37 */
