@@ -25,6 +25,10 @@
 
 #define STOP_TIMEOUT_MS 3000
 
+/* The public header stands alone; its modes are the protocol's. */
+_Static_assert(OXPROF_MODE_CPU == (int)OXP_MODE_CPU && OXPROF_MODE_WALL == (int)OXP_MODE_WALL,
+	       "oxprof.h's modes are enum oxp_mode");
+
 struct oxa_agent oxa_agent = { .lock = PTHREAD_MUTEX_INITIALIZER,
 			       .cond = PTHREAD_COND_INITIALIZER, .dump_fd = -1 };
 static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -300,8 +304,7 @@ static int set_running(int on)
 	if (r == 0) {
 		struct oxa_agent *a = &oxa_agent;
 		a->want.running = on;
-		r = on ? oxa_sampler_arm(a->want.mode, a->want.hz, a->want.depth)
-		       : oxa_sampler_disarm();
+		r = oxa_state_apply(a);
 		oxa_drain_wake(a);
 	}
 	pthread_mutex_unlock(&api_lock);

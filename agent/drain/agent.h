@@ -138,8 +138,10 @@ void oxa_drain_stop(struct oxa_agent *a, int timeout_ms);
 void oxa_drain_wake(struct oxa_agent *a);
 
 /* state.c: what the agent wants and what it reports */
-/* Apply the wanted sampling state to the sampler. */
-void oxa_state_apply(struct oxa_agent *a);
+/* Apply the wanted sampling state to the sampler, within the agent's
+ * limits (sampler.h): a clamp is logged once and shows in the source
+ * string oxa_state_fill reports.  The sampler's 0 or -errno. */
+int oxa_state_apply(struct oxa_agent *a);
 /* A SET_STATE or WELCOME from the daemon: take its fleet state (unless
  * OXPROF_START=1 holds and the command was not addressed to us), note seq
  * as acknowledged, apply. */

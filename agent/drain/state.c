@@ -4,18 +4,41 @@
  * SAMPLES, and oxprof_status).  Below conn.c and batch.c, which call it;
  * it calls only the sampler.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "agent.h"
+#include "host/log.h"
 
-void oxa_state_apply(struct oxa_agent *a)
+/* What the sampler does of what was asked: a daemon may ask for more than
+ * the agent's limits (sampler.h). */
+static unsigned capped_hz(const struct oxa_agent *a)
 {
-	if (a->want.hz > OXA_MAX_HZ)
-		a->want.hz = OXA_MAX_HZ; /* the daemon may ask for more */
-	if (a->want.running)
-		oxa_sampler_arm(a->want.mode, a->want.hz, a->want.depth);
-	else
-		oxa_sampler_disarm();
+	return a->want.hz > OXA_MAX_HZ ? OXA_MAX_HZ : a->want.hz;
+}
+
+static unsigned capped_depth(const struct oxa_agent *a)
+{
+	return a->want.depth > OXA_MAX_DEPTH ? OXA_MAX_DEPTH : a->want.depth;
+}
+
+/* The last clamp logged (hz << 32 | depth), so a fleet that asks again
+ * and again for the same is told once. */
+static _Atomic uint64_t clamp_logged;
+
+int oxa_state_apply(struct oxa_agent *a)
+{
+	if (!a->want.running)
+		return oxa_sampler_disarm();
+	unsigned hz = capped_hz(a), depth = capped_depth(a);
+	uint64_t asked = (uint64_t)a->want.hz << 32 | a->want.depth;
+	if ((hz != a->want.hz || depth != a->want.depth) && clamp_logged != asked) {
+		clamp_logged = asked;
+		oxa_log(OXA_LOG_WARN, "asked for %u Hz, depth %u; sampling at %u Hz, depth %u, "
+			"the agent's limits (%u Hz, depth %u)", a->want.hz, a->want.depth, hz, depth,
+			OXA_MAX_HZ, OXA_MAX_DEPTH);
+	}
+	return oxa_sampler_arm(a->want.mode, hz, depth);
 }
 
 void oxa_state_adopt(struct oxa_agent *a, const struct oxp_fleet *f, uint64_t seq,
@@ -54,6 +77,12 @@ void oxa_state_fill(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, 
 	st->hz_requested = a->want.hz;
 	st->hz_achieved = s.achieved_hz;
 	oxa_sampler_describe(&s, s.source, src, srclen);
+	/* A clamp shows beside the source; hz_requested stays what was asked. */
+	size_t n = strlen(src);
+	if (capped_hz(a) != a->want.hz && n < srclen)
+		n += (size_t)snprintf(src + n, srclen - n, ", capped at %u Hz", OXA_MAX_HZ);
+	if (capped_depth(a) != a->want.depth && n < srclen)
+		snprintf(src + n, srclen - n, ", depth capped at %u", OXA_MAX_DEPTH);
 	st->source = oxp_str_c(src);
 	/* Every sample the handler took is sent, dropped, or still held. */
 	st->taken = s.taken + s.dropped;

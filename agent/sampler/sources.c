@@ -117,7 +117,7 @@ static int perf_open(pid_t tid, uint64_t period_ns)
 int oxa__source_pick(int mode)
 {
 	oxa__s.note[0] = 0;
-	if (mode == OXA_MODE_WALL)
+	if (mode == OXP_MODE_WALL)
 		return OXA_SOURCE_WALL_TIMER;
 	const char *env = secure_getenv("OXPROF_SOURCE");
 	if (env && strcmp(env, "timer") == 0) {
