@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sampler_int.h"
+#include "engine.h"
 
 #define OXA_DEFAULT_SLOTS 16384u
 /* Ring words per configured sample slot: room for a 30-frame stack. */

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "host/fds.h"
-#include "sampler_int.h"
+#include "engine.h"
 
 struct oxa__thread oxa__threads[OXA_MAX_THREADS];
 
