@@ -1,6 +1,8 @@
 /*
- * agent.h - the agent's state, shared by api.c (host threads), drain.c,
- * conn.c, batch.c and output.c (the drain thread).
+ * agent.h - the agent's state, shared by api.c (host threads) and the
+ * drain thread's files.  Calls between those read one way: drain.c (the
+ * loop) -> conn.c, batch.c, output.c -> held.c (the delivery log),
+ * state.c (wanted and reported state) -> the sampler (sampler/sampler.h).
  *
  * Threads: fields marked [drain] are touched only by the drain thread (and
  * by api.c only while that thread is not running).  Requests from host
@@ -169,8 +171,14 @@ int oxa_conn_send_state(struct oxa_agent *a);
 /* Encode all pending stacks as SAMPLES frames into the connection's output
  * buffer; they become inflight.  0 or -ENOMEM. */
 int oxa_batch_queue(struct oxa_agent *a);
+
+/* held.c: the delivery log */
 /* Whether the log has room for another flush. */
 int oxa_held_room(struct oxa_agent *a);
+/* Room for one more batch of n records.  0 or -ENOMEM. */
+int oxa_held_reserve(struct oxa_agent *a, size_t n);
+/* Log a batch sent (after oxa_held_reserve): its seq and records. */
+void oxa_held_push(struct oxa_agent *a, uint64_t seq, const struct oxa_held_rec *recs, size_t n);
 /* SAMPLES_ACK: batch aggregated (and, through k->durable, durable). */
 void oxa_held_ack(struct oxa_agent *a, const struct oxp_samples_ack *k);
 /* Every batch through seq is durable: count it as sent and forget it. */
@@ -184,6 +192,8 @@ void oxa_held_abandon(struct oxa_agent *a);
 void oxa_held_compact(struct oxa_agent *a);
 /* Samples in the log. */
 uint64_t oxa_held_samples(const struct oxa_agent *a);
+
+/* batch.c, continued: what the wire knows on this connection */
 /* The name string id of a thread (read from /proc at first sight). */
 int oxa_thread_name(struct oxa_agent *a, uint32_t tid, struct oxa_tname **out);
 int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was);
