@@ -2,7 +2,7 @@
  * state.c - what this agent wants (the sampling state the daemon or the
  * API asked for) and what it reports (the counters of AGENT_STATE and
  * SAMPLES, and oxprof_status).  Below conn.c and batch.c, which call it;
- * it calls only the sampler.
+ * it calls only the sampler (and logs a clamp).
  */
 #include <stdio.h>
 #include <string.h>
