@@ -18,12 +18,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "exec.h"
-#include "log.h"
+#include "drain/agent.h"
+#include "host/exec.h"
+#include "host/log.h"
 #include "oxprof.h"
 
 #define STOP_TIMEOUT_MS 3000
+
+/* The public header stands alone; its modes are the protocol's. */
+_Static_assert(OXPROF_MODE_CPU == (int)OXP_MODE_CPU && OXPROF_MODE_WALL == (int)OXP_MODE_WALL,
+	       "oxprof.h's modes are enum oxp_mode");
 
 struct oxa_agent oxa_agent = { .lock = PTHREAD_MUTEX_INITIALIZER,
 			       .cond = PTHREAD_COND_INITIALIZER, .dump_fd = -1 };
@@ -134,7 +138,7 @@ static int start_locked(const struct oxa_config *cfg)
 	if (r < 0)
 		return r;
 	if (a->want.running)
-		oxa_apply_state(a);
+		oxa_state_apply(a);
 	if ((r = oxa_drain_start(a)) < 0) {
 		oxa_sampler_disarm();
 		release_tables(a);
@@ -231,7 +235,7 @@ static void atfork_child(void)
 		return;
 	}
 	if (a->want.running)
-		oxa_apply_state(a);
+		oxa_state_apply(a);
 }
 
 __attribute__((constructor)) static void oxa_init(void)
@@ -304,8 +308,7 @@ static int set_running(int on)
 	if (r == 0) {
 		struct oxa_agent *a = &oxa_agent;
 		a->want.running = on;
-		r = on ? oxa_sampler_arm(a->want.mode, a->want.hz, a->want.depth)
-		       : oxa_sampler_disarm();
+		r = oxa_state_apply(a);
 		oxa_drain_wake(a);
 	}
 	pthread_mutex_unlock(&api_lock);
@@ -339,7 +342,7 @@ int oxprof_status(struct oxprof_status *st)
 	pthread_mutex_lock(&api_lock);
 	struct oxa_agent *a = &oxa_agent;
 	struct oxp_agent_stats s;
-	oxa_fill_stats(a, &s, st->source, sizeof(st->source));
+	oxa_state_fill(a, &s, st->source, sizeof(st->source));
 	st->running = s.state == OXP_AGENT_RUNNING;
 	st->connected = started && a->conn.fd >= 0 && a->conn.welcomed;
 	st->mode = s.mode;

@@ -51,3 +51,5 @@ target_compile_definitions(test-agent-signals PRIVATE OXT_PRELOAD="${OXT_PRELOAD
   OXT_SHORTTHREADS="$<TARGET_FILE:shortthreads>")
 add_dependencies(test-agent-signals hostprof shortthreads oxprof-agent)
 set_tests_properties(test-agent-signals PROPERTIES RUN_SERIAL ON TIMEOUT 600)
+# The agent's wanted and reported state over the real sampler.
+oxprof_test(test-agent-state SOURCES test-agent-state.c LIBS oxa_core)

@@ -21,8 +21,8 @@
 
 #include "agent-harness.h"
 #include "daemon-harness.h"
-#include "elfsyms.h"
-#include "symbols.h"
+#include "drain/elfsyms.h"
+#include "drain/symbols.h"
 #include "task.h"
 
 static void run_ok(char *const argv[], const char *const env[])

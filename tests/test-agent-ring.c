@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "ring.h"
+#include "sampler/ring.h"
 #include "task.h"
 
 TEST(agent_ring_roundtrip)

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sampler_int.h"
+#include "sampler/sampler_int.h"
 #include "task.h"
 
 /* ---- allocation watch: fail if anything allocates inside our handler */
@@ -271,7 +271,7 @@ static void rate_case(unsigned hz, int ms, double min_ratio)
 {
 	init_or_die();
 	collector_start();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, hz, 64), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, hz, 64), 0);
 	int64_t cpu = burn_ms(ms);
 	struct oxa_sampler_stats st;
 	oxa_sampler_stats(&st);
@@ -322,7 +322,7 @@ TEST(agent_sampler_timer_fallback_reports_source)
 	setenv("OXPROF_SOURCE", "timer", 1);
 	init_or_die();
 	collector_start();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 64), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 64), 0);
 	int64_t cpu = burn_ms(1000);
 	struct oxa_sampler_stats st;
 	oxa_sampler_stats(&st);
@@ -345,7 +345,7 @@ TEST(agent_sampler_leaf_shares_and_stacks)
 {
 	init_or_die();
 	collector_start();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 64), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 64), 0);
 	burn_ms(2500);
 	oxa_sampler_disarm();
 	collector_stop();
@@ -407,7 +407,7 @@ TEST(agent_sampler_threads_before_and_after_arm)
 	collector_start();
 	ASSERT_EQ(pthread_create(&b[1].t, NULL, burner_main, &b[1]), 0);
 	sleep_ms(20);
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), 0);
 	ASSERT_EQ(pthread_create(&b[2].t, NULL, burner_main, &b[2]), 0);
 	atomic_store(&go, 1);
 	for (int i = 0; i < 3; i++)
@@ -457,7 +457,7 @@ TEST(agent_sampler_thread_blocking_signal_left_alone)
 	ASSERT_EQ(pthread_create(&b.t, NULL, block_and_burn, &b), 0);
 	while (!b.tid)
 		sleep_ms(1);
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), 0);
 	atomic_store(&go, 1);
 	burn_ms(300);
 	struct oxa_sampler_stats st;
@@ -528,12 +528,12 @@ static void pause_case(int mode)
 
 TEST(agent_sampler_pause_cpu_arms_nothing)
 {
-	pause_case(OXA_MODE_CPU);
+	pause_case(OXP_MODE_CPU);
 }
 
 TEST(agent_sampler_pause_wall_arms_nothing)
 {
-	pause_case(OXA_MODE_WALL);
+	pause_case(OXP_MODE_WALL);
 }
 
 /* ---- no malloc in the handler ---- */
@@ -559,7 +559,7 @@ TEST(agent_sampler_no_malloc_in_handler)
 	init_or_die();
 	collector_start();
 	oxa__test_hook = hook_that_allocates;
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 64), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 64), 0);
 	burn_ms(100);
 	oxa_sampler_disarm();
 	oxa__test_hook = NULL;
@@ -615,7 +615,7 @@ TEST(agent_sampler_restartable_syscalls_no_eintr)
 	init_or_die();
 	collector_start();
 	/* Wall mode is the one that interrupts blocked threads. */
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_WALL, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_WALL, 1000, 32), 0);
 	pthread_t t;
 	char c;
 
@@ -680,7 +680,7 @@ TEST(agent_sampler_wall_state_running_vs_blocked)
 	ASSERT_EQ(pipe(pipe_fds), 0);
 	struct burner s = { 0 };
 	ASSERT_EQ(pthread_create(&s.t, NULL, sleeper_main, &s), 0);
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_WALL, 500, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_WALL, 500, 32), 0);
 	burn_ms(600);
 	oxa_sampler_disarm();
 	ASSERT_EQ(write(pipe_fds[1], "x", 1), 1);
@@ -728,7 +728,7 @@ TEST(agent_sampler_host_sigprof_handler_kept)
 	struct oxa_sampler_stats st;
 	oxa_sampler_stats(&st);
 	ASSERT(strstr(st.why, "owned by the host") != NULL);
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), -EBUSY);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), -EBUSY);
 	unsetenv("OXPROF_SIGNAL");
 
 	/* Left to choose, it takes another signal. */
@@ -736,7 +736,7 @@ TEST(agent_sampler_host_sigprof_handler_kept)
 	oxa_sampler_stats(&st);
 	ASSERT(st.signo >= SIGRTMIN && st.signo <= SIGRTMAX);
 	collector_start();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), 0);
 	atomic_store(&host_hits, 0);
 	int64_t cpu = burn_ms(1000);
 	oxa_sampler_disarm();
@@ -761,7 +761,7 @@ TEST(agent_sampler_foreign_signal_follows_sig_ign)
 	struct oxa_sampler_stats st;
 	oxa_sampler_stats(&st);
 	ASSERT_EQ(st.signo, SIGPROF);
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), 0);
 	kill(getpid(), SIGPROF);
 	union sigval v = { .sival_int = 3 };
 	sigqueue(getpid(), SIGPROF, v);
@@ -777,7 +777,7 @@ TEST(agent_sampler_foreign_signal_follows_sig_dfl)
 	ASSERT(p >= 0);
 	if (p == 0) {
 		if (oxa_sampler_init(NULL) < 0 ||
-		    oxa_sampler_arm(OXA_MODE_CPU, 1000, 32) < 0)
+		    oxa_sampler_arm(OXP_MODE_CPU, 1000, 32) < 0)
 			_exit(3);
 		burn_ms(50);
 		kill(getpid(), oxa__s.signo); /* default action: terminate */
@@ -822,7 +822,7 @@ TEST_TIMEOUT(agent_sampler_dlopen_and_thread_churn_10khz, 30)
 {
 	init_or_die();
 	collector_start();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 10000, 128), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 10000, 128), 0);
 	pthread_t d[2];
 	for (uintptr_t i = 0; i < 2; i++)
 		ASSERT_EQ(pthread_create(&d[i], NULL, dl_churner, (void *)i),
@@ -837,7 +837,7 @@ TEST_TIMEOUT(agent_sampler_dlopen_and_thread_churn_10khz, 30)
 			pthread_join(t[i], NULL);
 		atomic_fetch_add(&thr_cycles, 4);
 		if (atomic_load(&thr_cycles) % 200 == 0) /* re-arm mid-churn */
-			ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 10000, 128), 0);
+			ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 10000, 128), 0);
 	}
 	atomic_store(&churn_stop, 1);
 	for (int i = 0; i < 2; i++)
@@ -864,7 +864,7 @@ TEST_TIMEOUT(agent_sampler_dlopen_and_thread_churn_10khz, 30)
 TEST(agent_sampler_fork_child_samples_itself)
 {
 	init_or_die();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), 0);
 	burn_ms(100);
 	pid_t parent_tid = my_tid();
 	pid_t p = fork();
@@ -876,7 +876,7 @@ TEST(agent_sampler_fork_child_samples_itself)
 		struct oxa_sample s;
 		while (oxa_sampler_pop(&s)) /* parent's samples are gone */
 			_exit(11);
-		if (oxa_sampler_arm(OXA_MODE_CPU, 1000, 32) < 0)
+		if (oxa_sampler_arm(OXP_MODE_CPU, 1000, 32) < 0)
 			_exit(12);
 		burn_ms(400);
 		oxa_sampler_disarm();
@@ -937,18 +937,18 @@ static void exec_case(int mode, unsigned hz, const char *source, int via)
 
 TEST(agent_sampler_exec_cpu_loop_exits_zero)
 {
-	exec_case(OXA_MODE_CPU, 1000, NULL, 0);
-	exec_case(OXA_MODE_CPU, 10000, NULL, 0);
-	exec_case(OXA_MODE_CPU, 1000, "timer", 0);
-	exec_case(OXA_MODE_WALL, 1000, NULL, 0);
-	exec_case(OXA_MODE_CPU, 1000, NULL, 1);
-	exec_case(OXA_MODE_WALL, 1000, NULL, 1);
+	exec_case(OXP_MODE_CPU, 1000, NULL, 0);
+	exec_case(OXP_MODE_CPU, 10000, NULL, 0);
+	exec_case(OXP_MODE_CPU, 1000, "timer", 0);
+	exec_case(OXP_MODE_WALL, 1000, NULL, 0);
+	exec_case(OXP_MODE_CPU, 1000, NULL, 1);
+	exec_case(OXP_MODE_WALL, 1000, NULL, 1);
 }
 
 TEST(agent_sampler_shutdown_restores_and_reinits)
 {
 	init_or_die();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), 0);
 	burn_ms(100);
 	oxa_sampler_shutdown();
 	struct sigaction cur;
@@ -957,7 +957,7 @@ TEST(agent_sampler_shutdown_restores_and_reinits)
 	ASSERT_EQ(count_perf_fds(), 0);
 	burn_ms(100); /* a stale signal would kill us with SIG_DFL */
 	init_or_die();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), 0);
 	burn_ms(200);
 	struct oxa_sampler_stats st;
 	oxa_sampler_stats(&st);

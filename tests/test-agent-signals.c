@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "agent-harness.h"
-#include "sampler_int.h"
+#include "sampler/sampler_int.h"
 #include "task.h"
 
 /* ---- a host with its own SIGPROF profiler, installed later ---- */
@@ -316,7 +316,7 @@ TEST(agent_host_mask_and_altstack_are_kept)
 TEST(agent_shutdown_gives_the_host_its_handler)
 {
 	sampler_up();
-	ASSERT_EQ(oxa_sampler_arm(OXA_MODE_CPU, 1000, 32), 0);
+	ASSERT_EQ(oxa_sampler_arm(OXP_MODE_CPU, 1000, 32), 0);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = h_info;

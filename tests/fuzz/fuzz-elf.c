@@ -1,5 +1,5 @@
 /*
- * fuzz-elf.c - the agent's ELF symbol reader (agent/elfsyms.c) on arbitrary
+ * fuzz-elf.c - the agent's ELF symbol reader (agent/drain/elfsyms.c) on arbitrary
  * files: it must give symbols or an error, never read outside what it
  * read, and every name it returns must be a string it owns.
  *

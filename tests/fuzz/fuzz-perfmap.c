@@ -1,5 +1,5 @@
 /*
- * fuzz-perfmap.c - the agent's /tmp/perf-PID.map parser (agent/symbols.c)
+ * fuzz-perfmap.c - the agent's /tmp/perf-PID.map parser (agent/drain/symbols.c)
  * on arbitrary text: any file another program wrote must parse without a
  * crash and without reading past the buffer.
  */

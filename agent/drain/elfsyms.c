@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "elfsyms.h"
-#include "fds.h"
+#include "host/fds.h"
 
 /* Bounds on what one file may make us allocate: far above any real
  * binary's tables, far below what would hurt the host. */

@@ -27,8 +27,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "fds.h"
-#include "sampler_int.h"
+#include "host/fds.h"
+#include "engine.h"
 
 struct oxa__thread oxa__threads[OXA_MAX_THREADS];
 

@@ -5,8 +5,8 @@
  * needs them; threads likewise.  A flush may need several frames to stay
  * inside the protocol limits; each is acknowledged on its own.
  *
- * Every frame sent goes into the delivery log (agent.h, oxa_held) until
- * the daemon says it is durable; the log is settled here too.
+ * Every frame sent goes into the delivery log (held.c) until the daemon
+ * says it is durable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "grow.h"
 
-/* Cut a frame well before the decoder's limits. */
+/* Cut a frame well before the decoder's limits.  Objects are counted with
+ * the protocol's own costs (oxp_samples_objects, see costs()). */
 #define BATCH_OBJECTS (OXP_MAX_OBJECTS / 2)
 #define BATCH_STACKS 16384
 #define BATCH_BYTES (OXP_FRAME_MAX / 2)
@@ -36,22 +38,28 @@ struct batch {
 	size_t nids, cap_ids;
 	size_t objects;
 	size_t bytes;         /* an upper bound of the encoded size */
+	struct costs {        /* msgpack objects of each part */
+		size_t empty, str, frame, thread, stack, stack_frame;
+	} cost;
 };
 
-static int grow(void *pp, size_t *cap, size_t need, size_t sz)
+/* What each part of a SAMPLES frame costs, from oxp_samples_objects: the
+ * cut follows the encoder, never a count of its own. */
+static void costs(struct costs *c)
 {
-	void **p = pp;
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 256;
-	while (c < need)
-		c *= 2;
-	void *q = realloc(*p, c * sz);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*cap = c;
-	return 0;
+	struct oxp_stack st = { 0 };
+	struct oxp_samples s = { 0 };
+	c->empty = oxp_samples_objects(&s);
+	s.nstrings = 1;
+	c->str = oxp_samples_objects(&s) - c->empty;
+	s.nstrings = 0, s.nframes = 1;
+	c->frame = oxp_samples_objects(&s) - c->empty;
+	s.nframes = 0, s.nthreads = 1;
+	c->thread = oxp_samples_objects(&s) - c->empty;
+	s.nthreads = 0, s.nstacks = 1, s.stacks = &st;
+	c->stack = oxp_samples_objects(&s) - c->empty;
+	st.nframes = 1;
+	c->stack_frame = oxp_samples_objects(&s) - c->empty - c->stack;
 }
 
 int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was)
@@ -77,10 +85,10 @@ static int def_string(struct oxa_agent *a, struct batch *b, uint32_t id)
 	int was, r = oxa_gens_defined(&a->str_gens, id, a->conn.gen, &was);
 	if (r < 0 || was)
 		return r;
-	if (grow(&b->strs, &b->cap_strs, b->nstrs + 1, sizeof(*b->strs)) < 0)
+	if (oxa_grow(&b->strs, &b->cap_strs, b->nstrs + 1, sizeof(*b->strs)) < 0)
 		return -ENOMEM;
 	b->strs[b->nstrs++] = (struct oxp_str_def){ id, { a->strs.strs[id], a->strs.lens[id] } };
-	b->objects += 3;
+	b->objects += b->cost.str;
 	b->bytes += a->strs.lens[id] + 16;
 	return 0;
 }
@@ -93,10 +101,10 @@ static int def_frame(struct oxa_agent *a, struct batch *b, uint32_t id)
 	const struct oxa_frame *f = &a->frames.v[id];
 	if ((r = def_string(a, b, f->func)) < 0 || (r = def_string(a, b, f->module)) < 0)
 		return r;
-	if (grow(&b->frames, &b->cap_frames, b->nframes + 1, sizeof(*b->frames)) < 0)
+	if (oxa_grow(&b->frames, &b->cap_frames, b->nframes + 1, sizeof(*b->frames)) < 0)
 		return -ENOMEM;
 	b->frames[b->nframes++] = (struct oxp_frame_def){ id, f->func, f->module, f->offset };
-	b->objects += 5;
+	b->objects += b->cost.frame;
 	return 0;
 }
 
@@ -108,11 +116,11 @@ static int def_thread(struct oxa_agent *a, struct batch *b, uint32_t tid)
 		return r;
 	if ((r = def_string(a, b, t->name)) < 0)
 		return r;
-	if (grow(&b->threads, &b->cap_threads, b->nthreads + 1, sizeof(*b->threads)) < 0)
+	if (oxa_grow(&b->threads, &b->cap_threads, b->nthreads + 1, sizeof(*b->threads)) < 0)
 		return -ENOMEM;
 	t->gen = a->conn.gen;
 	b->threads[b->nthreads++] = (struct oxp_thread_def){ tid, t->name };
-	b->objects += 3;
+	b->objects += b->cost.thread;
 	return 0;
 }
 
@@ -123,7 +131,7 @@ static int add_stack(struct oxa_agent *a, struct batch *b, const struct oxa_stac
 {
 	const uintptr_t *ips = oxa_stacks_ips(&a->pending, e);
 	int r;
-	if (grow(&b->ids, &b->cap_ids, b->nids + e->nframes, sizeof(*b->ids)) < 0)
+	if (oxa_grow(&b->ids, &b->cap_ids, b->nids + e->nframes, sizeof(*b->ids)) < 0)
 		return -ENOMEM;
 	for (uint16_t i = 0; i < e->nframes; i++) {
 		uint32_t id;
@@ -135,16 +143,7 @@ static int add_stack(struct oxa_agent *a, struct batch *b, const struct oxa_stac
 	if ((r = def_thread(a, b, e->tid)) < 0)
 		return r;
 	b->nids += e->nframes;
-	b->objects += 5 + e->nframes;
-	return 0;
-}
-
-/* The log's arrays can take one more batch of n records. */
-static int held_reserve(struct oxa_held *h, size_t n)
-{
-	if (grow(&h->b, &h->cap_b, h->nb + 1, sizeof(*h->b)) < 0 ||
-	    grow(&h->r, &h->cap_r, h->nr + n, sizeof(*h->r)) < 0)
-		return -ENOMEM;
+	b->objects += b->cost.stack + b->cost.stack_frame * e->nframes;
 	return 0;
 }
 
@@ -168,9 +167,8 @@ static int emit(struct oxa_agent *a, struct batch *b)
 	s->threads = b->threads;
 	s->nstacks = (uint32_t)b->nstacks;
 	s->stacks = b->stacks;
-	oxa_fill_stats(a, &s->stats, src, sizeof(src));
-	struct oxa_held *h = &a->conn.held;
-	int r = held_reserve(h, b->nstacks);
+	oxa_state_fill(a, &s->stats, src, sizeof(src));
+	int r = oxa_held_reserve(a, b->nstacks);
 	if (r == 0)
 		r = oxp_encode(&a->conn.out, &m);
 	if (r == 0) {
@@ -178,17 +176,7 @@ static int emit(struct oxa_agent *a, struct batch *b)
 		 * checks that they rise, and across connections too. */
 		a->batch_seq++;
 		a->conn.unacked++;
-		struct oxa_held_batch *hb = &h->b[h->nb++];
-		*hb = (struct oxa_held_batch){ .seq = s->seq, .rec_off = (uint32_t)h->nr,
-					       .nrec = (uint32_t)b->nstacks };
-		for (size_t i = 0; i < b->nstacks; i++) {
-			h->r[h->nr++] = b->recs[i];
-			hb->samples += b->recs[i].count;
-		}
-		uint64_t held = oxa_held_samples(a);
-		h->peak_nb = h->nb > h->peak_nb ? h->nb : h->peak_nb;
-		h->peak_nr = h->nr > h->peak_nr ? h->nr : h->peak_nr;
-		h->peak_samples = held > h->peak_samples ? held : h->peak_samples;
+		oxa_held_push(a, s->seq, b->recs, b->nstacks);
 	} else {
 		for (size_t i = 0; i < b->nstacks; i++) { /* not sent after all */
 			struct oxa_stack_ent *e = &a->pending.ents[b->recs[i].ent];
@@ -197,7 +185,7 @@ static int emit(struct oxa_agent *a, struct batch *b)
 		}
 	}
 	b->nstrs = b->nframes = b->nthreads = b->nstacks = b->nids = 0;
-	b->objects = 32;
+	b->objects = b->cost.empty;
 	b->bytes = 0;
 	return r;
 }
@@ -214,7 +202,9 @@ static void batch_free(struct batch *b)
 
 int oxa_batch_queue(struct oxa_agent *a)
 {
-	struct batch b = { .objects = 32 };
+	struct batch b = { 0 };
+	costs(&b.cost);
+	b.objects = b.cost.empty;
 	int r = 0;
 	b.stacks = malloc(BATCH_STACKS * sizeof(*b.stacks));
 	b.recs = malloc(BATCH_STACKS * sizeof(*b.recs));
@@ -241,125 +231,6 @@ int oxa_batch_queue(struct oxa_agent *a)
 		r = emit(a, &b);
 	batch_free(&b);
 	return r;
-}
-
-/* ---- the delivery log ---- */
-
-int oxa_held_room(struct oxa_agent *a)
-{
-	struct oxa_held *h = &a->conn.held;
-	if (!h->max_r)
-		h->max_r = a->pending.ents_cap * OXA_HELD_PER_ENT;
-	size_t need = 0;
-	for (size_t i = 0; i < a->pending.nents; i++)
-		need += a->pending.ents[i].pending != 0;
-	return h->nr + need <= h->max_r;
-}
-
-uint64_t oxa_held_samples(const struct oxa_agent *a)
-{
-	uint64_t n = 0;
-	for (size_t i = 0; i < a->conn.held.nb; i++)
-		n += a->conn.held.b[i].samples;
-	return n;
-}
-
-void oxa_held_compact(struct oxa_agent *a)
-{
-	struct oxa_held *h = &a->conn.held;
-	oxa_stacks_compact(&a->pending);
-	for (size_t i = 0; i < h->nr; i++)
-		h->r[i].ent = a->pending.moved[h->r[i].ent];
-}
-
-/* Take batch i's samples out of the table's inflight counts; back into
- * pending when requeue. */
-static void release(struct oxa_agent *a, const struct oxa_held_batch *hb, int requeue)
-{
-	const struct oxa_held_rec *r = a->conn.held.r + hb->rec_off;
-	for (uint32_t i = 0; i < hb->nrec; i++) {
-		struct oxa_stack_ent *e = &a->pending.ents[r[i].ent];
-		e->inflight -= r[i].count;
-		if (requeue)
-			e->pending += r[i].count;
-	}
-}
-
-/* Forget the first n batches of the log. */
-static void forget(struct oxa_agent *a, size_t n)
-{
-	struct oxa_held *h = &a->conn.held;
-	if (!n)
-		return;
-	size_t nrec = n < h->nb ? h->b[n].rec_off : h->nr;
-	memmove(h->b, h->b + n, (h->nb - n) * sizeof(*h->b));
-	h->nb -= n;
-	memmove(h->r, h->r + nrec, (h->nr - nrec) * sizeof(*h->r));
-	h->nr -= nrec;
-	for (size_t i = 0; i < h->nb; i++)
-		h->b[i].rec_off -= (uint32_t)nrec;
-	oxa_held_compact(a);
-}
-
-void oxa_held_durable(struct oxa_agent *a, uint64_t seq)
-{
-	struct oxa_held *h = &a->conn.held;
-	size_t n = 0;
-	for (; n < h->nb && h->b[n].seq <= seq; n++) {
-		struct oxa_held_batch *hb = &h->b[n];
-		/* Without an ack (lost with a connection) the split between
-		 * accepted and refused is the daemon's to tell. */
-		a->sent += hb->acked ? hb->accepted + hb->refused : hb->samples;
-		a->refused += hb->acked ? hb->refused : 0;
-		release(a, hb, 0);
-	}
-	forget(a, n);
-}
-
-void oxa_held_ack(struct oxa_agent *a, const struct oxp_samples_ack *k)
-{
-	struct oxa_held *h = &a->conn.held;
-	for (size_t i = 0; i < h->nb; i++)
-		if (h->b[i].seq == k->seq) {
-			h->b[i].acked = 1;
-			h->b[i].accepted = k->accepted;
-			h->b[i].refused = k->refused;
-			break;
-		}
-	oxa_held_durable(a, k->durable);
-}
-
-void oxa_held_welcome(struct oxa_agent *a, uint64_t durable, uint64_t received)
-{
-	struct oxa_held *h = &a->conn.held;
-	oxa_held_durable(a, durable);
-	size_t keep = 0;
-	while (keep < h->nb && h->b[keep].seq <= received)
-		keep++;
-	if (keep == h->nb)
-		return;
-	/* The daemon never got these (or lost them in a crash): send again. */
-	for (size_t i = keep; i < h->nb; i++)
-		release(a, &h->b[i], 1);
-	h->nr = keep < h->nb ? h->b[keep].rec_off : h->nr;
-	h->nb = keep;
-}
-
-void oxa_held_abandon(struct oxa_agent *a)
-{
-	struct oxa_held *h = &a->conn.held;
-	for (size_t i = 0; i < h->nb; i++) {
-		struct oxa_held_batch *hb = &h->b[i];
-		if (hb->acked) {
-			a->sent += hb->accepted + hb->refused;
-			a->refused += hb->refused;
-		} else {
-			a->dropped_full += hb->samples;
-		}
-		release(a, hb, 0);
-	}
-	h->nb = h->nr = 0;
-	oxa_held_compact(a);
 }
 
 /* "/proc/self/task/TID/comm", or "tid-N" when the thread is gone. */

@@ -17,14 +17,12 @@
  *    signal: the one we replaced, or the handler the host installed since.
  */
 #include <errno.h>
-#include <linux/perf_event.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "sampler_int.h"
+#include "engine.h"
 
 OXA_TLS struct oxa__tls oxa__tls;
 void (*volatile oxa__test_hook)(void);
@@ -238,18 +236,11 @@ void oxa__handler(int sig, siginfo_t *si, void *ucv)
 		take_sample(th, ucv, tid);
 		oxa__tls.guard = 0;
 	}
-	int fd = atomic_load_explicit(&th->fd, memory_order_relaxed);
-	/* The random first period is over: the real one from now on. */
-	if (fd >= 0 && atomic_load_explicit(&th->phase, memory_order_relaxed)) {
-		atomic_store_explicit(&th->phase, 0, memory_order_relaxed);
-		uint64_t p = atomic_load_explicit(&th->period,
-						  memory_order_relaxed);
-		ioctl(fd, PERF_EVENT_IOC_PERIOD, &p);
-	}
-	/* A real-time signal's event is re-enabled last, so at most one of
-	 * its signals is ever queued (sources.c says why). */
-	if (fd >= 0 && !atomic_load_explicit(&th->freerun, memory_order_relaxed))
-		ioctl(fd, PERF_EVENT_IOC_REFRESH, 1);
+	/* What the engine needs to go on firing (perf: its real period after
+	 * the random first one, a real-time signal's refresh). */
+	const struct oxa__engine *e = oxa__engine_of(th->source);
+	if (e && e->signalled)
+		e->signalled(th);
 	atomic_store(&th->busy, 0);
 	errno = saved;
 }

@@ -15,10 +15,24 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define OXA_MAX_DEPTH 256 /* hard cap on frames kept per sample */
-#define OXA_MAX_HZ 20000u /* above this the signal alone would eat the CPU */
+#include "oxp/protocol.h"
 
-enum oxa_mode { OXA_MODE_CPU = 0, OXA_MODE_WALL = 1 };
+/*
+ * The agent's limits, below the protocol's: a daemon may ask for up to
+ * OXP_MAX_HZ and OXP_MAX_DEPTH, and the agent samples at most at these.
+ * What it was asked for beyond them is clamped and reported, never hidden
+ * (drain/state.c: a log line, and the source string of its status).
+ */
+#define OXA_MAX_HZ 20000u /* above this the signal alone would eat the CPU */
+#define OXA_MAX_DEPTH 256 /* frames kept per sample: the handler's record
+			     lives on the host's (maybe small) signal stack */
+_Static_assert(OXA_MAX_HZ <= OXP_MAX_HZ, "the agent's rate limit is the protocol's or lower");
+_Static_assert(OXA_MAX_DEPTH <= OXP_MAX_DEPTH, "the agent's depth is the protocol's or lower");
+/* What an agent samples at when nothing says otherwise. */
+#define OXA_DEFAULT_HZ 100u
+#define OXA_DEFAULT_DEPTH 128u
+
+/* Modes are the protocol's: enum oxp_mode (OXP_MODE_CPU, OXP_MODE_WALL). */
 
 /* Which timer drives sampling. */
 enum oxa_source {
@@ -80,8 +94,8 @@ struct oxa_sampler_stats {
 int oxa_sampler_init(const struct oxa_sampler_config *cfg);
 /* Arm every thread of the process, existing and future, except threads
  * marked with oxa_sampler_exclude_self.  Re-arming with new parameters is
- * allowed.  hz 1..20000 (-EINVAL outside); depth 0 = 128, capped at
- * OXA_MAX_DEPTH.  -ENODEV before init, -EBUSY when init failed. */
+ * allowed.  mode: enum oxp_mode; hz 1..OXA_MAX_HZ (-EINVAL outside); depth
+ * 0 = OXA_DEFAULT_DEPTH, capped at OXA_MAX_DEPTH.  -ENODEV before init, -EBUSY when init failed. */
 int oxa_sampler_arm(int mode, unsigned hz, unsigned depth);
 /* Disarm every thread: no timer left, no signal will be delivered.  Waits
  * for handlers in progress to finish. */
@@ -100,7 +114,12 @@ void oxa_sampler_exclude_self(void);
  * timers (they do not exist here); keep the ring and handler.  The caller
  * re-arms if the fleet is running. */
 void oxa_sampler_atfork_child(void);
-/* Disarm and release everything (at exit or oxprof_stop). */
+/* Disarm, give the signal back to the host's action and free the ring.
+ * For tests, which own every thread of their process: the agent itself
+ * never calls it.  At oxprof_stop and at exit it only disarms (api.c) and
+ * keeps its handler and ring, because the host's threads run on and a
+ * handler already past its checks may still write to the ring; a later
+ * oxprof_start re-arms the same sampler. */
 void oxa_sampler_shutdown(void);
 const char *oxa_source_name(int source);
 /* What status shows as the source: why sampling is impossible, else the

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "log.h"
+#include "host/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -194,22 +194,14 @@ int oxa_conn_send_state(struct oxa_agent *a)
 {
 	char src[128];
 	struct oxp_msg m = { .type = OXP_MSG_AGENT_STATE };
-	oxa_fill_stats(a, &m.u.agent_state, src, sizeof(src));
+	oxa_state_fill(a, &m.u.agent_state, src, sizeof(src));
 	return queue_msg(a, &m);
 }
 
+/* The daemon's wish: take it, and say so with the counters. */
 static void adopt(struct oxa_agent *a, const struct oxp_fleet *f, uint64_t seq, int explicit_cmd)
 {
-	/* An agent started with OXPROF_START=1 keeps sampling until a command
-	 * addressed to it says otherwise; the fleet default does not pause it. */
-	if (!a->cfg.start_running || explicit_cmd) {
-		a->want.running = f->running;
-		a->want.mode = f->mode;
-		a->want.hz = f->hz;
-		a->want.depth = f->depth;
-	}
-	a->ack_seq = seq;
-	oxa_apply_state(a);
+	oxa_state_adopt(a, f, seq, explicit_cmd);
 	oxa_conn_send_state(a);
 }
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "elfsyms.h"
-#include "fds.h"
+#include "host/fds.h"
 #include "symbols.h"
 
 struct module {

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "log.h"
+#include "host/log.h"
 
 #define RING_POLL_MS 10      /* how often the ring is emptied while sampling */
 #define FINAL_ACK_MS 2000    /* at stop: how long to wait for the daemon
@@ -25,13 +25,6 @@
 				the final state's 500 ms, under api.c's
 				STOP_TIMEOUT_MS */
 #define IDLE_CHECK_MS 1000   /* idle: how often the descriptors are checked */
-
-uint64_t oxa_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void oxa_drain_wake(struct oxa_agent *a)
 {
@@ -68,51 +61,11 @@ static void check_fds(struct oxa_agent *a)
 		 * thread whose event is gone is sampled no more.  Re-arm. */
 		if (lost && oxa_sampler_armed()) {
 			oxa_sampler_disarm();
-			oxa_apply_state(a);
+			oxa_state_apply(a);
 		}
 	}
 	if (a->conn.fd >= 0 && !oxa_fd_ours(a->conn.fd, &a->conn.fd_id))
 		oxa_conn_close(a, "the host closed the agent's socket");
-}
-
-void oxa_apply_state(struct oxa_agent *a)
-{
-	if (a->want.hz > OXA_MAX_HZ)
-		a->want.hz = OXA_MAX_HZ; /* the daemon may ask for more */
-	if (a->want.running)
-		oxa_sampler_arm(a->want.mode, a->want.hz, a->want.depth);
-	else
-		oxa_sampler_disarm();
-}
-
-/* Paused, the sampler has no source; status should still say which one
- * sampled (and will again), so remember the last. */
-static _Atomic int last_source;
-
-void oxa_fill_stats(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, size_t srclen)
-{
-	struct oxa_sampler_stats s;
-	oxa_sampler_stats(&s);
-	if (s.source != OXA_SOURCE_NONE)
-		last_source = s.source;
-	else
-		s.source = last_source;
-	memset(st, 0, sizeof(*st));
-	st->ack_seq = a->ack_seq;
-	st->state = oxa_sampler_armed() ? OXP_AGENT_RUNNING
-		    : s.why[0]		 ? OXP_AGENT_DISABLED
-					 : OXP_AGENT_PAUSED;
-	st->mode = (uint8_t)a->want.mode;
-	st->hz_requested = a->want.hz;
-	st->hz_achieved = s.achieved_hz;
-	oxa_sampler_describe(&s, s.source, src, srclen);
-	st->source = oxp_str_c(src);
-	/* Every sample the handler took is sent, dropped, or still held. */
-	st->taken = s.taken + s.dropped;
-	st->sent = a->sent;
-	st->dropped = s.dropped + a->dropped_full + a->dropped_reset;
-	st->unwind_fail = s.unwind_fail;
-	st->skipped = s.skipped;
 }
 
 /* Move every sample from the ring into the tables. */
@@ -128,20 +81,6 @@ static void empty_ring(struct oxa_agent *a)
 	}
 }
 
-/* A digest of what AGENT_STATE would say, to send it only on change. */
-static uint64_t counters_digest(struct oxa_agent *a)
-{
-	char src[128];
-	struct oxp_agent_stats st;
-	oxa_fill_stats(a, &st, src, sizeof(src));
-	uint64_t h = st.taken * 31 + st.sent;
-	h = h * 31 + st.dropped;
-	h = h * 31 + st.skipped;
-	h = h * 31 + st.unwind_fail;
-	h = h * 31 + st.state;
-	return h * 31 + st.ack_seq;
-}
-
 /* Send what is pending, unless a flush is still unacknowledged or the log
  * of batches not yet durable is full; otherwise send the counters, only if
  * they changed. */
@@ -151,7 +90,7 @@ static void flush(struct oxa_agent *a)
 	if (c->fd < 0 || !c->welcomed || c->unacked)
 		return;
 	int r = 0;
-	uint64_t digest = counters_digest(a);
+	uint64_t digest = oxa_state_digest(a);
 	if (oxa_stacks_pending(&a->pending) && oxa_held_room(a))
 		r = oxa_batch_queue(a);
 	else if (digest != a->reported)
@@ -166,7 +105,7 @@ static void flush(struct oxa_agent *a)
 static int idle(struct oxa_agent *a)
 {
 	return !oxa_sampler_armed() && !a->conn.unacked && a->conn.out_off == a->conn.out.len &&
-	       !oxa_stacks_pending(&a->pending) && counters_digest(a) == a->reported &&
+	       !oxa_stacks_pending(&a->pending) && oxa_state_digest(a) == a->reported &&
 	       (a->conn.fd >= 0 || !a->cfg.socket[0]);
 }
 

@@ -10,9 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sampler_int.h"
+#include "engine.h"
 
-#define OXA_DEFAULT_DEPTH 128u
 #define OXA_DEFAULT_SLOTS 16384u
 /* Ring words per configured sample slot: room for a 30-frame stack. */
 #define OXA_WORDS_PER_SLOT 32u
@@ -273,7 +272,7 @@ static void check_handler_locked(void);
 
 int oxa_sampler_arm(int mode, unsigned hz, unsigned depth)
 {
-	if ((mode != OXA_MODE_CPU && mode != OXA_MODE_WALL) || hz < 1 ||
+	if ((mode != OXP_MODE_CPU && mode != OXP_MODE_WALL) || hz < 1 ||
 	    hz > OXA_MAX_HZ)
 		return -EINVAL;
 	if (depth == 0)

@@ -1,6 +1,8 @@
 /*
- * agent.h - the agent's state, shared by api.c (host threads), drain.c,
- * conn.c, batch.c and output.c (the drain thread).
+ * agent.h - the agent's state, shared by api.c (host threads) and the
+ * drain thread's files.  Calls between those read one way: drain.c (the
+ * loop) -> conn.c, batch.c, output.c -> held.c (the delivery log),
+ * state.c (wanted and reported state) -> the sampler (sampler/sampler.h).
  *
  * Threads: fields marked [drain] are touched only by the drain thread (and
  * by api.c only while that thread is not running).  Requests from host
@@ -16,10 +18,11 @@
 #include <time.h>
 
 #include "config.h"
-#include "fds.h"
 #include "frames.h"
+#include "host/clock.h"
+#include "host/fds.h"
 #include "oxp/oxp.h"
-#include "sampler.h"
+#include "sampler/sampler.h"
 #include "stacks.h"
 #include "strtab.h"
 #include "symbols.h"
@@ -135,11 +138,21 @@ void oxa_drain_stop(struct oxa_agent *a, int timeout_ms);
 /* Any thread.  A wake is lost (and the drain thread notices within
  * IDLE_CHECK_MS) when the host has closed the pipe under us. */
 void oxa_drain_wake(struct oxa_agent *a);
-uint64_t oxa_now_ms(void);
-/* Apply the wanted sampling state to the sampler. */
-void oxa_apply_state(struct oxa_agent *a);
+
+/* state.c: what the agent wants and what it reports */
+/* Apply the wanted sampling state to the sampler, within the agent's
+ * limits (sampler.h): a clamp is logged once and shows in the source
+ * string oxa_state_fill reports.  The sampler's 0 or -errno. */
+int oxa_state_apply(struct oxa_agent *a);
+/* A SET_STATE or WELCOME from the daemon: take its fleet state (unless
+ * OXPROF_START=1 holds and the command was not addressed to us), note seq
+ * as acknowledged, apply. */
+void oxa_state_adopt(struct oxa_agent *a, const struct oxp_fleet *f, uint64_t seq,
+		     int explicit_cmd);
 /* Fill the counters part of an AGENT_STATE/SAMPLES message. */
-void oxa_fill_stats(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, size_t srclen);
+void oxa_state_fill(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, size_t srclen);
+/* A digest of what AGENT_STATE would say, to send it only on change. */
+uint64_t oxa_state_digest(struct oxa_agent *a);
 
 /* conn.c */
 void oxa_conn_init(struct oxa_conn *c);
@@ -158,8 +171,14 @@ int oxa_conn_send_state(struct oxa_agent *a);
 /* Encode all pending stacks as SAMPLES frames into the connection's output
  * buffer; they become inflight.  0 or -ENOMEM. */
 int oxa_batch_queue(struct oxa_agent *a);
+
+/* held.c: the delivery log */
 /* Whether the log has room for another flush. */
 int oxa_held_room(struct oxa_agent *a);
+/* Room for one more batch of n records.  0 or -ENOMEM. */
+int oxa_held_reserve(struct oxa_agent *a, size_t n);
+/* Log a batch sent (after oxa_held_reserve): its seq and records. */
+void oxa_held_push(struct oxa_agent *a, uint64_t seq, const struct oxa_held_rec *recs, size_t n);
 /* SAMPLES_ACK: batch aggregated (and, through k->durable, durable). */
 void oxa_held_ack(struct oxa_agent *a, const struct oxp_samples_ack *k);
 /* Every batch through seq is durable: count it as sent and forget it. */
@@ -173,6 +192,8 @@ void oxa_held_abandon(struct oxa_agent *a);
 void oxa_held_compact(struct oxa_agent *a);
 /* Samples in the log. */
 uint64_t oxa_held_samples(const struct oxa_agent *a);
+
+/* batch.c, continued: what the wire knows on this connection */
 /* The name string id of a thread (read from /proc at first sight). */
 int oxa_thread_name(struct oxa_agent *a, uint32_t tid, struct oxa_tname **out);
 int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was);

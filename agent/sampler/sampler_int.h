@@ -1,6 +1,7 @@
 /*
  * sampler_int.h - state shared by the sampling core's files (sampler.c,
- * sighandler.c, sources.c, threads.c, unwind.c, interpose.c, ring.c).
+ * sighandler.c, engine*.c, threads.c, unwind.c, interpose.c, ring.c); the
+ * engines' interface is engine.h.
  * Nothing here leaves the agent; every non-static name is hidden by
  * -fvisibility=hidden and carries the oxa__ prefix.
  *
@@ -38,7 +39,7 @@
 #define OXA_MAX_THREADS 4096
 /* Frames the handler's own call chain adds above the interrupted one. */
 #define OXA_HANDLER_FRAMES 16
-/* Timer cookies carry this tag in their top 32 bits (see sources.c). */
+/* Timer cookies carry this tag in their top 32 bits (see engine-timer.c). */
 #define OXA_TIMER_MAGIC 0x0a5a11e5u
 
 struct oxa__thread {
@@ -143,15 +144,6 @@ void oxa__host_switch(int sig, const struct sigaction *host);
 int oxa__unwind_init(void);
 int oxa__unwind(const void *uc, uintptr_t *out, unsigned depth);
 int oxa__in_loader(uintptr_t pc);
-
-/* sources.c */
-int oxa__source_pick(int mode);
-int oxa__source_open(struct oxa__thread *th, unsigned idx, int source,
-		     unsigned hz);
-void oxa__source_stop(struct oxa__thread *th);
-void oxa__source_close(struct oxa__thread *th);
-clockid_t oxa__thread_cpu_clock(pid_t tid);
-int64_t oxa__clock_ns(clockid_t c);
 
 /* threads.c */
 int oxa__threads_init(void);

@@ -9,7 +9,7 @@ struct oxa_config {
 	char socket[108];      /* daemon socket; "" = no daemon */
 	char output[4096];     /* stand-alone folded output; "" = none */
 	unsigned hz;
-	int mode;              /* enum oxa_mode */
+	int mode;              /* enum oxp_mode */
 	unsigned depth;
 	int start_running;     /* sample from the start, whatever the fleet says */
 	int signo;             /* 0 = let the sampler choose */

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
+#include "host/log.h"
 #include "oxp/oxp.h"
-#include "sampler.h"
+#include "sampler/sampler.h"
 
 /* Parse an unsigned in [lo, hi]; 0 or -EINVAL. */
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -107,7 +107,7 @@ static int env_strings(struct oxa_config *c, char *why, size_t whylen)
 		return -EINVAL;
 	}
 	if (v && !strcmp(v, "wall"))
-		c->mode = OXA_MODE_WALL;
+		c->mode = OXP_MODE_WALL;
 	v = secure_getenv("OXPROF_SIGNAL");
 	if (v && *v && parse_signal(v, &c->signo) < 0) {
 		snprintf(why, whylen, "OXPROF_SIGNAL=%s: use a number (not a fault signal), SIGPROF "
@@ -138,8 +138,8 @@ int oxa_config_absolute_output(struct oxa_config *c)
 int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen)
 {
 	memset(c, 0, sizeof(*c));
-	c->hz = 100;
-	c->depth = 128;
+	c->hz = OXA_DEFAULT_HZ;
+	c->depth = OXA_DEFAULT_DEPTH;
 	c->flush_ms = 250;
 	c->buffer_bytes = 8u << 20;
 	c->trusted_uid = -1;
