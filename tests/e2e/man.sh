@@ -132,7 +132,7 @@ echo "oxprofctl.1: all $(wc -w <<<"$cmds") commands and $nopts command options o
 # ---- liboxprof.7 against the agent's sources and oxprof.h ----
 l_text=$(text "$src/man/liboxprof.7")
 l_env=$(section "$l_text" ENVIRONMENT)
-vars=$(grep -ohE '"OXPROF_[A-Z_]+"' "$src"/agent/*.c | tr -d '"' | sort -u)
+vars=$(grep -ohE '"OXPROF_[A-Z_]+"' -r --include="*.c" "$src"/agent | tr -d '"' | sort -u)
 [ "$(wc -w <<<"$vars")" -ge 10 ] || fail "found only these OXPROF_ variables in agent/: $vars"
 for v in $vars; do
 	entry "$l_env" "$v" | grep -q . || fail "liboxprof.7: ENVIRONMENT has no entry for $v (read in agent/)"
