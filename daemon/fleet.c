@@ -58,7 +58,8 @@ static int proc_selected(const struct oxd_proc *p, void *arg)
 static uint32_t tell_selected(struct oxd_server *s, const struct oxp_command *cmd)
 {
 	uint32_t n = 0;
-	for (struct oxd_conn *c = s->conns; c; c = c->next) {
+	for (struct oxd_conn *c = s->conns, *next; c; c = next) {
+		next = c->next; /* telling c may close it, which unlinks it */
 		if (c->role != OXD_ROLE_AGENT || c->closing ||
 		    !oxd_agg_proc_match(&s->agg, &s->agg.procs[c->proc], &cmd->sel))
 			continue;
@@ -105,11 +106,13 @@ int oxd_fleet_command(struct oxd_server *s, const struct oxp_command *cmd, uint3
 			oxd_agg_reset(&s->agg, NULL, NULL);
 		s->fleet.state = f;
 		s->fleet.seq++;
-		for (struct oxd_conn *c = s->conns; c; c = c->next)
+		for (struct oxd_conn *c = s->conns, *next; c; c = next) {
+			next = c->next; /* telling c may close it, which unlinks it */
 			if (c->role == OXD_ROLE_AGENT && !c->closing) {
 				oxd_conn_set_state(c, &f, s->fleet.seq, cmd->cmd == OXP_CMD_START);
 				(*affected)++;
 			}
+		}
 	}
 	snprintf(msg, msglen, "%s: %u agent%s told", name, *affected, *affected == 1 ? "" : "s");
 	oxd_info("%s%s: %u agents told; fleet %s, %s, %u Hz, depth %u", name,

@@ -300,8 +300,10 @@ void oxd_server_snapshot(struct oxd_server *s, int force)
 	/* Everything aggregated is in the file now: tell the agents. */
 	for (size_t i = 0; i < s->agg.nprocs; i++)
 		s->agg.procs[i].seq_durable = s->agg.procs[i].seq_received;
-	for (struct oxd_conn *c = s->conns; c; c = c->next)
+	for (struct oxd_conn *c = s->conns, *next; c; c = next) {
+		next = c->next; /* telling c may close it, which unlinks it */
 		oxd_conn_durable(c);
+	}
 	oxd_log(force ? OXD_LOG_INFO : OXD_LOG_DEBUG,
 		"snapshot written: %llu bytes, %llu samples, %zu stacks, %.1f ms",
 		(unsigned long long)bytes, (unsigned long long)s->agg.samples, s->agg.nstacks, ms);
