@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include "budget.h"
+#include "index.h"
 #include "oxp/oxp.h"
 
 #define OXD_NONE UINT32_MAX /* no such id */
@@ -101,12 +102,6 @@ struct oxd_proc {
 	 * highest in a written snapshot.  Instance 0: no tracking. */
 	uint64_t instance;
 	uint64_t seq_received, seq_durable;
-};
-
-struct oxd_index {
-	uint32_t *slots;        /* id + 1, 0 = empty */
-	uint32_t mask;
-	uint32_t n;
 };
 
 struct oxd_agg {
