@@ -128,9 +128,13 @@ struct oxd_agg {
  */
 /* Local id -> global id + 1 (0: undefined): an array for the dense ids
  * agents use, a hash for the rest, so a stray huge id costs one slot. */
+struct oxd_idpair {
+	uint32_t id, val;
+};
+
 struct oxd_idmap {
 	uint32_t *dense; size_t cap;
-	uint64_t *sparse; uint32_t mask, n; /* (id << 32 | value), 0 = empty */
+	struct oxd_idpair *pairs; size_t npairs, cap_pairs; struct oxd_index ipairs;
 	uint32_t ndefs;
 };
 

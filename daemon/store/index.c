@@ -6,8 +6,6 @@
 
 #include "xmalloc.h"
 
-#define INDEX_MIN 64
-
 void oxd_index_destroy(struct oxd_index *x)
 {
 	free(x->slots);
@@ -26,7 +24,7 @@ void oxd_index_reserve(struct oxd_index *x, oxd_index_hash_fn hash, const void *
 {
 	if (x->slots && (x->n + 1) * 2 <= x->mask + 1)
 		return;
-	uint32_t cap = x->slots ? (x->mask + 1) * 2 : INDEX_MIN;
+	uint32_t cap = x->slots ? (x->mask + 1) * 2 : OXD_INDEX_MIN;
 	uint32_t *s = oxd_xcalloc(cap, sizeof(*s));
 	for (uint32_t i = 0; x->slots && i <= x->mask; i++)
 		if (x->slots[i])
@@ -38,7 +36,7 @@ void oxd_index_reserve(struct oxd_index *x, oxd_index_hash_fn hash, const void *
 
 void oxd_index_rebuild(struct oxd_index *x, uint32_t n, oxd_index_hash_fn hash, const void *ctx)
 {
-	uint32_t cap = INDEX_MIN;
+	uint32_t cap = OXD_INDEX_MIN;
 	while (((uint64_t)n + 1) * 2 > cap)
 		cap *= 2;
 	free(x->slots);

@@ -24,7 +24,17 @@ typedef uint32_t (*oxd_index_hash_fn)(const void *ctx, uint32_t id);
 /* Whether element id is the key. */
 typedef int (*oxd_index_eq_fn)(const void *ctx, uint32_t id, const void *key);
 
+#define OXD_INDEX_MIN 16 /* slots of a new index */
+
 void oxd_index_destroy(struct oxd_index *x);
+/* Slots the next oxd_index_reserve adds (0: it has room), for callers
+ * that charge an index's growth before it happens. */
+static inline uint32_t oxd_index_growth(const struct oxd_index *x)
+{
+	if (!x->slots)
+		return OXD_INDEX_MIN;
+	return (x->n + 1) * 2 <= x->mask + 1 ? 0 : x->mask + 1;
+}
 /* Room for one more element (grows, rehashing what it holds). */
 void oxd_index_reserve(struct oxd_index *x, oxd_index_hash_fn hash, const void *ctx);
 /* Index ids 0..n-1 afresh, with room for one more (after the array was

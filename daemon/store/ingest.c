@@ -29,7 +29,8 @@ void oxd_ingest_init(struct oxd_ingest *g, uint32_t proc)
 static void idmap_destroy(struct oxd_idmap *m)
 {
 	free(m->dense);
-	free(m->sparse);
+	free(m->pairs);
+	oxd_index_destroy(&m->ipairs);
 }
 
 void oxd_ingest_destroy(struct oxd_agg *a, struct oxd_ingest *g)
@@ -42,11 +43,14 @@ void oxd_ingest_destroy(struct oxd_agg *a, struct oxd_ingest *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static uint64_t *sparse_slot(const struct oxd_idmap *m, uint32_t id)
+static uint32_t pair_hash(const void *map, uint32_t i)
 {
-	for (uint32_t i = oxd_hash_u64(id) & m->mask;; i = (i + 1) & m->mask)
-		if (!m->sparse[i] || (uint32_t)(m->sparse[i] >> 32) == id)
-			return &m->sparse[i];
+	return oxd_hash_u64(((const struct oxd_idmap *)map)->pairs[i].id);
+}
+
+static int pair_eq(const void *map, uint32_t i, const void *id)
+{
+	return ((const struct oxd_idmap *)map)->pairs[i].id == *(const uint32_t *)id;
 }
 
 /* Charge n more bytes of the connection's maps to its uid: 0 or -ENOSPC. */
@@ -61,24 +65,20 @@ static int map_charge(struct oxd_agg *a, struct oxd_ingest *g, uint64_t n)
 static int sparse_set(struct oxd_agg *a, struct oxd_ingest *g, struct oxd_idmap *m,
 		      uint32_t id, uint32_t val)
 {
-	if (!m->sparse || (m->n + 1) * 2 > m->mask + 1) {
-		uint64_t *old = m->sparse;
-		uint32_t n = old ? m->mask + 1 : 0;
-		uint32_t cap = n ? n * 2 : 16;
-		/* The new table is charged; the old one's charge moves to it. */
-		if (map_charge(a, g, (uint64_t)(cap - n) * sizeof(*m->sparse)) < 0)
-			return -ENOSPC;
-		m->mask = cap - 1;
-		m->sparse = oxd_xcalloc((size_t)m->mask + 1, sizeof(*m->sparse));
-		for (uint32_t i = 0; i < n; i++)
-			if (old[i])
-				*sparse_slot(m, (uint32_t)(old[i] >> 32)) = old[i];
-		free(old);
+	/* Charged per slot: the slot and its share of the pairs (at most
+	 * half as many) fit in 8 bytes. */
+	uint32_t grow = oxd_index_growth(&m->ipairs);
+	if (grow && map_charge(a, g, (uint64_t)grow * 8) < 0)
+		return -ENOSPC;
+	oxd_index_reserve(&m->ipairs, pair_hash, m);
+	uint32_t *slot = oxd_index_find(&m->ipairs, oxd_hash_u64(id), pair_eq, m, &id);
+	if (*slot) {
+		m->pairs[*slot - 1].val = val;
+		return 0;
 	}
-	uint64_t *slot = sparse_slot(m, id);
-	if (!*slot)
-		m->n++;
-	*slot = (uint64_t)id << 32 | val;
+	oxd_xgrow(&m->pairs, &m->cap_pairs, m->npairs + 1, sizeof(*m->pairs));
+	m->pairs[m->npairs] = (struct oxd_idpair){ id, val };
+	oxd_index_add(&m->ipairs, slot, (uint32_t)m->npairs++);
 	return 0;
 }
 
@@ -108,7 +108,10 @@ static inline uint32_t map_get(const struct oxd_idmap *m, uint32_t id)
 {
 	if (id < m->cap && m->dense[id])
 		return m->dense[id];
-	return m->sparse ? (uint32_t)*sparse_slot(m, id) : 0;
+	if (!m->ipairs.slots)
+		return 0;
+	const uint32_t *slot = oxd_index_find(&m->ipairs, oxd_hash_u64(id), pair_eq, m, &id);
+	return *slot ? m->pairs[*slot - 1].val : 0;
 }
 
 /* Strings, frames and threads the batch defines.  0, -OXP_ESHAPE,
