@@ -1,7 +1,8 @@
 /*
- * intern.c - the aggregate's tables: strings (in an arena), functions,
- * frames, threads, stacks and (thread, stack) entries, each a dense array
- * with an oxd_index over it, and the samples counted into them.  Elements
+ * intern.c - the aggregate's tables, made empty, filled and freed:
+ * strings (in an arena), functions, frames, threads, stacks and (thread,
+ * stack) entries, each a dense array with an oxd_index over it, and the
+ * samples counted into them.  Elements
  * store their hash (entries recompute it), so an index grows without
  * touching the keys.
  */
@@ -49,7 +50,7 @@ static const char *arena_put(struct oxd_agg *a, const char *p, size_t n)
 	return d;
 }
 
-void oxd__arena_free(struct oxd_agg *a)
+static void arena_free(struct oxd_agg *a)
 {
 	while (a->arena) {
 		struct oxd_arena *n = a->arena->next;
@@ -354,4 +355,36 @@ void oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *f
 			   uint32_t n, uint64_t count)
 {
 	oxd__add_sample(a, NULL, thread, frames, n, count);
+}
+
+/* ---- life ---- */
+
+void oxd_agg_init(struct oxd_agg *a, uint64_t mem_budget, uint64_t proc_budget)
+{
+	memset(a, 0, sizeof(*a));
+	a->mem_budget = mem_budget;
+	a->proc_budget = proc_budget;
+	a->bud.uid_limit = mem_budget;
+	oxd_agg_str(a, "", 0); /* string 0 is "", for unnamed things */
+}
+
+void oxd_agg_destroy(struct oxd_agg *a)
+{
+	arena_free(a);
+	oxd_index_destroy(&a->istrs);
+	oxd_index_destroy(&a->iframes);
+	oxd_index_destroy(&a->ifns);
+	oxd_index_destroy(&a->istacks);
+	oxd_index_destroy(&a->ithreads);
+	oxd_index_destroy(&a->ientries);
+	free(a->strs);
+	free(a->frames);
+	free(a->fns);
+	free(a->stacks);
+	free(a->stack_frames);
+	free(a->threads);
+	free(a->entries);
+	free(a->procs);
+	oxd_budget_destroy(&a->bud);
+	memset(a, 0, sizeof(*a));
 }

@@ -29,12 +29,10 @@
 
 #include <zlib.h>
 
-#include "snapshot.h"
-
 #define MAGIC "OXPDSNAP"
 #define FORMAT 3
 #define FORMAT_OLDEST 2 /* no agent instances */
-#define HDR OXD_SNAPSHOT_HDR
+#define HDR OXD_SNAPSHOT_HDR /* snapshot.h, included first */
 #define NAME "oxprofd.snap"
 
 /* CRC-32 (IEEE) from zlib, chained across writes like zlib's crc32. */

@@ -37,6 +37,5 @@ int oxd__add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
 void oxd__count_fns(struct oxd_agg *a, uint32_t stack, uint64_t count);
 /* Index the entries afresh (after reset compacted them). */
 void oxd__entries_reindex(struct oxd_agg *a);
-void oxd__arena_free(struct oxd_agg *a);
 
 #endif
