@@ -135,7 +135,8 @@ static void on_snapshot_timer(uv_timer_t *t)
 void oxd_server_batch(struct oxd_server *s)
 {
 	s->batches++;
-	if (!s->cfg->state_dir[0] || s->net.stopping || uv_is_active((uv_handle_t *)&s->durable_timer))
+	if (!s->cfg->state_dir[0] || s->net.stopping ||
+	    uv_is_active((uv_handle_t *)&s->durable_timer))
 		return;
 	double gap = s->snap_write_ms * WRITE_SHARE;
 	if (gap < DURABLE_GAP_MS)

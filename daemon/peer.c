@@ -104,8 +104,8 @@ static void hello_agent(struct oxd_conn *c, const struct oxp_hello *h)
 	identify(c, h, &id, &pi);
 	id.instance = h->instance;
 	if (oxd_agg_proc_attach(&s->agg, &id, oxd_now_ms(), &c->proc) < 0)
-		return oxd_conn_refuse_mem(c, "its process row", sizeof(struct oxd_proc) + id.exe.len +
-				  id.cmdline.len);
+		return oxd_conn_refuse_mem(c, "its process row",
+					   sizeof(struct oxd_proc) + id.exe.len + id.cmdline.len);
 	c->role = OXD_ROLE_AGENT;
 	if (c->counted)
 		oxd_budget_uid(&s->agg.bud, c->uid)->agents++;
@@ -131,7 +131,8 @@ static void hello_agent(struct oxd_conn *c, const struct oxp_hello *h)
 static void hello(struct oxd_conn *c, const struct oxp_msg *m)
 {
 	if (m->type != OXP_MSG_HELLO)
-		return oxd_conn_fail(c, -OXP_ESHAPE, "the first message must be HELLO, got type %u", m->type);
+		return oxd_conn_fail(c, -OXP_ESHAPE, "the first message must be HELLO, got type %u",
+				     m->type);
 	const struct oxp_hello *h = &m->u.hello;
 	if (h->role == OXP_ROLE_AGENT)
 		return hello_agent(c, h);
@@ -160,20 +161,23 @@ static void agent_msg(struct oxd_conn *c, const struct oxp_msg *m)
 		return;
 	}
 	if (m->type != OXP_MSG_SAMPLES)
-		return oxd_conn_fail(c, -OXP_ESHAPE, "message type %u is not for an agent to send", m->type);
+		return oxd_conn_fail(c, -OXP_ESHAPE, "message type %u is not for an agent to send",
+				     m->type);
 	struct oxd_proc *p = &a->procs[c->proc];
 	if (p->instance && m->u.samples.seq <= p->seq_received)
-		return oxd_conn_fail(c, -OXP_ESHAPE, "SAMPLES batch %llu is not above %llu, received already",
-			    (unsigned long long)m->u.samples.seq,
-			    (unsigned long long)p->seq_received);
+		return oxd_conn_fail(c, -OXP_ESHAPE,
+				     "SAMPLES batch %llu is not above %llu, received already",
+				     (unsigned long long)m->u.samples.seq,
+				     (unsigned long long)p->seq_received);
 	uint64_t acc, ref;
 	int r = oxd_agg_ingest(a, &c->ing, &m->u.samples, oxd_now_ms(), &acc, &ref);
 	if (r == -ENOSPC)
 		return oxd_conn_refuse_mem(c, "its string, frame and thread id maps", 0);
 	if (r < 0)
 		return oxd_conn_fail(c, r, "bad SAMPLES batch %llu: %s",
-			    (unsigned long long)m->u.samples.seq,
-			    r == -OXP_ESHAPE ? "it uses a string, frame or thread id it never defined"
+				     (unsigned long long)m->u.samples.seq,
+				     r == -OXP_ESHAPE
+					     ? "it uses a string, frame or thread id it never defined"
 					     : oxp_strerror(r));
 	if (ref && a->procs[c->proc].dropped_daemon == ref)
 		oxd_warn("%s: memory budget reached; refusing samples of new stacks", c->label);
@@ -266,9 +270,10 @@ static void on_frame(struct oxd_conn *c, const uint8_t *f, size_t len)
 		abort(); /* out of memory */
 	int r = oxp_decoder_decode(c->dec, f, len, &m, &ver);
 	if (r == -OXP_EVERSION)
-		return oxd_conn_fail(c, r, "protocol version mismatch: the peer speaks version %u, oxprofd %s "
-			    "speaks version %d; use oxprof programs of the same release",
-			    ver, OXPROF_VERSION, OXP_PROTOCOL_VERSION);
+		return oxd_conn_fail(c, r, "protocol version mismatch: the peer speaks version %u, "
+				     "oxprofd %s speaks version %d; use oxprof programs of the "
+				     "same release",
+				     ver, OXPROF_VERSION, OXP_PROTOCOL_VERSION);
 	if (r < 0)
 		return oxd_conn_fail(c, r, "bad message: %s", oxp_strerror(r));
 	if (m.type == OXP_MSG_ERROR) {

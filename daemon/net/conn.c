@@ -251,11 +251,12 @@ void oxd_conn_refuse_mem(struct oxd_conn *c, const char *what, uint64_t n)
 {
 	const struct oxd_agg *a = c->net->agg;
 	struct oxd_uacct *u = oxd_budget_uid(&c->net->agg->bud, c->uid);
-	oxd_conn_fail(c, -ENOSPC, "memory budget reached: %llu more bytes for %s refused; uid %u holds "
-	     "%llu of %llu (--uid-mem-budget), oxprofd %llu of %llu (--mem-budget)",
-	     (unsigned long long)n, what, (unsigned)c->uid,
-	     (unsigned long long)oxd_uacct_mem(u), (unsigned long long)a->bud.uid_limit,
-	     (unsigned long long)oxd_agg_mem_total(a), (unsigned long long)a->mem_budget);
+	oxd_conn_fail(c, -ENOSPC,
+		      "memory budget reached: %llu more bytes for %s refused; uid %u holds "
+		      "%llu of %llu (--uid-mem-budget), oxprofd %llu of %llu (--mem-budget)",
+		      (unsigned long long)n, what, (unsigned)c->uid,
+		      (unsigned long long)oxd_uacct_mem(u), (unsigned long long)a->bud.uid_limit,
+		      (unsigned long long)oxd_agg_mem_total(a), (unsigned long long)a->mem_budget);
 }
 
 void oxd_conn_bye(struct oxd_conn *c, const char *reason)
@@ -276,13 +277,13 @@ static void on_timeout(uv_timer_t *t)
 	struct oxd_conn *c = t->data;
 	if (c->role == OXD_ROLE_NEW)
 		oxd_conn_fail(c, -ETIMEDOUT, "no HELLO within %.1f s (--handshake-timeout)",
-		     c->net->cfg->handshake_ms / 1000.0);
+			      c->net->cfg->handshake_ms / 1000.0);
 	else if (c->role == OXD_ROLE_AGENT)
 		oxd_conn_fail(c, -ETIMEDOUT, "a message it started is not whole after %.1f s "
-		     "(--frame-timeout)", c->net->cfg->frame_ms / 1000.0);
+			      "(--frame-timeout)", c->net->cfg->frame_ms / 1000.0);
 	else
 		oxd_conn_fail(c, -ETIMEDOUT, "idle or not reading for %.1f s (--idle-timeout)",
-		     c->net->cfg->idle_ms / 1000.0);
+			      c->net->cfg->idle_ms / 1000.0);
 }
 
 /* Handle whole frames until input runs out or a reply must stream first. */
@@ -395,7 +396,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		int r = oxp_reader_commit(&c->rd, (size_t)nread);
 		if (r < 0)
 			return oxd_conn_fail(c, r, "bad frame: %s (cap %u bytes)", oxp_strerror(r),
-				    (unsigned)c->rd.frame_max);
+					     (unsigned)c->rd.frame_max);
 		return process(c);
 	}
 	if (nread == 0)
@@ -404,7 +405,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return oxd_conn_refuse_mem(c, "a message it is sending", c->rd_refused);
 	if (nread == UV_ENOBUFS)
 		return oxd_conn_fail(c, c->rd.err ? c->rd.err : -ENOMEM, "bad frame: %s",
-			    oxp_strerror(c->rd.err ? c->rd.err : -ENOMEM));
+				     oxp_strerror(c->rd.err ? c->rd.err : -ENOMEM));
 	/* EOF or a reset: every whole frame has been handled already, so an
 	 * agent's samples are all counted before its row says exited. */
 	if (nread != UV_EOF)

@@ -204,14 +204,14 @@ static int admit(struct oxd_conn *c)
 	if (!c->control_ok && (s->nconns > cfg->max_conns || u->conns >= cfg->uid_max_conns))
 		c->control_ok = oxd_access_control(cfg, c->uid, c->gid, why, sizeof(why));
 	if (!c->control_ok && s->nconns > cfg->max_conns) {
-		oxd_conn_fail(c, -EBUSY, "oxprofd holds its maximum of %u connections (--max-connections); "
-		     "try again later", cfg->max_conns);
+		oxd_conn_fail(c, -EBUSY, "oxprofd holds its maximum of %u connections "
+			      "(--max-connections); try again later", cfg->max_conns);
 		return -EBUSY;
 	}
 	if (!c->control_ok && u->conns >= cfg->uid_max_conns) {
 		oxd_conn_fail(c, -EBUSY, "uid %u holds its maximum of %u connections "
-		     "(--uid-max-connections); try again later", (unsigned)c->uid,
-		     cfg->uid_max_conns);
+			      "(--uid-max-connections); try again later", (unsigned)c->uid,
+			      cfg->uid_max_conns);
 		return -EBUSY;
 	}
 	if (oxd_conn_charge(c, CONN_COST) < 0) {

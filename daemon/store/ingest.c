@@ -145,7 +145,8 @@ static int define(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samp
 		uint32_t nm = map_get(&g->strs, s->threads[i].name);
 		if (!nm)
 			return -OXP_ESHAPE;
-		uint32_t t = oxd__thread_intern(a, g->proc, s->threads[i].tid, nm == REFUSED ? 0 : nm - 1, p);
+		uint32_t t = oxd__thread_intern(a, g->proc, s->threads[i].tid,
+						nm == REFUSED ? 0 : nm - 1, p);
 		if (map_set(a, g, &g->tids, s->threads[i].tid, t == REFUSED ? REFUSED : t + 1, 0) < 0)
 			return -ENOSPC;
 	}

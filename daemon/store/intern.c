@@ -128,7 +128,8 @@ static int fn_eq(const void *agg, uint32_t id, const void *key)
 static uint32_t fn_intern(struct oxd_agg *a, uint32_t func, uint32_t module)
 {
 	oxd_index_reserve(&a->ifns, fn_hash, a);
-	struct fn_key k = { func, module, 0, oxd_hash_fold(oxd_hash_mix(oxd_hash_mix(0, func), module)) };
+	struct fn_key k = { func, module, 0,
+			    oxd_hash_fold(oxd_hash_mix(oxd_hash_mix(0, func), module)) };
 	uint32_t *slot = oxd_index_find(&a->ifns, k.h, fn_eq, a, &k);
 	if (*slot)
 		return *slot - 1;
@@ -155,8 +156,8 @@ uint32_t oxd__frame_intern(struct oxd_agg *a, uint32_t func, uint32_t module, ui
 			   struct oxd_proc *proc)
 {
 	oxd_index_reserve(&a->iframes, frame_hash, a);
-	struct fn_key k = { func, module, off,
-			    oxd_hash_fold(oxd_hash_mix(oxd_hash_mix(oxd_hash_mix(0, func), module), off)) };
+	uint64_t h = oxd_hash_mix(oxd_hash_mix(oxd_hash_mix(0, func), module), off);
+	struct fn_key k = { func, module, off, oxd_hash_fold(h) };
 	uint32_t *slot = oxd_index_find(&a->iframes, k.h, frame_eq, a, &k);
 	if (*slot)
 		return *slot - 1;
