@@ -42,6 +42,7 @@ static void batch_init(struct batch *b, uint64_t seq, const char *const *names, 
 	b->s = (struct oxp_samples){ .seq = seq, .nstrings = n + 1, .strings = b->strs,
 				     .nframes = n, .frames = b->frames, .nthreads = 1,
 				     .threads = b->threads, .stacks = b->stacks };
+	b->s.stats.source = oxp_str_c("test"); /* as the decoder gives it: never NULL */ 
 }
 
 /* A stack of frames (name indexes, leaf first) counted count times. */
