@@ -10,7 +10,8 @@
 
 #include "config.h"
 #include "log.h"
-#include "server.h"
+#include "daemon.h"
+#include "peer.h"
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
 	uv_loop_t *loop = uv_default_loop();
 	uv_signal_t sh[3];
 	watch_signals(loop, sh, &srv);
-	oxd_server_init(&srv, loop, &cfg);
+	oxd_server_init(&srv, loop, &cfg, &oxd_peer_ops);
 	r = oxd_server_listen(&srv);
 	if (r == 0)
 		uv_run(loop, UV_RUN_DEFAULT);

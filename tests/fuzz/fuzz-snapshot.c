@@ -22,17 +22,11 @@
 
 #include "agg.h"
 #include "query.h"
-#include "server.h"
 #include "snapshot.h"
 #include "status.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-uint64_t oxd_now_ms(void)
-{
-	return 1700000000000ull;
-}
 
 /* Every frame in b decodes. */
 static void must_decode(struct oxp_decoder *d, const struct oxp_buf *b)
@@ -62,17 +56,14 @@ static void must_decode(struct oxp_decoder *d, const struct oxp_buf *b)
 
 static void serve(struct oxd_agg *a)
 {
-	static struct oxd_server s;
 	struct oxp_decoder *d;
 	if (oxp_decoder_new(&d) < 0)
 		return;
-	memset(&s, 0, sizeof(s));
-	s.agg = *a;
-	s.fleet.state = (struct oxp_fleet){ 0, OXP_MODE_CPU, 100, 128 };
+	struct oxd_status_daemon s = { .fleet = { 0, OXP_MODE_CPU, 100, 128 } };
 	struct oxp_buf b;
 	oxp_buf_init(&b);
 	uint32_t cut;
-	oxd_status_encode(&s, &b, &cut);
+	oxd_status_encode(a, &s, &b, &cut);
 	must_decode(d, &b);
 	for (uint8_t by = OXP_BY_FUNCTION; by <= OXP_BY_STACK; by++) {
 		struct oxp_command c = { .cmd = OXP_CMD_QUERY, .by = by, .mode = 0xff,

@@ -57,16 +57,3 @@ void oxd_xgrow(void *pp, size_t *cap, size_t need, size_t sz)
 	memset((char *)*p + *cap * sz, 0, (ncap - *cap) * sz);
 	*cap = ncap;
 }
-
-char *oxd_xstrdup(const char *s)
-{
-	return oxd_xstrndup(s, strlen(s));
-}
-
-char *oxd_xstrndup(const char *s, size_t n)
-{
-	char *p = oxd_xmalloc(n + 1);
-	memcpy(p, s, n);
-	p[n] = 0;
-	return p;
-}

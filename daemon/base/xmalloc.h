@@ -14,7 +14,5 @@ void *oxd_xrealloc(void *p, size_t n);
 /* Grow *p (holding *cap elements of sz bytes) to hold at least need; new
  * elements are zeroed. */
 void oxd_xgrow(void *pp, size_t *cap, size_t need, size_t sz);
-char *oxd_xstrdup(const char *s);
-char *oxd_xstrndup(const char *s, size_t n);
 
 #endif

@@ -24,16 +24,6 @@ void oxd_log_init(int level)
 	threshold = level;
 }
 
-void oxd_log_set_level(int level)
-{
-	threshold = level;
-}
-
-int oxd_log_enabled(int level)
-{
-	return level <= threshold;
-}
-
 int oxd_log_parse_level(const char *s, int *level)
 {
 	for (int i = OXD_LOG_ERR; i <= OXD_LOG_DEBUG; i++)
@@ -46,11 +36,6 @@ int oxd_log_parse_level(const char *s, int *level)
 		return 0;
 	}
 	return -EINVAL;
-}
-
-const char *oxd_log_level_name(int level)
-{
-	return level >= 0 && level < 8 ? names[level] : "?";
 }
 
 void oxd_log(int level, const char *fmt, ...)

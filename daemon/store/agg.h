@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include "budget.h"
+#include "index.h"
 #include "oxp/oxp.h"
 
 #define OXD_NONE UINT32_MAX /* no such id */
@@ -103,12 +104,6 @@ struct oxd_proc {
 	uint64_t seq_received, seq_durable;
 };
 
-struct oxd_index {
-	uint32_t *slots;        /* id + 1, 0 = empty */
-	uint32_t mask;
-	uint32_t n;
-};
-
 struct oxd_agg {
 	struct oxd_str *strs; size_t nstrs, cap_strs; struct oxd_index istrs;
 	struct oxd_frame *frames; size_t nframes, cap_frames; struct oxd_index iframes;
@@ -133,9 +128,13 @@ struct oxd_agg {
  */
 /* Local id -> global id + 1 (0: undefined): an array for the dense ids
  * agents use, a hash for the rest, so a stray huge id costs one slot. */
+struct oxd_idpair {
+	uint32_t id, val;
+};
+
 struct oxd_idmap {
 	uint32_t *dense; size_t cap;
-	uint64_t *sparse; uint32_t mask, n; /* (id << 32 | value), 0 = empty */
+	struct oxd_idpair *pairs; size_t npairs, cap_pairs; struct oxd_index ipairs;
 	uint32_t ndefs;
 };
 

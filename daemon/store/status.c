@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "server.h"
 #include "xmalloc.h"
 
 static const struct oxd_agg *sort_agg;
@@ -46,9 +45,9 @@ static void fill_row(const struct oxd_agg *a, const struct oxd_proc *p, struct o
 	};
 }
 
-void oxd_status_encode(struct oxd_server *s, struct oxp_buf *out, uint32_t *truncated)
+void oxd_status_encode(const struct oxd_agg *a, const struct oxd_status_daemon *d,
+		       struct oxp_buf *out, uint32_t *truncated)
 {
-	const struct oxd_agg *a = &s->agg;
 	uint32_t *order = oxd_xmalloc((a->nprocs + 1) * sizeof(*order));
 	uint32_t n = 0;
 	for (size_t i = 0; i < a->nprocs; i++)
@@ -69,13 +68,13 @@ void oxd_status_encode(struct oxd_server *s, struct oxp_buf *out, uint32_t *trun
 	struct oxp_msg m = { .type = OXP_MSG_STATUS };
 	m.u.status = (struct oxp_status){
 		.software = oxp_str_c("oxprofd " OXPROF_VERSION),
-		.uptime_ms = oxd_now_ms() - s->start_ms,
-		.fleet = s->fleet.state,
+		.uptime_ms = d->uptime_ms,
+		.fleet = d->fleet,
 		.mem_used = oxd_agg_mem_total(a),
 		.mem_budget = a->mem_budget,
 		.samples = a->samples,
 		.dropped = a->dropped,
-		.refused_conns = s->refused_conns,
+		.refused_conns = d->refused_conns,
 		.mem_peers = a->bud.peers,
 		.refused_mem = a->bud.refused,
 		.nuids = nuids,

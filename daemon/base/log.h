@@ -17,11 +17,8 @@ enum oxd_log_level {
 
 /* Read JOURNAL_STREAM and set the threshold (lines above it are dropped). */
 void oxd_log_init(int level);
-void oxd_log_set_level(int level);
-int oxd_log_enabled(int level);
 /* Parse "error|warn|notice|info|debug" (or 3..7).  0 or -EINVAL. */
 int oxd_log_parse_level(const char *s, int *level);
-const char *oxd_log_level_name(int level);
 void oxd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define oxd_err(...) oxd_log(OXD_LOG_ERR, __VA_ARGS__)

@@ -1,0 +1,148 @@
+/*
+ * procs.c - process rows: an agent joining (or coming back), leaving, its
+ * reports, rows restored from a snapshot, and selectors over rows.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+static int str_is(const struct oxd_agg *a, uint32_t id, struct oxp_str s)
+{
+	return a->strs[id].len == s.len && memcmp(a->strs[id].p, s.ptr, s.len) == 0;
+}
+
+/* Whether an exited row is the process that is joining again. */
+static int same_process(const struct oxd_agg *a, const struct oxd_proc *p,
+			const struct oxd_ident *id)
+{
+	/* A claim never takes over a row; after an exec the pid and start
+	 * time stay but the program is another one: a new row. */
+	if (p->live || p->pid != id->pid || p->claimed || id->claimed ||
+	    !str_is(a, p->exe, id->exe))
+		return 0;
+	/* A row from a snapshot has no start time: pid and exe must do. */
+	return !p->start_time || !id->start_time || p->start_time == id->start_time;
+}
+
+int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t now_ms,
+			uint32_t *proc)
+{
+	size_t i;
+	/* The row of this very agent instance, coming back, above all: its
+	 * batch seqs must continue there (PROTOCOL.md, DURABLE). */
+	for (i = 0; id->instance && i < a->nprocs; i++)
+		if (!a->procs[i].live && a->procs[i].pid == id->pid &&
+		    a->procs[i].uid == id->uid && a->procs[i].instance == id->instance &&
+		    !a->procs[i].removed)
+			break;
+	if (!id->instance || i == a->nprocs)
+		for (i = 0; i < a->nprocs; i++)
+			if (same_process(a, &a->procs[i], id))
+				break;
+	struct oxd_proc probe = { .uid = id->uid };
+	if (i == a->nprocs) {
+		/* Reuse a forgotten row of any process before adding one. */
+		for (i = 0; i < a->nprocs; i++)
+			if (a->procs[i].removed && !a->procs[i].live && !a->procs[i].mem)
+				break;
+	}
+	struct oxd_proc *p = i < a->nprocs ? &a->procs[i] : &probe;
+	if (i == a->nprocs && oxd__over(a, p, sizeof(struct oxd_proc)))
+		return -ENOSPC;
+	if (i == a->nprocs) {
+		oxd_xgrow(&a->procs, &a->cap_procs, a->nprocs + 1, sizeof(*a->procs));
+		a->nprocs++;
+		memset(&a->procs[i], 0, sizeof(a->procs[i]));
+		a->procs[i].removed = 1;
+		a->procs[i].uid = id->uid;
+		a->mem_used += sizeof(struct oxd_proc);
+		oxd__charge_proc(a, &a->procs[i], sizeof(struct oxd_proc));
+	}
+	p = &a->procs[i];
+	int fresh = p->removed;
+	if (p->removed) { /* a fresh row, or one reset forgot */
+		uint64_t mem = p->mem;
+		memset(p, 0, sizeof(*p));
+		p->mem = mem;
+	}
+	p->uid = id->uid;
+	uint32_t exe = oxd__str_intern(a, id->exe.ptr ? id->exe.ptr : "", id->exe.len, p);
+	uint32_t cmd = oxd__str_intern(a, id->cmdline.ptr ? id->cmdline.ptr : "", id->cmdline.len, p);
+	if (exe == REFUSED || cmd == REFUSED) {
+		p->removed = (uint8_t)fresh; /* a fresh row stays for reuse */
+		return -ENOSPC;
+	}
+	p->pid = id->pid;
+	p->exe = exe;
+	p->cmdline = cmd;
+	p->claimed = (uint8_t)!!id->claimed;
+	p->start_time = id->start_time;
+	p->live = 1;
+	p->state = OXP_AGENT_PAUSED;
+	p->connected_ms = now_ms;
+	*proc = (uint32_t)i;
+	return 0;
+}
+
+void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc)
+{
+	a->procs[proc].live = 0;
+	a->procs[proc].state = OXP_AGENT_EXITED;
+}
+
+void oxd_agg_proc_stats(struct oxd_agg *a, uint32_t proc, const struct oxp_agent_stats *st)
+{
+	struct oxd_proc *p = &a->procs[proc];
+	p->state = st->state;
+	p->mode = st->mode;
+	p->hz_requested = st->hz_requested;
+	p->hz_achieved = st->hz_achieved;
+	size_t n = st->source.len < sizeof(p->source) - 1 ? st->source.len : sizeof(p->source) - 1;
+	memcpy(p->source, st->source.ptr, n);
+	p->source[n] = 0;
+	p->dropped_agent = st->dropped;
+	p->unwind_fail = st->unwind_fail;
+	p->taken = st->taken;
+	p->sent = st->sent;
+}
+
+uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p)
+{
+	oxd_xgrow(&a->procs, &a->cap_procs, a->nprocs + 1, sizeof(*a->procs));
+	a->procs[a->nprocs] = *p;
+	a->procs[a->nprocs].live = 0;
+	a->procs[a->nprocs].mem = 0;
+	a->mem_used += sizeof(struct oxd_proc);
+	return (uint32_t)a->nprocs++;
+}
+
+/* ---- selectors ---- */
+
+static int exe_match(const struct oxd_agg *a, uint32_t exe, struct oxp_str want)
+{
+	const struct oxd_str *s = &a->strs[exe];
+	if (s->len == want.len && memcmp(s->p, want.ptr, want.len) == 0)
+		return 1;
+	const char *base = strrchr(s->p, '/');
+	base = base ? base + 1 : s->p;
+	return strlen(base) == want.len && memcmp(base, want.ptr, want.len) == 0;
+}
+
+int oxd_agg_proc_match(const struct oxd_agg *a, const struct oxd_proc *p,
+		       const struct oxp_selector *sel)
+{
+	if (p->removed)
+		return 0;
+	if (sel->exe.len && (p->claimed || !exe_match(a, p->exe, sel->exe)))
+		return 0;
+	if (!sel->npids)
+		return 1;
+	for (uint32_t i = 0; i < sel->npids; i++)
+		if (sel->pids[i] == p->pid)
+			return 1;
+	return 0;
+}

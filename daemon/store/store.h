@@ -1,0 +1,41 @@
+/*
+ * store.h - what the aggregate's files share and nothing outside the
+ * store uses: costs, the refusal marker, budgets checks and the interning
+ * of strings, frames, threads and samples with a process's budget.
+ */
+#ifndef OXD_STORE_H
+#define OXD_STORE_H
+
+#include "agg.h"
+
+#define IDX_SLOT 8 /* bytes an index charges per element (half-full slots) */
+#define REFUSED UINT32_MAX /* a definition refused over budget */
+
+/* ---- charge.c ---- */
+
+/* Whether cost more bytes for proc would pass the total, the process's or
+ * its uid's budget; a refusal is counted. */
+int oxd__over(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost);
+/* Charge cost (already in mem_used) to a process and its uid. */
+void oxd__charge_proc(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost);
+
+/* ---- intern.c ---- */
+
+/* What a string of n bytes costs. */
+size_t oxd__str_cost(size_t n);
+/* Find or add; budget: charge to proc (NULL: no check).  REFUSED over it. */
+uint32_t oxd__str_intern(struct oxd_agg *a, const char *p, size_t n, struct oxd_proc *proc);
+uint32_t oxd__frame_intern(struct oxd_agg *a, uint32_t func, uint32_t module, uint64_t off,
+			   struct oxd_proc *proc);
+uint32_t oxd__thread_intern(struct oxd_agg *a, uint32_t proc, uint32_t tid, uint32_t name,
+			    struct oxd_proc *budget);
+/* Add count samples of (thread, frames) within budgets (proc NULL: none).
+ * 0 or -ENOSPC (refused: over a budget). */
+int oxd__add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
+		    const uint32_t *f, uint32_t n, uint64_t count);
+/* Count a sample (times count) of a stack in the per-function totals. */
+void oxd__count_fns(struct oxd_agg *a, uint32_t stack, uint64_t count);
+/* Index the entries afresh (after reset compacted them). */
+void oxd__entries_reindex(struct oxd_agg *a);
+
+#endif
