@@ -49,7 +49,7 @@ int oxp_socket_path(char *buf, size_t len, const char *explicit_path,
 	return put(buf, len, tmp, "/oxprof.sock");
 }
 
-/* ---- who may own the socket (DESIGN.md "Who is the daemon?") ---- */
+/* ---- who may own the socket (PROTOCOL.md, "Socket path" and "Trust") ---- */
 
 int oxp_trust_init(struct oxp_trust *t, uid_t self, char *(*env)(const char *),
 		   char *why, size_t len)

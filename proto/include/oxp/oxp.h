@@ -100,7 +100,7 @@ void oxp_decoder_free(struct oxp_decoder *d);
 int oxp_decoder_decode(struct oxp_decoder *d, const uint8_t *frame, size_t len,
 		       struct oxp_msg *m, uint32_t *peer_version);
 
-/* ---- socket-path rule (DESIGN.md) ---- */
+/* ---- socket-path rule (PROTOCOL.md, "Socket path") ---- */
 
 enum {
 	OXP_PATH_SERVER = 1, /* the caller will create the socket */
@@ -120,7 +120,7 @@ int oxp_socket_path(char *buf, size_t len, const char *explicit_path,
  * /tmp/oxprof-$UID/...): a server creates their directory 0700. */
 int oxp_socket_path_private(const char *path, char *(*env)(const char *));
 
-/* ---- trust rule (DESIGN.md "Who is the daemon?") ---- */
+/* ---- trust rule (PROTOCOL.md, "Trust") ---- */
 
 /*
  * Whom the socket, the directories leading to it and the daemon behind it
