@@ -251,7 +251,7 @@ __attribute__((constructor)) static void oxa_init(void)
 		oxa_log(OXA_LOG_ERROR, "not starting: %s", why);
 		return;
 	}
-	srand((unsigned)getpid() ^ (unsigned)oxa_now_ms());
+	srand((unsigned)getpid() ^ (unsigned)ox_mono_ms());
 	pthread_mutex_lock(&api_lock);
 	int r = start_locked(&cfg);
 	pthread_mutex_unlock(&api_lock);

@@ -113,7 +113,7 @@ static int poll_timeout(struct oxa_agent *a, uint64_t next_flush)
 {
 	if (idle(a))
 		return IDLE_CHECK_MS; /* the host may close our fds while we sleep */
-	uint64_t now = oxa_now_ms(), until = next_flush;
+	uint64_t now = ox_mono_ms(), until = next_flush;
 	if (oxa_sampler_armed() && now + RING_POLL_MS < until)
 		until = now + RING_POLL_MS;
 	if (a->cfg.socket[0] && a->conn.fd < 0 && a->conn.next_try_ms < until)
@@ -178,7 +178,7 @@ static void write_output(struct oxa_agent *a)
 static void finish(struct oxa_agent *a)
 {
 	empty_ring(a);
-	uint64_t deadline = oxa_now_ms() + FINAL_ACK_MS;
+	uint64_t deadline = ox_mono_ms() + FINAL_ACK_MS;
 	/* Between connections (the daemon restarted, we wait out a backoff),
 	 * one try now, so what is held and the final counters get there. */
 	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb)) {
@@ -186,7 +186,7 @@ static void finish(struct oxa_agent *a)
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
 	}
-	while (a->conn.fd >= 0 && oxa_now_ms() < deadline) {
+	while (a->conn.fd >= 0 && ox_mono_ms() < deadline) {
 		if (a->conn.welcomed && !a->conn.unacked && !oxa_stacks_pending(&a->pending) &&
 		    !a->conn.held.nb)
 			break;
@@ -202,8 +202,8 @@ static void finish(struct oxa_agent *a)
 		h->peak_nr, h->cap_r * sizeof(*h->r) + h->cap_b * sizeof(*h->b));
 	oxa_held_abandon(a);
 	if (a->conn.fd >= 0 && oxa_conn_send_state(a) == 0) {
-		uint64_t until = oxa_now_ms() + 500;
-		while (a->conn.fd >= 0 && a->conn.out_off < a->conn.out.len && oxa_now_ms() < until) {
+		uint64_t until = ox_mono_ms() + 500;
+		while (a->conn.fd >= 0 && a->conn.out_off < a->conn.out.len && ox_mono_ms() < until) {
 			oxa_conn_write(a);
 			wait_io(a, 20);
 		}
@@ -216,7 +216,7 @@ static void *drain_main(void *arg)
 {
 	struct oxa_agent *a = arg;
 	oxa_sampler_exclude_self();
-	uint64_t next_flush = oxa_now_ms() + a->cfg.flush_ms;
+	uint64_t next_flush = ox_mono_ms() + a->cfg.flush_ms;
 	while (!requests(a)) {
 		check_fds(a);
 		wait_io(a, poll_timeout(a, next_flush));
@@ -224,12 +224,12 @@ static void *drain_main(void *arg)
 		oxa_sampler_tick();
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
-		if (oxa_now_ms() >= next_flush) {
+		if (ox_mono_ms() >= next_flush) {
 			if (a->keep_lifetime)
 				(void)oxa_output_resolve(a);
 			flush(a);
 			oxa_conn_write(a);
-			next_flush = oxa_now_ms() + a->cfg.flush_ms;
+			next_flush = ox_mono_ms() + a->cfg.flush_ms;
 		}
 	}
 	finish(a);

@@ -211,7 +211,7 @@ static int create_temp(const char *path, char *tmp, size_t len, struct oxa_fdid 
 	for (int tries = 0; tries < 32; tries++) {
 		uint64_t rnd;
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-			rnd = (uint64_t)oxa_now_ms() * 6364136223846793005ull ^ (uint64_t)getpid() << 32 ^
+			rnd = (uint64_t)ox_mono_ms() * 6364136223846793005ull ^ (uint64_t)getpid() << 32 ^
 			      (uint64_t)tries;
 		if (snprintf(tmp, len, "%.*s.%s.%016llx.tmp", dirlen, path, path + dirlen,
 			     (unsigned long long)rnd) >= (int)len)

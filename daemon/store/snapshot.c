@@ -19,7 +19,7 @@
 
 #include "log.h"
 #include "snapfmt.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 /* A file the loader refused is kept for a person to look at, under a
  * name no later write or load touches. */
@@ -50,7 +50,7 @@ static int load_file(struct oxd_agg *a, const char *path)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(why, sizeof(why), "not a regular file");
 	} else {
-		buf = oxd_xmalloc((size_t)st.st_size + 1);
+		buf = ox_xmalloc((size_t)st.st_size + 1);
 		size_t got = 0;
 		while (got < (size_t)st.st_size) {
 			ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);

@@ -19,7 +19,7 @@
 
 #include "log.h"
 #include "snapfmt.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 #define WBUF (1u << 20)
 
@@ -193,7 +193,7 @@ int oxd_snapshot_write(const struct oxd_agg *a, const char *dir, uint64_t *bytes
 	struct writer w = { .fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) };
 	if (w.fd < 0)
 		return -errno;
-	w.buf = oxd_xmalloc(WBUF);
+	w.buf = ox_xmalloc(WBUF);
 	uint8_t zero[HDR] = { 0 };
 	if (write(w.fd, zero, HDR) != HDR)
 		w.err = -EIO;
