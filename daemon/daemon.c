@@ -221,7 +221,7 @@ void oxd_server_snapshot(struct oxd_server *s, int force)
 		next = c->next; /* telling c may close it, which unlinks it */
 		tell_durable(s, c);
 	}
-	oxd_log(force ? OXD_LOG_INFO : OXD_LOG_DEBUG,
+	oxd_log(force ? OX_LOG_INFO : OX_LOG_DEBUG,
 		"snapshot written: %llu bytes, %llu samples, %zu stacks, %.1f ms",
 		(unsigned long long)bytes, (unsigned long long)s->agg.samples, s->agg.nstacks, ms);
 }

@@ -233,8 +233,8 @@ static void command(struct oxd_conn *c, const struct oxp_command *cmd)
 	uint32_t affected = 0, cut = 0;
 	int r = 0;
 	uv_timer_again(&c->timer);
-	oxd_log(cmd->cmd == OXP_CMD_STATUS || cmd->cmd == OXP_CMD_QUERY ? OXD_LOG_DEBUG
-									: OXD_LOG_INFO,
+	oxd_log(cmd->cmd == OXP_CMD_STATUS || cmd->cmd == OXP_CMD_QUERY ? OX_LOG_DEBUG
+									: OX_LOG_INFO,
 		"command %s from uid %u pid %d", oxd_fleet_cmd_name(cmd->cmd), (unsigned)c->uid,
 		(int)c->pid);
 	switch (cmd->cmd) {

@@ -58,7 +58,7 @@ void oxa_conn_close(struct oxa_agent *a, const char *why)
 	struct oxa_conn *c = &a->conn;
 	if (c->fd < 0)
 		return;
-	oxa_log(OXA_LOG_INFO, "disconnected from oxprofd: %s", why);
+	oxa_log(OX_LOG_INFO, "disconnected from oxprofd: %s", why);
 	oxa_fd_close(c->fd, &c->fd_id); /* the host may have taken the number */
 	c->fd = -1;
 	c->welcomed = 0;
@@ -153,7 +153,7 @@ int oxa_conn_maybe_connect(struct oxa_agent *a)
 	}
 	if (r < 0) {
 		if (!c->unreachable_logged++)
-			oxa_log(r == -OXP_EUNTRUSTED ? OXA_LOG_WARN : OXA_LOG_INFO,
+			oxa_log(r == -OXP_EUNTRUSTED ? OX_LOG_WARN : OX_LOG_INFO,
 				"no daemon yet (%s); sampling state is kept and retried with backoff", why);
 		schedule_retry(c);
 		return r;
@@ -220,7 +220,7 @@ static int handle(struct oxa_agent *a, const struct oxp_msg *m)
 	case OXP_MSG_WELCOME:
 		a->conn.welcomed = 1;
 		a->conn.backoff_ms = 0;
-		oxa_log(OXA_LOG_INFO, "joined %.*s at %s", (int)m->u.welcome.software.len,
+		oxa_log(OX_LOG_INFO, "joined %.*s at %s", (int)m->u.welcome.software.len,
 			m->u.welcome.software.ptr, a->cfg.socket);
 		oxa_held_welcome(a, m->u.welcome.durable, m->u.welcome.received);
 		adopt(a, &m->u.welcome.fleet, m->u.welcome.seq, 0);
@@ -241,7 +241,7 @@ static int handle(struct oxa_agent *a, const struct oxp_msg *m)
 	case OXP_MSG_BYE:
 		return -ECONNRESET;
 	case OXP_MSG_ERROR:
-		oxa_log(OXA_LOG_WARN, "oxprofd refused this agent: %.*s",
+		oxa_log(OX_LOG_WARN, "oxprofd refused this agent: %.*s",
 			(int)m->u.error.message.len, m->u.error.message.ptr);
 		return -EPROTO;
 	default:

@@ -54,7 +54,7 @@ static void check_fds(struct oxa_agent *a)
 		a->wake_fd[0] = r < 0 ? -1 : p[0];
 		a->wake_fd[1] = r < 0 ? -1 : p[1];
 		if (lost)
-			oxa_log(OXA_LOG_INFO, "the host closed the agent's wake pipe; %s",
+			oxa_log(OX_LOG_INFO, "the host closed the agent's wake pipe; %s",
 				r < 0 ? strerror(-r) : "re-created");
 		/* The pipe is the canary of the agent's range: a host that
 		 * closed it closed the per-thread perf events too, and a
@@ -169,7 +169,7 @@ static void write_output(struct oxa_agent *a)
 		snprintf(path, sizeof(path), "%s", a->cfg.output);
 	int r = oxa_output_write(a, path);
 	if (r < 0)
-		oxa_log(OXA_LOG_ERROR, "cannot write the profile to %s: %s", path, strerror(-r));
+		oxa_log(OX_LOG_ERR, "cannot write the profile to %s: %s", path, strerror(-r));
 }
 
 /* Last flush: everything taken so far goes to the daemon and is durable
@@ -197,7 +197,7 @@ static void finish(struct oxa_agent *a)
 	a->dropped_full += oxa_stacks_pending(&a->pending);
 	oxa_stacks_discard_pending(&a->pending);
 	const struct oxa_held *h = &a->conn.held;
-	oxa_log(OXA_LOG_DEBUG, "held until durable, at most: %llu samples in %zu batches, "
+	oxa_log(OX_LOG_DEBUG, "held until durable, at most: %llu samples in %zu batches, "
 		"%zu records (%zu bytes of log)", (unsigned long long)h->peak_samples, h->peak_nb,
 		h->peak_nr, h->cap_r * sizeof(*h->r) + h->cap_b * sizeof(*h->b));
 	oxa_held_abandon(a);
@@ -294,7 +294,7 @@ void oxa_drain_stop(struct oxa_agent *a, int timeout_ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	if (pthread_timedjoin_np(a->thread, NULL, &ts) != 0) {
-		oxa_log(OXA_LOG_WARN, "drain thread did not finish in %d ms; leaving it", timeout_ms);
+		oxa_log(OX_LOG_WARN, "drain thread did not finish in %d ms; leaving it", timeout_ms);
 		return;
 	}
 	a->running = 0;

@@ -163,7 +163,7 @@ static int set_opt(struct oxd_config *c, const struct opt *o, const char *v)
 		strcpy(field, v);
 		return 0;
 	case T_LEVEL:
-		return oxd_log_parse_level(v, (int *)field);
+		return ox_log_parse_level(v, (int *)field);
 	case T_MODE:
 		if (strcmp(v, "cpu") && strcmp(v, "wall"))
 			return -EINVAL;
