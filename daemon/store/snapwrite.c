@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "snapfmt.h"
+#include "ox/io.h"
 #include "ox/xalloc.h"
 
 #define WBUF (1u << 20)
@@ -36,14 +37,8 @@ struct writer {
 
 static void w_flush(struct writer *w)
 {
-	size_t off = 0;
-	while (!w->err && off < w->len) {
-		ssize_t n = write(w->fd, w->buf + off, w->len - off);
-		if (n < 0 && errno != EINTR)
-			w->err = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
+	if (!w->err)
+		w->err = ox_write_all(w->fd, w->buf, w->len);
 	w->len = 0;
 }
 
