@@ -128,7 +128,7 @@ static int start_locked(const struct oxa_config *cfg)
 		if (r < 0) {
 			struct oxa_sampler_stats st;
 			oxa_sampler_stats(&st);
-			oxa_log(OXA_LOG_WARN, "sampling disabled: %s", st.why[0] ? st.why : strerror(-r));
+			oxa_log(OX_LOG_WARN, "sampling disabled: %s", st.why[0] ? st.why : strerror(-r));
 			return r;
 		}
 		sampler_ready = 1;
@@ -248,10 +248,10 @@ __attribute__((constructor)) static void oxa_init(void)
 	struct oxa_config cfg;
 	char why[256] = "";
 	if (oxa_config_from_env(&cfg, why, sizeof(why)) < 0) {
-		oxa_log(OXA_LOG_ERROR, "not starting: %s", why);
+		oxa_log(OX_LOG_ERR, "not starting: %s", why);
 		return;
 	}
-	srand((unsigned)getpid() ^ (unsigned)oxa_now_ms());
+	srand((unsigned)getpid() ^ (unsigned)ox_mono_ms());
 	pthread_mutex_lock(&api_lock);
 	int r = start_locked(&cfg);
 	pthread_mutex_unlock(&api_lock);

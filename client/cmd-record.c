@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ox/clock.h"
 #include "cmd.h"
 #include "ctl.h"
 #include "fail.h"
@@ -38,13 +39,6 @@ struct rec {
 	struct oxp_agent_row row; /* the program's own row (strings not kept) */
 	char source[128];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The running daemon when one answers, else a private one. 0 or exit code. */
 static int choose_daemon(struct rec *x)
@@ -111,12 +105,12 @@ static int wait_agents(struct rec *x, struct oxc_ctl *c)
 	oxc_ctl_command_init(&cmd, OXP_CMD_STATUS, x->o);
 	cmd.sel.npids = 0;
 	cmd.sel.exe = oxp_str_c("");
-	uint64_t start = now_ms();
+	uint64_t start = ox_mono_ms();
 	for (;;) {
 		int r = oxc_ctl_command(c, &cmd, on_status, x);
 		if (r < 0)
 			return r;
-		uint64_t waited = now_ms() - start;
+		uint64_t waited = ox_mono_ms() - start;
 		if ((x->seen && !x->pending) || oxc_record_signal_seen() ||
 		    waited >= (x->seen ? AGENT_EXIT_MS : AGENT_ABSENT_MS))
 			return 0;

@@ -7,9 +7,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ox/clock.h"
 #include "args.h"
 #include "ctl.h"
 #include "fail.h"
@@ -38,20 +38,13 @@ int oxc_ctl_path(char *buf, size_t len, const char *explicit_path)
 	return oxp_socket_path(buf, len, explicit_path, 0, getenv);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Like oxp_recv_msg, but keeps the peer's protocol version when it differs
  * from ours, so a mismatch can be reported with both numbers.
  */
 static int recv_one(struct oxc_ctl *c, struct oxp_msg *m, int timeout_ms, uint32_t *peer)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)ox_mono_ms() + timeout_ms;
 	for (;;) {
 		const uint8_t *f;
 		size_t flen;
@@ -64,7 +57,7 @@ static int recv_one(struct oxc_ctl *c, struct oxp_msg *m, int timeout_ms, uint32
 		size_t room;
 		if ((e = oxp_reader_space(&c->rd, &p, &room)) < 0)
 			return e;
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - (int64_t)ox_mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };

@@ -7,9 +7,11 @@
  * program's status.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "ox/xalloc.h"
 
 const struct oxc_cmd *const oxc_commands[] = {
 	&oxc_cmd_status, &oxc_cmd_start, &oxc_cmd_stop, &oxc_cmd_pause, &oxc_cmd_unpause,
@@ -78,8 +80,16 @@ static int run(const struct oxc_cmd *cmd, int argc, char **argv, struct oxc_opts
 	return cmd->exec(cmd, o);
 }
 
+/* A short-lived client has no recovery from out of memory (ox/xalloc.h). */
+static void on_oom(size_t n)
+{
+	fputs("oxprofctl: out of memory\n", stderr);
+	exit(1);
+}
+
 int main(int argc, char **argv)
 {
+	ox_xalloc_on_oom(on_oom);
 	static struct oxc_opts o; /* static: it holds OXP_MAX_PIDS pids */
 	char err[256];
 	oxc_opts_init(&o);

@@ -8,7 +8,7 @@
 #include "json.h"
 #include "report.h"
 #include "table.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 void oxc_report_init(struct oxc_report *r, int by, int sort)
 {
@@ -33,11 +33,11 @@ void oxc_report_add(struct oxc_report *r, const char *name, size_t nlen, const c
 {
 	if (r->nrows == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 64;
-		r->rows = oxc_xrealloc(r->rows, r->cap * sizeof(*r->rows));
+		r->rows = ox_xrealloc(r->rows, r->cap * sizeof(*r->rows));
 	}
 	struct oxc_row *row = &r->rows[r->nrows++];
-	row->name = oxc_xstrndup(name ? name : "", name ? nlen : 0);
-	row->module = oxc_xstrndup(module ? module : "", module ? mlen : 0);
+	row->name = ox_xstrndup(name ? name : "", name ? nlen : 0);
+	row->module = ox_xstrndup(module ? module : "", module ? mlen : 0);
 	row->pid = pid;
 	row->tid = tid;
 	row->self = self;

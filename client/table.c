@@ -4,7 +4,7 @@
 
 #include "table.h"
 #include "utf8.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 struct oxc_table {
 	int ncols;
@@ -16,11 +16,11 @@ struct oxc_table {
 
 struct oxc_table *oxc_table_new(int ncols, const char *const *titles, const char *align)
 {
-	struct oxc_table *t = oxc_xcalloc(1, sizeof(*t));
+	struct oxc_table *t = ox_xcalloc(1, sizeof(*t));
 	t->ncols = ncols < 16 ? ncols : 15;
-	t->titles = oxc_xcalloc((size_t)t->ncols, sizeof(char *));
+	t->titles = ox_xcalloc((size_t)t->ncols, sizeof(char *));
 	for (int i = 0; i < t->ncols; i++) {
-		t->titles[i] = oxc_xstrdup(titles[i]);
+		t->titles[i] = ox_xstrdup(titles[i]);
 		t->align[i] = align[i] == 'r' ? 'r' : 'l';
 	}
 	return t;
@@ -43,10 +43,10 @@ void oxc_table_add(struct oxc_table *t, const char *const *cells)
 {
 	if (t->nrows == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 32;
-		t->cells = oxc_xrealloc(t->cells, t->cap * (size_t)t->ncols * sizeof(char *));
+		t->cells = ox_xrealloc(t->cells, t->cap * (size_t)t->ncols * sizeof(char *));
 	}
 	for (int i = 0; i < t->ncols; i++) {
-		char *c = oxc_xstrdup(cells[i] ? cells[i] : "");
+		char *c = ox_xstrdup(cells[i] ? cells[i] : "");
 		/* A newline or escape in a name (an exe path can hold anything)
 		 * must not break the layout or drive the terminal. */
 		for (char *p = c; *p; p++)

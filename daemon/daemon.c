@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "ox/clock.h"
 #include "log.h"
 #include "server.h"
 #include "snapshot.h"
@@ -173,7 +173,7 @@ int oxd_server_init(struct oxd_server *s, uv_loop_t *loop, const struct oxd_conf
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
 	s->cfg = cfg;
-	s->start_ms = oxd_now_ms();
+	s->start_ms = ox_wall_ms();
 	oxd_net_init(&s->net, loop, cfg, &s->agg, ops, s);
 	oxd_agg_init(&s->agg, cfg->mem_budget, cfg->agent_mem_budget);
 	oxd_fleet_init(&s->fleet, cfg);
@@ -221,7 +221,7 @@ void oxd_server_snapshot(struct oxd_server *s, int force)
 		next = c->next; /* telling c may close it, which unlinks it */
 		tell_durable(s, c);
 	}
-	oxd_log(force ? OXD_LOG_INFO : OXD_LOG_DEBUG,
+	oxd_log(force ? OX_LOG_INFO : OX_LOG_DEBUG,
 		"snapshot written: %llu bytes, %llu samples, %zu stacks, %.1f ms",
 		(unsigned long long)bytes, (unsigned long long)s->agg.samples, s->agg.nstacks, ms);
 }

@@ -4,14 +4,28 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "config.h"
 #include "log.h"
+#include "ox/xalloc.h"
 #include "daemon.h"
 #include "peer.h"
+
+/* Out of memory is fatal (see ox/xalloc.h); the line carries the journal's
+ * "critical" priority, and no stdio buffer is used: it may need memory. */
+static void on_oom(size_t n)
+{
+	char msg[96];
+	int len = snprintf(msg, sizeof(msg), "<2>oxprofd: out of memory (%zu bytes)\n", n);
+	if (len > 0 && write(2, msg, (size_t)len) < 0)
+		abort();
+	abort();
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -64,6 +78,7 @@ int main(int argc, char **argv)
 {
 	static struct oxd_config cfg;
 	static struct oxd_server srv;
+	ox_xalloc_on_oom(on_oom);
 	int r = oxd_config_load(&cfg, argc, argv);
 	if (r != 0)
 		return r > 0 ? 0 : 2;

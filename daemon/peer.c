@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "access.h"
-#include "clock.h"
+#include "ox/clock.h"
 #include "daemon.h"
 #include "fleet.h"
 #include "log.h"
@@ -103,7 +103,7 @@ static void hello_agent(struct oxd_conn *c, const struct oxp_hello *h)
 	drop_stale(c, h->instance);
 	identify(c, h, &id, &pi);
 	id.instance = h->instance;
-	if (oxd_agg_proc_attach(&s->agg, &id, oxd_now_ms(), &c->proc) < 0)
+	if (oxd_agg_proc_attach(&s->agg, &id, ox_wall_ms(), &c->proc) < 0)
 		return oxd_conn_refuse_mem(c, "its process row",
 					   sizeof(struct oxd_proc) + id.exe.len + id.cmdline.len);
 	c->role = OXD_ROLE_AGENT;
@@ -170,7 +170,7 @@ static void agent_msg(struct oxd_conn *c, const struct oxp_msg *m)
 				     (unsigned long long)m->u.samples.seq,
 				     (unsigned long long)p->seq_received);
 	uint64_t acc, ref;
-	int r = oxd_agg_ingest(a, &c->ing, &m->u.samples, oxd_now_ms(), &acc, &ref);
+	int r = oxd_agg_ingest(a, &c->ing, &m->u.samples, ox_wall_ms(), &acc, &ref);
 	if (r == -ENOSPC)
 		return oxd_conn_refuse_mem(c, "its string, frame and thread id maps", 0);
 	if (r < 0)
@@ -233,14 +233,14 @@ static void command(struct oxd_conn *c, const struct oxp_command *cmd)
 	uint32_t affected = 0, cut = 0;
 	int r = 0;
 	uv_timer_again(&c->timer);
-	oxd_log(cmd->cmd == OXP_CMD_STATUS || cmd->cmd == OXP_CMD_QUERY ? OXD_LOG_DEBUG
-									: OXD_LOG_INFO,
+	oxd_log(cmd->cmd == OXP_CMD_STATUS || cmd->cmd == OXP_CMD_QUERY ? OX_LOG_DEBUG
+									: OX_LOG_INFO,
 		"command %s from uid %u pid %d", oxd_fleet_cmd_name(cmd->cmd), (unsigned)c->uid,
 		(int)c->pid);
 	switch (cmd->cmd) {
 	case OXP_CMD_STATUS:
 		oxd_status_encode(&s->agg, &(struct oxd_status_daemon){ s->fleet.state,
-			oxd_now_ms() - s->start_ms, s->net.refused_conns }, &c->out, &cut);
+			ox_wall_ms() - s->start_ms, s->net.refused_conns }, &c->out, &cut);
 		if (cut)
 			snprintf(msg, sizeof(msg), "%u exited process rows left out", cut);
 		break;

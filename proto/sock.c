@@ -4,9 +4,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ox/clock.h"
 #include "oxp/oxp.h"
 
 int oxp_connect(const char *path, int *fd)
@@ -29,20 +29,13 @@ int oxp_connect(const char *path, int *fd)
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for events on fd until deadline (-1: none).  1 ready, or an error. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		int t = -1;
 		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - (int64_t)ox_mono_ms();
 			if (left <= 0)
 				return -ETIMEDOUT;
 			t = (int)left;
@@ -59,7 +52,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 int oxp_send_all(int fd, const void *data, size_t len, int timeout_ms)
 {
 	const uint8_t *p = data;
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : (int64_t)ox_mono_ms() + timeout_ms;
 	while (len > 0) {
 		int r = wait_fd(fd, POLLOUT, deadline);
 		if (r < 0)
@@ -79,7 +72,7 @@ int oxp_send_all(int fd, const void *data, size_t len, int timeout_ms)
 int oxp_recv_msg(int fd, struct oxp_reader *r, struct oxp_decoder *d,
 		 struct oxp_msg *m, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : (int64_t)ox_mono_ms() + timeout_ms;
 	for (;;) {
 		const uint8_t *f;
 		size_t flen;

@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "frames.h"
-#include "host/clock.h"
+#include "ox/clock.h"
 #include "host/fds.h"
 #include "oxp/oxp.h"
 #include "sampler/sampler.h"

@@ -167,9 +167,12 @@ int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen)
 	if ((r = env_uint("OXPROF_BUFFER_KB", 64, 1u << 20, &v, why, whylen)) < 0)
 		return r;
 	c->buffer_bytes = (size_t)v << 10;
-	v = (unsigned long)oxa_log_level;
+	/* Users type 0..3 (error, warn, info, debug); unset keeps the level. */
+	static const int levels[] = { OX_LOG_ERR, OX_LOG_WARN, OX_LOG_INFO, OX_LOG_DEBUG };
+	v = 4;
 	if ((r = env_uint("OXPROF_LOG_LEVEL", 0, 3, &v, why, whylen)) < 0)
 		return r;
-	oxa_log_level = (int)v;
+	if (v < 4)
+		oxa_log_level = levels[v];
 	return 0;
 }

@@ -50,7 +50,7 @@ static void schedule_retry(struct oxa_conn *c)
 	c->backoff_ms = b;
 	/* +-25% jitter, so a fleet does not reconnect in lockstep. */
 	unsigned j = (unsigned)rand() % (b / 2 + 1);
-	c->next_try_ms = oxa_now_ms() + b - b / 4 + j;
+	c->next_try_ms = ox_mono_ms() + b - b / 4 + j;
 }
 
 void oxa_conn_close(struct oxa_agent *a, const char *why)
@@ -58,7 +58,7 @@ void oxa_conn_close(struct oxa_agent *a, const char *why)
 	struct oxa_conn *c = &a->conn;
 	if (c->fd < 0)
 		return;
-	oxa_log(OXA_LOG_INFO, "disconnected from oxprofd: %s", why);
+	oxa_log(OX_LOG_INFO, "disconnected from oxprofd: %s", why);
 	oxa_fd_close(c->fd, &c->fd_id); /* the host may have taken the number */
 	c->fd = -1;
 	c->welcomed = 0;
@@ -102,7 +102,7 @@ static int send_hello(struct oxa_agent *a)
 	/* Chosen once per start (oxa_conn_init runs again in a fork child),
 	 * so the daemon tells this agent's batches from a reused pid's. */
 	while (!c->instance && getrandom(&c->instance, sizeof(c->instance), GRND_NONBLOCK) < 0)
-		c->instance = ((uint64_t)rand() << 32 ^ (uint64_t)rand() << 8 ^ oxa_now_ms()) |
+		c->instance = ((uint64_t)rand() << 32 ^ (uint64_t)rand() << 8 ^ ox_mono_ms()) |
 			      1;
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, (int32_t)getpid(), oxp_str_c(exe),
@@ -139,7 +139,7 @@ static int connect_owned(const char *path, struct oxa_fdid *id, int *out)
 int oxa_conn_maybe_connect(struct oxa_agent *a)
 {
 	struct oxa_conn *c = &a->conn;
-	if (c->fd >= 0 || !a->cfg.socket[0] || oxa_now_ms() < c->next_try_ms)
+	if (c->fd >= 0 || !a->cfg.socket[0] || ox_mono_ms() < c->next_try_ms)
 		return 0;
 	if (!c->dec && (oxp_decoder_new(&c->dec) < 0 || oxp_reader_init(&c->rd, 0) < 0))
 		return -ENOMEM;
@@ -153,7 +153,7 @@ int oxa_conn_maybe_connect(struct oxa_agent *a)
 	}
 	if (r < 0) {
 		if (!c->unreachable_logged++)
-			oxa_log(r == -OXP_EUNTRUSTED ? OXA_LOG_WARN : OXA_LOG_INFO,
+			oxa_log(r == -OXP_EUNTRUSTED ? OX_LOG_WARN : OX_LOG_INFO,
 				"no daemon yet (%s); sampling state is kept and retried with backoff", why);
 		schedule_retry(c);
 		return r;
@@ -220,7 +220,7 @@ static int handle(struct oxa_agent *a, const struct oxp_msg *m)
 	case OXP_MSG_WELCOME:
 		a->conn.welcomed = 1;
 		a->conn.backoff_ms = 0;
-		oxa_log(OXA_LOG_INFO, "joined %.*s at %s", (int)m->u.welcome.software.len,
+		oxa_log(OX_LOG_INFO, "joined %.*s at %s", (int)m->u.welcome.software.len,
 			m->u.welcome.software.ptr, a->cfg.socket);
 		oxa_held_welcome(a, m->u.welcome.durable, m->u.welcome.received);
 		adopt(a, &m->u.welcome.fleet, m->u.welcome.seq, 0);
@@ -241,7 +241,7 @@ static int handle(struct oxa_agent *a, const struct oxp_msg *m)
 	case OXP_MSG_BYE:
 		return -ECONNRESET;
 	case OXP_MSG_ERROR:
-		oxa_log(OXA_LOG_WARN, "oxprofd refused this agent: %.*s",
+		oxa_log(OX_LOG_WARN, "oxprofd refused this agent: %.*s",
 			(int)m->u.error.message.len, m->u.error.message.ptr);
 		return -EPROTO;
 	default:

@@ -54,7 +54,7 @@ static void check_fds(struct oxa_agent *a)
 		a->wake_fd[0] = r < 0 ? -1 : p[0];
 		a->wake_fd[1] = r < 0 ? -1 : p[1];
 		if (lost)
-			oxa_log(OXA_LOG_INFO, "the host closed the agent's wake pipe; %s",
+			oxa_log(OX_LOG_INFO, "the host closed the agent's wake pipe; %s",
 				r < 0 ? strerror(-r) : "re-created");
 		/* The pipe is the canary of the agent's range: a host that
 		 * closed it closed the per-thread perf events too, and a
@@ -113,7 +113,7 @@ static int poll_timeout(struct oxa_agent *a, uint64_t next_flush)
 {
 	if (idle(a))
 		return IDLE_CHECK_MS; /* the host may close our fds while we sleep */
-	uint64_t now = oxa_now_ms(), until = next_flush;
+	uint64_t now = ox_mono_ms(), until = next_flush;
 	if (oxa_sampler_armed() && now + RING_POLL_MS < until)
 		until = now + RING_POLL_MS;
 	if (a->cfg.socket[0] && a->conn.fd < 0 && a->conn.next_try_ms < until)
@@ -169,7 +169,7 @@ static void write_output(struct oxa_agent *a)
 		snprintf(path, sizeof(path), "%s", a->cfg.output);
 	int r = oxa_output_write(a, path);
 	if (r < 0)
-		oxa_log(OXA_LOG_ERROR, "cannot write the profile to %s: %s", path, strerror(-r));
+		oxa_log(OX_LOG_ERR, "cannot write the profile to %s: %s", path, strerror(-r));
 }
 
 /* Last flush: everything taken so far goes to the daemon and is durable
@@ -178,7 +178,7 @@ static void write_output(struct oxa_agent *a)
 static void finish(struct oxa_agent *a)
 {
 	empty_ring(a);
-	uint64_t deadline = oxa_now_ms() + FINAL_ACK_MS;
+	uint64_t deadline = ox_mono_ms() + FINAL_ACK_MS;
 	/* Between connections (the daemon restarted, we wait out a backoff),
 	 * one try now, so what is held and the final counters get there. */
 	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb)) {
@@ -186,7 +186,7 @@ static void finish(struct oxa_agent *a)
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
 	}
-	while (a->conn.fd >= 0 && oxa_now_ms() < deadline) {
+	while (a->conn.fd >= 0 && ox_mono_ms() < deadline) {
 		if (a->conn.welcomed && !a->conn.unacked && !oxa_stacks_pending(&a->pending) &&
 		    !a->conn.held.nb)
 			break;
@@ -197,13 +197,13 @@ static void finish(struct oxa_agent *a)
 	a->dropped_full += oxa_stacks_pending(&a->pending);
 	oxa_stacks_discard_pending(&a->pending);
 	const struct oxa_held *h = &a->conn.held;
-	oxa_log(OXA_LOG_DEBUG, "held until durable, at most: %llu samples in %zu batches, "
+	oxa_log(OX_LOG_DEBUG, "held until durable, at most: %llu samples in %zu batches, "
 		"%zu records (%zu bytes of log)", (unsigned long long)h->peak_samples, h->peak_nb,
 		h->peak_nr, h->cap_r * sizeof(*h->r) + h->cap_b * sizeof(*h->b));
 	oxa_held_abandon(a);
 	if (a->conn.fd >= 0 && oxa_conn_send_state(a) == 0) {
-		uint64_t until = oxa_now_ms() + 500;
-		while (a->conn.fd >= 0 && a->conn.out_off < a->conn.out.len && oxa_now_ms() < until) {
+		uint64_t until = ox_mono_ms() + 500;
+		while (a->conn.fd >= 0 && a->conn.out_off < a->conn.out.len && ox_mono_ms() < until) {
 			oxa_conn_write(a);
 			wait_io(a, 20);
 		}
@@ -216,7 +216,7 @@ static void *drain_main(void *arg)
 {
 	struct oxa_agent *a = arg;
 	oxa_sampler_exclude_self();
-	uint64_t next_flush = oxa_now_ms() + a->cfg.flush_ms;
+	uint64_t next_flush = ox_mono_ms() + a->cfg.flush_ms;
 	while (!requests(a)) {
 		check_fds(a);
 		wait_io(a, poll_timeout(a, next_flush));
@@ -224,12 +224,12 @@ static void *drain_main(void *arg)
 		oxa_sampler_tick();
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
-		if (oxa_now_ms() >= next_flush) {
+		if (ox_mono_ms() >= next_flush) {
 			if (a->keep_lifetime)
 				(void)oxa_output_resolve(a);
 			flush(a);
 			oxa_conn_write(a);
-			next_flush = oxa_now_ms() + a->cfg.flush_ms;
+			next_flush = ox_mono_ms() + a->cfg.flush_ms;
 		}
 	}
 	finish(a);
@@ -294,7 +294,7 @@ void oxa_drain_stop(struct oxa_agent *a, int timeout_ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	if (pthread_timedjoin_np(a->thread, NULL, &ts) != 0) {
-		oxa_log(OXA_LOG_WARN, "drain thread did not finish in %d ms; leaving it", timeout_ms);
+		oxa_log(OX_LOG_WARN, "drain thread did not finish in %d ms; leaving it", timeout_ms);
 		return;
 	}
 	a->running = 0;

@@ -14,6 +14,7 @@
 
 #include "elfsyms.h"
 #include "host/fds.h"
+#include "ox/io.h"
 
 /* Bounds on what one file may make us allocate: far above any real
  * binary's tables, far below what would hurt the host. */
@@ -42,18 +43,8 @@ static int in_file(const struct image *im, uint64_t off, uint64_t len)
 /* Exactly len bytes at off, or -EIO (the file shrank) / -errno. */
 static int read_at(int fd, void *buf, size_t len, uint64_t off)
 {
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		got += (size_t)n;
-	}
-	return 0;
+	ssize_t n = ox_pread_full(fd, buf, len, off);
+	return n < 0 ? (int)n : (size_t)n < len ? -EIO : 0;
 }
 
 static void close_image(struct image *im)

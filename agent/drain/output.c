@@ -10,20 +10,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
+#include "ox/io.h"
 
 /* One "root;...;leaf count\n" line into buf; returns its length, or 0 when
  * it does not fit (the stack is cut from the root side). */
@@ -144,7 +131,7 @@ int oxa_output_folded_merge(struct oxa_agent *a, int fd, const char *other, size
 		int m = snprintf(buf, sizeof(buf), "%s %llu\n", l.v[i].text,
 				 (unsigned long long)l.v[i].count);
 		if (m > 0 && (size_t)m < sizeof(buf))
-			r = write_all(fd, buf, (size_t)m);
+			r = ox_write_all(fd, buf, (size_t)m);
 	}
 	for (size_t i = 0; i < l.n; i++)
 		free(l.v[i].text);
@@ -211,7 +198,7 @@ static int create_temp(const char *path, char *tmp, size_t len, struct oxa_fdid 
 	for (int tries = 0; tries < 32; tries++) {
 		uint64_t rnd;
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-			rnd = (uint64_t)oxa_now_ms() * 6364136223846793005ull ^ (uint64_t)getpid() << 32 ^
+			rnd = (uint64_t)ox_mono_ms() * 6364136223846793005ull ^ (uint64_t)getpid() << 32 ^
 			      (uint64_t)tries;
 		if (snprintf(tmp, len, "%.*s.%s.%016llx.tmp", dirlen, path, path + dirlen,
 			     (unsigned long long)rnd) >= (int)len)

@@ -34,7 +34,7 @@ int oxa_state_apply(struct oxa_agent *a)
 	uint64_t asked = (uint64_t)a->want.hz << 32 | a->want.depth;
 	if ((hz != a->want.hz || depth != a->want.depth) && clamp_logged != asked) {
 		clamp_logged = asked;
-		oxa_log(OXA_LOG_WARN, "asked for %u Hz, depth %u; sampling at %u Hz, depth %u, "
+		oxa_log(OX_LOG_WARN, "asked for %u Hz, depth %u; sampling at %u Hz, depth %u, "
 			"the agent's limits (%u Hz, depth %u)", a->want.hz, a->want.depth, hz, depth,
 			OXA_MAX_HZ, OXA_MAX_DEPTH);
 	}

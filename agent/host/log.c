@@ -11,14 +11,13 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fds.h"
 #include "log.h"
 
-int oxa_log_level = OXA_LOG_WARN;
+int oxa_log_level = OX_LOG_WARN;
 static struct oxa_fdid stderr_id;
 
 __attribute__((constructor)) static void log_init(void)
@@ -49,12 +48,8 @@ void oxa_log(int level, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	size_t len = ox_log_vline(line, sizeof(line), (size_t)n, fmt, ap);
 	va_end(ap);
-	if (m < 0)
-		return;
-	size_t len = strlen(line);
-	line[len++] = '\n';
 	ssize_t w = write(2, line, len);
 	(void)w;
 }

@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "oxp/oxp.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 enum opt_type { T_STR, T_UINT, T_SIZE, T_MSEC, T_MODE, T_LEVEL, T_USERS, T_GROUPS, T_GROUP,
 		T_TRUST };
@@ -135,13 +135,13 @@ static int set_list(struct oxd_config *c, const struct opt *o, const char *v)
 	if (r < 0)
 		return r;
 	if (o->type == T_TRUST) {
-		c->trust_uids = oxd_xrealloc(c->trust_uids, (c->ntrust_uids + 1) * sizeof(uid_t));
+		c->trust_uids = ox_xrealloc(c->trust_uids, (c->ntrust_uids + 1) * sizeof(uid_t));
 		c->trust_uids[c->ntrust_uids++] = id;
 	} else if (o->type == T_USERS) {
-		c->allow_uids = oxd_xrealloc(c->allow_uids, (c->nallow_uids + 1) * sizeof(uid_t));
+		c->allow_uids = ox_xrealloc(c->allow_uids, (c->nallow_uids + 1) * sizeof(uid_t));
 		c->allow_uids[c->nallow_uids++] = id;
 	} else if (o->type == T_GROUPS) {
-		c->allow_gids = oxd_xrealloc(c->allow_gids, (c->nallow_gids + 1) * sizeof(gid_t));
+		c->allow_gids = ox_xrealloc(c->allow_gids, (c->nallow_gids + 1) * sizeof(gid_t));
 		c->allow_gids[c->nallow_gids++] = id;
 	} else {
 		c->has_agent_group = 1;
@@ -163,7 +163,7 @@ static int set_opt(struct oxd_config *c, const struct opt *o, const char *v)
 		strcpy(field, v);
 		return 0;
 	case T_LEVEL:
-		return oxd_log_parse_level(v, (int *)field);
+		return ox_log_parse_level(v, (int *)field);
 	case T_MODE:
 		if (strcmp(v, "cpu") && strcmp(v, "wall"))
 			return -EINVAL;

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 #define CLOSE_GRACE_MS 2000      /* for a peer that does not read its ERROR */
 #define READER_START 65536u      /* what oxp_reader_init allocates */
@@ -183,7 +183,7 @@ void oxd_conn_flush(struct oxd_conn *c)
 		return close_now(c);
 	}
 	c->mem_out += cost;
-	struct wreq *w = oxd_xmalloc(sizeof(*w));
+	struct wreq *w = ox_xmalloc(sizeof(*w));
 	w->buf = c->out;
 	w->charged = cost;
 	oxp_buf_init(&c->out);
@@ -428,7 +428,7 @@ void oxd_conn_timer(struct oxd_conn *c, uint64_t ms, int repeat)
 
 struct oxd_conn *oxd_conn_new(struct oxd_net *n)
 {
-	struct oxd_conn *c = oxd_xcalloc(1, sizeof(*c));
+	struct oxd_conn *c = ox_xcalloc(1, sizeof(*c));
 	c->net = n;
 	oxp_buf_init(&c->out);
 	uv_pipe_init(n->loop, &c->pipe, 0);

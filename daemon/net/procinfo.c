@@ -8,29 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ox/io.h"
+
 /* Read up to n - 1 bytes of a small /proc file; returns the length or -errno. */
 static ssize_t read_small(const char *path, char *buf, size_t n)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	size_t got = 0;
-	while (got < n - 1) {
-		ssize_t k = read(fd, buf + got, n - 1 - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			int e = errno == ESRCH ? -ESRCH : -errno;
-			close(fd);
-			return e;
-		}
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
+	ssize_t got = ox_read_full(fd, buf, n - 1);
 	close(fd);
-	buf[got] = 0;
-	return (ssize_t)got;
+	if (got >= 0)
+		buf[got] = 0;
+	return got;
 }
 
 int oxd_procinfo_start(pid_t pid, uint64_t *start)

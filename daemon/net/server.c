@@ -20,7 +20,7 @@
 #include "access.h"
 #include "log.h"
 #include "procinfo.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 #define SD_LISTEN_FDS_START 3
 #define BACKLOG 1024
@@ -227,7 +227,7 @@ static int admit(struct oxd_conn *c)
 static void accept_conn(struct oxd_net *s)
 {
 	if (s->nconns >= s->cfg->max_conns + s->cfg->control_reserve) {
-		uv_pipe_t *p = oxd_xmalloc(sizeof(*p));
+		uv_pipe_t *p = ox_xmalloc(sizeof(*p));
 		uv_pipe_init(s->loop, p, 0);
 		if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)p) == 0)
 			refuse(s, p);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 /* A host has few users: a scan with a one-entry cache is enough. */
 struct oxd_uacct *oxd_budget_uid(struct oxd_budget *b, uint32_t uid)
@@ -16,7 +16,7 @@ struct oxd_uacct *oxd_budget_uid(struct oxd_budget *b, uint32_t uid)
 			b->last = i;
 			return &b->uids[i];
 		}
-	oxd_xgrow(&b->uids, &b->cap, b->nuids + 1, sizeof(*b->uids));
+	ox_xgrow(&b->uids, &b->cap, b->nuids + 1, sizeof(*b->uids));
 	memset(&b->uids[b->nuids], 0, sizeof(*b->uids));
 	b->uids[b->nuids].uid = uid;
 	b->last = b->nuids;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 void oxd_index_destroy(struct oxd_index *x)
 {
@@ -25,7 +25,7 @@ void oxd_index_reserve(struct oxd_index *x, oxd_index_hash_fn hash, const void *
 	if (x->slots && (x->n + 1) * 2 <= x->mask + 1)
 		return;
 	uint32_t cap = x->slots ? (x->mask + 1) * 2 : OXD_INDEX_MIN;
-	uint32_t *s = oxd_xcalloc(cap, sizeof(*s));
+	uint32_t *s = ox_xcalloc(cap, sizeof(*s));
 	for (uint32_t i = 0; x->slots && i <= x->mask; i++)
 		if (x->slots[i])
 			put(s, cap - 1, hash(ctx, x->slots[i] - 1), x->slots[i]);
@@ -40,7 +40,7 @@ void oxd_index_rebuild(struct oxd_index *x, uint32_t n, oxd_index_hash_fn hash, 
 	while (((uint64_t)n + 1) * 2 > cap)
 		cap *= 2;
 	free(x->slots);
-	x->slots = oxd_xcalloc(cap, sizeof(uint32_t));
+	x->slots = ox_xcalloc(cap, sizeof(uint32_t));
 	x->mask = cap - 1;
 	x->n = n;
 	for (uint32_t id = 0; id < n; id++)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "index.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 /* Agents number their definitions densely, but after a reconnect they
  * define only the ids still in use: ids up to 4x the definitions plus
@@ -76,7 +76,7 @@ static int sparse_set(struct oxd_agg *a, struct oxd_ingest *g, struct oxd_idmap 
 		m->pairs[*slot - 1].val = val;
 		return 0;
 	}
-	oxd_xgrow(&m->pairs, &m->cap_pairs, m->npairs + 1, sizeof(*m->pairs));
+	ox_xgrow(&m->pairs, &m->cap_pairs, m->npairs + 1, sizeof(*m->pairs));
 	m->pairs[m->npairs] = (struct oxd_idpair){ id, val };
 	oxd_index_add(&m->ipairs, slot, (uint32_t)m->npairs++);
 	return 0;
@@ -96,7 +96,7 @@ static int map_set(struct oxd_agg *a, struct oxd_ingest *g, struct oxd_idmap *m,
 				cap *= 2;
 			if (map_charge(a, g, (cap - m->cap) * sizeof(*m->dense)) < 0)
 				return -ENOSPC;
-			oxd_xgrow(&m->dense, &m->cap, cap, sizeof(*m->dense));
+			ox_xgrow(&m->dense, &m->cap, cap, sizeof(*m->dense));
 		}
 		m->dense[id] = val;
 		return 0;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "index.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 #define ARENA_BLOCK (256u << 10)
 
@@ -30,7 +30,7 @@ static const char *arena_put(struct oxd_agg *a, const char *p, size_t n)
 	struct oxd_arena *b = a->arena;
 	if (!b || b->cap - b->used < n + 1) {
 		size_t cap = n + 1 > ARENA_BLOCK ? n + 1 : ARENA_BLOCK;
-		b = oxd_xmalloc(sizeof(*b) + cap);
+		b = ox_xmalloc(sizeof(*b) + cap);
 		b->cap = cap;
 		b->used = 0;
 		/* A big string gets its own block behind the current one, so the
@@ -92,7 +92,7 @@ uint32_t oxd__str_intern(struct oxd_agg *a, const char *p, size_t n, struct oxd_
 	size_t cost = oxd__str_cost(n);
 	if (proc && oxd__over(a, proc, cost))
 		return REFUSED;
-	oxd_xgrow(&a->strs, &a->cap_strs, a->nstrs + 1, sizeof(*a->strs));
+	ox_xgrow(&a->strs, &a->cap_strs, a->nstrs + 1, sizeof(*a->strs));
 	a->strs[a->nstrs] = (struct oxd_str){ arena_put(a, p, n), (uint32_t)n, k.h };
 	a->mem_used += cost;
 	if (proc)
@@ -133,7 +133,7 @@ static uint32_t fn_intern(struct oxd_agg *a, uint32_t func, uint32_t module)
 	uint32_t *slot = oxd_index_find(&a->ifns, k.h, fn_eq, a, &k);
 	if (*slot)
 		return *slot - 1;
-	oxd_xgrow(&a->fns, &a->cap_fns, a->nfns + 1, sizeof(*a->fns));
+	ox_xgrow(&a->fns, &a->cap_fns, a->nfns + 1, sizeof(*a->fns));
 	a->fns[a->nfns] = (struct oxd_fn){ func, module, k.h, 0, 0, 0, OXD_NONE };
 	a->mem_used += sizeof(struct oxd_fn) + IDX_SLOT;
 	return oxd_index_add(&a->ifns, slot, (uint32_t)a->nfns++);
@@ -167,7 +167,7 @@ uint32_t oxd__frame_intern(struct oxd_agg *a, uint32_t func, uint32_t module, ui
 	uint32_t fn = fn_intern(a, func, module);
 	if (a->fns[fn].frame == OXD_NONE)
 		a->fns[fn].frame = (uint32_t)a->nframes;
-	oxd_xgrow(&a->frames, &a->cap_frames, a->nframes + 1, sizeof(*a->frames));
+	ox_xgrow(&a->frames, &a->cap_frames, a->nframes + 1, sizeof(*a->frames));
 	a->frames[a->nframes] = (struct oxd_frame){ func, module, off, fn, k.h };
 	a->mem_used += sizeof(struct oxd_frame) + IDX_SLOT;
 	if (proc)
@@ -212,7 +212,7 @@ uint32_t oxd__thread_intern(struct oxd_agg *a, uint32_t proc, uint32_t tid, uint
 	size_t cost = sizeof(struct oxd_thread) + IDX_SLOT;
 	if (budget && oxd__over(a, budget, cost))
 		return REFUSED;
-	oxd_xgrow(&a->threads, &a->cap_threads, a->nthreads + 1, sizeof(*a->threads));
+	ox_xgrow(&a->threads, &a->cap_threads, a->nthreads + 1, sizeof(*a->threads));
 	a->threads[a->nthreads] = (struct oxd_thread){ proc, tid, name, k.h };
 	a->mem_used += cost;
 	oxd__charge_proc(a, &a->procs[proc], cost);
@@ -255,10 +255,10 @@ static uint32_t stack_hash_frames(const uint32_t *f, uint32_t n)
 
 static uint32_t stack_add(struct oxd_agg *a, uint32_t *slot, const struct stack_key *k)
 {
-	oxd_xgrow(&a->stack_frames, &a->cap_stack_frames, a->nstack_frames + k->n,
+	ox_xgrow(&a->stack_frames, &a->cap_stack_frames, a->nstack_frames + k->n,
 		  sizeof(*a->stack_frames));
 	memcpy(a->stack_frames + a->nstack_frames, k->f, k->n * sizeof(*k->f));
-	oxd_xgrow(&a->stacks, &a->cap_stacks, a->nstacks + 1, sizeof(*a->stacks));
+	ox_xgrow(&a->stacks, &a->cap_stacks, a->nstacks + 1, sizeof(*a->stacks));
 	a->stacks[a->nstacks] = (struct oxd_stack){ a->nstack_frames, k->n, k->h, 0 };
 	a->nstack_frames += k->n;
 	return oxd_index_add(&a->istacks, slot, (uint32_t)a->nstacks++);
@@ -340,7 +340,7 @@ int oxd__add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
 		eslot = entry_slot(a, thread, stack);
 	}
 	if (!*eslot) {
-		oxd_xgrow(&a->entries, &a->cap_entries, a->nentries + 1, sizeof(*a->entries));
+		ox_xgrow(&a->entries, &a->cap_entries, a->nentries + 1, sizeof(*a->entries));
 		a->entries[a->nentries] = (struct oxd_entry){ thread, stack, 0 };
 		oxd_index_add(&a->ientries, eslot, (uint32_t)a->nentries++);
 	}

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 static int str_is(const struct oxd_agg *a, uint32_t id, struct oxp_str s)
 {
@@ -54,7 +54,7 @@ int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t 
 	if (i == a->nprocs && oxd__over(a, p, sizeof(struct oxd_proc)))
 		return -ENOSPC;
 	if (i == a->nprocs) {
-		oxd_xgrow(&a->procs, &a->cap_procs, a->nprocs + 1, sizeof(*a->procs));
+		ox_xgrow(&a->procs, &a->cap_procs, a->nprocs + 1, sizeof(*a->procs));
 		a->nprocs++;
 		memset(&a->procs[i], 0, sizeof(a->procs[i]));
 		a->procs[i].removed = 1;
@@ -112,7 +112,7 @@ void oxd_agg_proc_stats(struct oxd_agg *a, uint32_t proc, const struct oxp_agent
 
 uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p)
 {
-	oxd_xgrow(&a->procs, &a->cap_procs, a->nprocs + 1, sizeof(*a->procs));
+	ox_xgrow(&a->procs, &a->cap_procs, a->nprocs + 1, sizeof(*a->procs));
 	a->procs[a->nprocs] = *p;
 	a->procs[a->nprocs].live = 0;
 	a->procs[a->nprocs].mem = 0;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 #define CLAIMED "[claimed] " /* before an exe the kernel could not vouch for */
 
@@ -70,8 +70,8 @@ static int thread_match(const struct oxd_agg *a, const struct oxd_thread *t,
 static int filter_init(struct filter *f, const struct oxd_agg *a, const struct oxp_selector *sel)
 {
 	f->any = sel->npids || sel->exe.len || sel->thread.len;
-	f->proc_ok = oxd_xcalloc(a->nprocs + 1, 1);
-	f->thread_ok = oxd_xcalloc(a->nthreads + 1, 1);
+	f->proc_ok = ox_xcalloc(a->nprocs + 1, 1);
+	f->thread_ok = ox_xcalloc(a->nthreads + 1, 1);
 	size_t hits = 0;
 	for (size_t i = 0; i < a->nprocs; i++)
 		hits += f->proc_ok[i] = (uint8_t)oxd_agg_proc_match(a, &a->procs[i], sel);
@@ -258,18 +258,18 @@ int oxd_query_new(struct oxd_agg *a, const struct oxp_command *cmd, struct oxd_q
 		return r;
 	}
 	struct counts c = { .nkeys = nkeys_for(a, cmd->by) };
-	c.self = oxd_xcalloc(c.nkeys + 1, sizeof(*c.self));
-	c.total = oxd_xcalloc(c.nkeys + 1, sizeof(*c.total));
-	c.mark = oxd_xcalloc(c.nkeys + 1, sizeof(*c.mark));
-	c.proc_samples = oxd_xcalloc(a->nprocs + 1, sizeof(*c.proc_samples));
-	struct oxd_query *q = oxd_xcalloc(1, sizeof(*q));
+	c.self = ox_xcalloc(c.nkeys + 1, sizeof(*c.self));
+	c.total = ox_xcalloc(c.nkeys + 1, sizeof(*c.total));
+	c.mark = ox_xcalloc(c.nkeys + 1, sizeof(*c.mark));
+	c.proc_samples = ox_xcalloc(a->nprocs + 1, sizeof(*c.proc_samples));
+	struct oxd_query *q = ox_xcalloc(1, sizeof(*q));
 	q->by = cmd->by;
 	q->sort = cmd->sort;
 	q->generation = a->generation;
 	q->nstrs = (uint32_t)a->nstrs;
 	q->head.total = count_all(a, cmd->by, &f, &c);
 	fill_head(a, &c, &q->head);
-	q->rows = oxd_xmalloc((c.nkeys + 1) * sizeof(*q->rows));
+	q->rows = ox_xmalloc((c.nkeys + 1) * sizeof(*q->rows));
 	for (size_t k = 0; k < c.nkeys; k++)
 		if (c.total[k])
 			q->rows[q->nrows++] = (struct qrow){ (uint32_t)k, c.self[k], c.total[k] };
@@ -277,7 +277,7 @@ int oxd_query_new(struct oxd_agg *a, const struct oxp_command *cmd, struct oxd_q
 	q->nrows = top(q->rows, q->nrows, cmd->limit);
 	q->head.nrows = (uint32_t)q->nrows;
 	oxp_buf_init(&q->names);
-	q->out = oxd_xmalloc(CHUNK_ROWS * sizeof(*q->out));
+	q->out = ox_xmalloc(CHUNK_ROWS * sizeof(*q->out));
 	counts_destroy(&c);
 	filter_destroy(&f);
 	*out = q;

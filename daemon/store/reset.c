@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "index.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 /* What the dictionary (strings, frames, functions, threads) costs. */
 static uint64_t dict_cost(const struct oxd_agg *a)
@@ -51,7 +51,7 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 		       void *arg)
 {
 	uint32_t cleared = 0;
-	uint8_t *hit = oxd_xcalloc(a->nprocs + 1, 1);
+	uint8_t *hit = ox_xcalloc(a->nprocs + 1, 1);
 	for (size_t i = 0; i < a->nprocs; i++) {
 		if (a->procs[i].removed || (proc_match && !proc_match(&a->procs[i], arg)))
 			continue;

@@ -18,7 +18,7 @@
 
 #include "log.h"
 #include "snapfmt.h"
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 /* ---- reading ---- */
 
@@ -179,7 +179,7 @@ static void get_proc(struct reader *r, struct maps *m, uint32_t i, struct oxd_pr
 static void load_strings(struct reader *r, struct oxd_agg *a, struct maps *m)
 {
 	m->nstr = (uint32_t)r_count(r, 4, MIN_STR, "strings");
-	m->str = oxd_xcalloc((size_t)m->nstr + 1, sizeof(uint32_t));
+	m->str = ox_xcalloc((size_t)m->nstr + 1, sizeof(uint32_t));
 	for (uint32_t i = 0; i < m->nstr && !r->why[0]; i++) {
 		uint32_t len = r_u32(r);
 		if (!r->why[0] && len > OXP_MAX_STR)
@@ -199,7 +199,7 @@ static void load_dict(struct reader *r, struct oxd_agg *a, struct maps *m)
 {
 	load_strings(r, a, m);
 	m->nframe = (uint32_t)r_count(r, 4, MIN_FRAME, "frames");
-	m->frame = oxd_xcalloc((size_t)m->nframe + 1, sizeof(uint32_t));
+	m->frame = ox_xcalloc((size_t)m->nframe + 1, sizeof(uint32_t));
 	for (uint32_t i = 0; i < m->nframe && !r->why[0]; i++) {
 		uint32_t fu = m->str[r_id(r, m->nstr, "string")];
 		uint32_t mo = m->str[r_id(r, m->nstr, "string")];
@@ -208,9 +208,9 @@ static void load_dict(struct reader *r, struct oxd_agg *a, struct maps *m)
 			m->frame[i] = oxd_agg_frame(a, fu, mo, off);
 	}
 	m->nproc = (uint32_t)r_count(r, 4, MIN_PROC, "processes");
-	m->proc = oxd_xcalloc((size_t)m->nproc + 1, sizeof(uint32_t));
-	m->proc_samples = oxd_xcalloc((size_t)m->nproc + 1, sizeof(uint64_t));
-	m->proc_sum = oxd_xcalloc((size_t)m->nproc + 1, sizeof(uint64_t));
+	m->proc = ox_xcalloc((size_t)m->nproc + 1, sizeof(uint32_t));
+	m->proc_samples = ox_xcalloc((size_t)m->nproc + 1, sizeof(uint64_t));
+	m->proc_sum = ox_xcalloc((size_t)m->nproc + 1, sizeof(uint64_t));
 	for (uint32_t i = 0; i < m->nproc && !r->why[0]; i++) {
 		struct oxd_proc p;
 		get_proc(r, m, i, &p);
@@ -220,8 +220,8 @@ static void load_dict(struct reader *r, struct oxd_agg *a, struct maps *m)
 		m->proc_samples[i] = p.samples;
 	}
 	m->nthread = (uint32_t)r_count(r, 4, MIN_THREAD, "threads");
-	m->thread = oxd_xcalloc((size_t)m->nthread + 1, sizeof(uint32_t));
-	m->thread_proc = oxd_xcalloc((size_t)m->nthread + 1, sizeof(uint32_t));
+	m->thread = ox_xcalloc((size_t)m->nthread + 1, sizeof(uint32_t));
+	m->thread_proc = ox_xcalloc((size_t)m->nthread + 1, sizeof(uint32_t));
 	for (uint32_t i = 0; i < m->nthread && !r->why[0]; i++) {
 		uint32_t pr = r_id(r, m->nproc, "process"), tid = r_u32(r);
 		uint32_t nm = m->str[r_id(r, m->nstr, "string")];
@@ -238,8 +238,8 @@ static void load_dict(struct reader *r, struct oxd_agg *a, struct maps *m)
 static void load_samples(struct reader *r, struct oxd_agg *a, struct maps *m)
 {
 	m->nstack = (uint32_t)r_count(r, 4, MIN_STACK, "stacks");
-	m->stack_off = oxd_xcalloc((size_t)m->nstack + 1, sizeof(uint64_t));
-	m->stack_n = oxd_xcalloc((size_t)m->nstack + 1, sizeof(uint32_t));
+	m->stack_off = ox_xcalloc((size_t)m->nstack + 1, sizeof(uint64_t));
+	m->stack_n = ox_xcalloc((size_t)m->nstack + 1, sizeof(uint32_t));
 	const uint8_t *base = r->p;
 	for (uint32_t i = 0; i < m->nstack && !r->why[0]; i++) {
 		m->stack_n[i] = r_u32(r);

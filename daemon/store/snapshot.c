@@ -19,7 +19,8 @@
 
 #include "log.h"
 #include "snapfmt.h"
-#include "xmalloc.h"
+#include "ox/io.h"
+#include "ox/xalloc.h"
 
 /* A file the loader refused is kept for a person to look at, under a
  * name no later write or load touches. */
@@ -50,17 +51,9 @@ static int load_file(struct oxd_agg *a, const char *path)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(why, sizeof(why), "not a regular file");
 	} else {
-		buf = oxd_xmalloc((size_t)st.st_size + 1);
-		size_t got = 0;
-		while (got < (size_t)st.st_size) {
-			ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		if (got != (size_t)st.st_size)
+		buf = ox_xmalloc((size_t)st.st_size + 1);
+		ssize_t got = ox_read_full(fd, buf, (size_t)st.st_size);
+		if (got != (ssize_t)st.st_size)
 			snprintf(why, sizeof(why), "read error");
 		struct oxd_agg tmp;
 		oxd_agg_init(&tmp, a->mem_budget, a->proc_budget);

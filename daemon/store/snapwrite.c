@@ -19,7 +19,8 @@
 
 #include "log.h"
 #include "snapfmt.h"
-#include "xmalloc.h"
+#include "ox/io.h"
+#include "ox/xalloc.h"
 
 #define WBUF (1u << 20)
 
@@ -36,14 +37,8 @@ struct writer {
 
 static void w_flush(struct writer *w)
 {
-	size_t off = 0;
-	while (!w->err && off < w->len) {
-		ssize_t n = write(w->fd, w->buf + off, w->len - off);
-		if (n < 0 && errno != EINTR)
-			w->err = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
+	if (!w->err)
+		w->err = ox_write_all(w->fd, w->buf, w->len);
 	w->len = 0;
 }
 
@@ -193,7 +188,7 @@ int oxd_snapshot_write(const struct oxd_agg *a, const char *dir, uint64_t *bytes
 	struct writer w = { .fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) };
 	if (w.fd < 0)
 		return -errno;
-	w.buf = oxd_xmalloc(WBUF);
+	w.buf = ox_xmalloc(WBUF);
 	uint8_t zero[HDR] = { 0 };
 	if (write(w.fd, zero, HDR) != HDR)
 		w.err = -EIO;

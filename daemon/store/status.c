@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "xmalloc.h"
+#include "ox/xalloc.h"
 
 static const struct oxd_agg *sort_agg;
 
@@ -48,18 +48,18 @@ static void fill_row(const struct oxd_agg *a, const struct oxd_proc *p, struct o
 void oxd_status_encode(const struct oxd_agg *a, const struct oxd_status_daemon *d,
 		       struct oxp_buf *out, uint32_t *truncated)
 {
-	uint32_t *order = oxd_xmalloc((a->nprocs + 1) * sizeof(*order));
+	uint32_t *order = ox_xmalloc((a->nprocs + 1) * sizeof(*order));
 	uint32_t n = 0;
 	for (size_t i = 0; i < a->nprocs; i++)
 		if (!a->procs[i].removed)
 			order[n++] = (uint32_t)i;
 	sort_agg = a;
 	qsort(order, n, sizeof(*order), cmp_proc);
-	struct oxp_agent_row *rows = oxd_xmalloc((n + 1) * sizeof(*rows));
+	struct oxp_agent_row *rows = ox_xmalloc((n + 1) * sizeof(*rows));
 	for (uint32_t i = 0; i < n; i++)
 		fill_row(a, &a->procs[order[i]], &rows[i]);
 	uint32_t nuids = a->bud.nuids > OXP_MAX_ARRAY ? OXP_MAX_ARRAY : (uint32_t)a->bud.nuids;
-	struct oxp_uid_row *uids = oxd_xmalloc((nuids + 1) * sizeof(*uids));
+	struct oxp_uid_row *uids = ox_xmalloc((nuids + 1) * sizeof(*uids));
 	for (uint32_t i = 0; i < nuids; i++) {
 		const struct oxd_uacct *u = &a->bud.uids[i];
 		uids[i] = (struct oxp_uid_row){ u->uid, oxd_uacct_mem(u), u->conns, u->agents,
