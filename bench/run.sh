@@ -51,7 +51,7 @@ else
 	gcc "${cflags[@]}" -I"$root/agent/include" -o "$helpers/sigcost" "$here/sigcost.c" -ldl
 	gcc "${cflags[@]}" -shared -fPIC -o "$helpers/libthreadcpu.so" "$here/threadcpu.c" -ldl -lpthread
 	if [ -f "$build/proto/liboxp.a" ]; then
-		gcc "${cflags[@]}" -I"$root/proto/include" -o "$helpers/oxload" "$here/oxload.c" \
+		gcc "${cflags[@]}" -I"$root/proto/include" -o "$helpers/oxload" "$here"/oxload*.c \
 			"$build/proto/liboxp.a" $(pkg-config --libs msgpack)
 	else
 		echo "bench: $build/proto/liboxp.a missing: daemon figures will be skipped" >&2

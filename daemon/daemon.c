@@ -134,7 +134,6 @@ static void on_snapshot_timer(uv_timer_t *t)
 
 void oxd_server_batch(struct oxd_server *s)
 {
-	s->batches++;
 	if (!s->cfg->state_dir[0] || s->net.stopping ||
 	    uv_is_active((uv_handle_t *)&s->durable_timer))
 		return;
@@ -182,7 +181,7 @@ int oxd_server_init(struct oxd_server *s, uv_loop_t *loop, const struct oxd_conf
 	uv_timer_init(loop, &s->durable_timer);
 	s->durable_timer.data = s;
 	if (cfg->state_dir[0] && oxd_snapshot_load(&s->agg, cfg->state_dir))
-		s->snap_mark = s->agg.samples + s->agg.dropped + s->agg.generation + s->agg.nprocs;
+		s->snap_mark = s->agg.dirty;
 	s->agg.bud.uid_limit = cfg->uid_mem_budget; /* after the load, which replaces agg */
 	return 0;
 }
@@ -191,10 +190,8 @@ void oxd_server_snapshot(struct oxd_server *s, int force)
 {
 	if (!s->cfg->state_dir[0])
 		return;
-	/* Anything new since the last one?  Counters only grow between resets,
-	 * and a reset bumps the generation. */
-	uint64_t mark = s->agg.samples + s->agg.dropped + s->agg.generation + s->agg.nprocs +
-			s->batches;
+	/* Anything new since the last one? */
+	uint64_t mark = s->agg.dirty;
 	if (mark == s->snap_mark && !force)
 		return;
 	struct timespec t0, t1;

@@ -25,7 +25,6 @@ struct oxd_server {
 	struct oxd_fleet fleet;
 	uint64_t start_ms;             /* Unix ms */
 	uint64_t snap_mark;            /* what the last snapshot held */
-	uint64_t batches;              /* SAMPLES aggregated, ever */
 	uint64_t snap_done_ms;         /* monotonic ms the last write ended */
 	double snap_write_ms;          /* how long it took */
 };

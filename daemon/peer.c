@@ -114,6 +114,7 @@ static void hello_agent(struct oxd_conn *c, const struct oxp_hello *h)
 		/* Another agent than the one whose batches this row counted. */
 		p->instance = h->instance;
 		p->seq_received = p->seq_durable = 0;
+		s->agg.dirty++;
 	}
 	oxd_ingest_init(&c->ing, c->proc);
 	c->want = s->fleet.state;
@@ -183,6 +184,7 @@ static void agent_msg(struct oxd_conn *c, const struct oxp_msg *m)
 		oxd_warn("%s: memory budget reached; refusing samples of new stacks", c->label);
 	p = &a->procs[c->proc]; /* ingest may have moved the rows */
 	p->seq_received = m->u.samples.seq;
+	a->dirty++;
 	if (!srv_of(c)->cfg->state_dir[0])
 		p->seq_durable = p->seq_received; /* nothing outlives us anyway */
 	oxd_server_batch(srv_of(c));

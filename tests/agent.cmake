@@ -24,7 +24,8 @@ endif()
 
 # With the real daemon (when it is built).
 if(TARGET oxprofd)
-  oxprof_test(test-agent-daemon SOURCES test-agent-daemon.c agent-harness.c daemon-harness.c
+  oxprof_test(test-agent-daemon SOURCES test-agent-daemon.c agent-harness.c
+    daemon-harness.c daemon-harness-agent.c
     LIBS oxp)
   target_compile_definitions(test-agent-daemon PRIVATE OXT_PRELOAD="${OXT_PRELOAD}"
     OXT_ASAN_OPTIONS="${OXT_ASAN_OPTIONS}" OXT_SPLIT="$<TARGET_FILE:split>"
@@ -34,7 +35,8 @@ endif()
 
 # The agent in unusual hosts (tests/progs/host.c), and its file readers.
 if(TARGET oxprofd)
-  oxprof_test(test-agent-host SOURCES test-agent-host.c agent-harness.c daemon-harness.c
+  oxprof_test(test-agent-host SOURCES test-agent-host.c agent-harness.c
+    daemon-harness.c daemon-harness-agent.c
     LIBS oxa_core oxp)
   target_compile_definitions(test-agent-host PRIVATE OXT_PRELOAD="${OXT_PRELOAD}"
     OXT_ASAN_OPTIONS="${OXT_ASAN_OPTIONS}" OXT_SPLIT="$<TARGET_FILE:split>"

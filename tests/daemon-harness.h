@@ -152,5 +152,7 @@ void oxt_agent_leave(struct oxt_agent *a);
 /* Poll status until pid's row has state; asserts within timeout. */
 void oxt_wait_agent_state(const struct oxt_daemon *d, int32_t pid, uint8_t state, int timeout_ms);
 uint64_t oxt_ms(void);
+/* How long the harness waits for any one answer of the daemon. */
+#define OXT_IO_MS 10000
 
 #endif

@@ -110,3 +110,34 @@ TEST_TIMEOUT(daemon_durable_seq_survives_kill9_and_no_batch_counts_twice, 60)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+/* After a reset, a batch with two samples fewer than were forgotten left
+ * samples + generation + batches where they were: a snapshot must follow
+ * all the same, or the new batch is never durable. */
+TEST_TIMEOUT(daemon_durable_after_reset_same_count_is_written, 60)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	const char *args[] = { "--state-dir", d.state, "--snapshot-interval", "600", NULL };
+	oxt_daemon_restart(&d, args);
+	oxt_hello_instance = 0xfeedface00000002ull;
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/usr/bin/durable"), 0);
+	oxt_agent_add(&a, 7, "main", "main;work;leaf", 10);
+	struct oxp_samples_ack k;
+	ASSERT_EQ(oxt_agent_flush(&a, &k), 0);
+	ASSERT_EQ(k.accepted, 10);
+	ASSERT_MSG(wait_durable(&a, 1, 20000) == 0, "no DURABLE for batch 1");
+	struct oxt_result r;
+	ASSERT_EQ(oxt_simple(&d, OXP_CMD_RESET, &r), 0);
+	oxt_result_free(&r);
+	oxt_agent_add(&a, 7, "main", "main;other", 8);
+	ASSERT_EQ(oxt_agent_flush(&a, &k), 0);
+	ASSERT_EQ(k.seq, 2);
+	ASSERT_EQ(k.accepted, 8);
+	ASSERT_MSG(wait_durable(&a, 2, 20000) == 0, "no DURABLE for batch 2 after the reset");
+	oxt_agent_leave(&a);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}

@@ -106,6 +106,47 @@ TEST(store_ingest_counts_and_dedupes)
 	oxd_agg_destroy(&a);
 }
 
+/* The change counter moves with every change a snapshot keeps, where the
+ * old mark (samples + dropped + generation + nprocs) stood still: a reset,
+ * then one sample fewer than it forgot. */
+TEST(store_dirty_counts_changes_a_reset_hides_from_sums)
+{
+	struct oxd_agg a;
+	oxd_agg_init(&a, 64 * MIB, 16 * MIB);
+	uint64_t d = a.dirty;
+	uint32_t p = attach(&a, 100, 1000, "/usr/bin/x");
+	ASSERT(a.dirty > d);
+	struct oxd_ingest g;
+	oxd_ingest_init(&g, p);
+	struct batch b;
+	batch_init(&b, 1, NAMES, 4, 7);
+	batch_stack(&b, 7, 5, 3, 2, 1, 0); /* leaf;work;main */
+	uint64_t acc, ref;
+	d = a.dirty;
+	ASSERT_EQ(oxd_agg_ingest(&a, &g, &b.s, 2000, &acc, &ref), 0);
+	ASSERT(a.dirty > d);
+	uint64_t mark = a.samples + a.dropped + a.generation + a.nprocs;
+	d = a.dirty;
+	oxd_agg_reset(&a, NULL, NULL);
+	ASSERT(a.dirty > d);
+	b.s.nstrings = b.s.nframes = b.s.nthreads = 0;
+	b.stacks[0].count = 4; /* main;work;leaf again, one sample fewer */
+	d = a.dirty;
+	ASSERT_EQ(oxd_agg_ingest(&a, &g, &b.s, 3000, &acc, &ref), 0);
+	ASSERT_EQ(acc, 4);
+	ASSERT_EQ(a.samples + a.dropped + a.generation + a.nprocs, mark);
+	ASSERT(a.dirty > d);
+	struct oxp_agent_stats st = { .source = oxp_str_c("test") };
+	d = a.dirty;
+	oxd_agg_proc_stats(&a, p, &st);
+	ASSERT(a.dirty > d);
+	d = a.dirty;
+	oxd_agg_proc_detach(&a, p);
+	ASSERT(a.dirty > d);
+	oxd_ingest_destroy(&a, &g);
+	oxd_agg_destroy(&a);
+}
+
 TEST(store_undefined_id_refuses_the_batch)
 {
 	struct oxd_agg a;

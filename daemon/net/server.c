@@ -243,7 +243,7 @@ static void accept_conn(struct oxd_net *s)
 	if (r == 0)
 		r = oxd_access_peer(fd, &c->pid, &c->uid, &c->gid);
 	if (r < 0) {
-		oxd_warn("accept: %s", r < -1000 ? uv_strerror(r) : strerror(-r));
+		oxd_warn("accept: %s", uv_strerror(r)); /* libuv codes are -errno here */
 		return oxd_conn_close(c);
 	}
 	c->creds = 1;

@@ -119,6 +119,9 @@ struct oxd_agg {
 	uint64_t mem_used, mem_budget, proc_budget; /* mem_used: the aggregate only */
 	struct oxd_budget bud;      /* per-uid accounts and peer bytes */
 	uint64_t generation;        /* bumped by every reset; query cursors check it */
+	/* Bumped by every change a snapshot keeps (ingest, process rows, their
+	 * seqs, reset): equal counts say "nothing new", whatever a reset did. */
+	uint64_t dirty;
 };
 
 /*

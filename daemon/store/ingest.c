@@ -194,6 +194,7 @@ int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_sam
 {
 	struct oxd_proc *p = &a->procs[g->proc];
 	*accepted = *refused = 0;
+	a->dirty++; /* even a refused batch may have interned its strings */
 	int r = define(a, g, s, p);
 	if (r == 0)
 		r = check_refs(g, s);

@@ -32,6 +32,7 @@ int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t 
 			uint32_t *proc)
 {
 	size_t i;
+	a->dirty++;
 	/* The row of this very agent instance, coming back, above all: its
 	 * batch seqs must continue there (PROTOCOL.md, DURABLE). */
 	for (i = 0; id->instance && i < a->nprocs; i++)
@@ -92,11 +93,13 @@ void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc)
 {
 	a->procs[proc].live = 0;
 	a->procs[proc].state = OXP_AGENT_EXITED;
+	a->dirty++;
 }
 
 void oxd_agg_proc_stats(struct oxd_agg *a, uint32_t proc, const struct oxp_agent_stats *st)
 {
 	struct oxd_proc *p = &a->procs[proc];
+	a->dirty++;
 	p->state = st->state;
 	p->mode = st->mode;
 	p->hz_requested = st->hz_requested;
@@ -117,6 +120,7 @@ uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p)
 	a->procs[a->nprocs].live = 0;
 	a->procs[a->nprocs].mem = 0;
 	a->mem_used += sizeof(struct oxd_proc);
+	a->dirty++;
 	return (uint32_t)a->nprocs++;
 }
 

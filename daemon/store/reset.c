@@ -83,5 +83,6 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 	a->mem_used = m + a->nentries * (sizeof(struct oxd_entry) + IDX_SLOT) +
 		      a->nprocs * sizeof(struct oxd_proc);
 	a->generation++;
+	a->dirty++;
 	return cleared;
 }
