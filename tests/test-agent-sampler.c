@@ -176,6 +176,8 @@ TEST(agent_sampler_threads_before_and_after_arm)
 	ASSERT(st.threads_armed >= 1);
 }
 
+static atomic_int blocker_release;
+
 static void *block_and_burn(void *arg)
 {
 	struct burner *b = arg;
@@ -190,6 +192,10 @@ static void *block_and_burn(void *arg)
 	sigset_t after;
 	pthread_sigmask(SIG_BLOCK, NULL, &after);
 	ASSERT(sigismember(&after, oxa__s.signo)); /* never changed by us */
+	/* Alive until the stats are read: a thread that has exited is no
+	 * longer counted, and on a loaded machine this one may finish first. */
+	while (!atomic_load(&blocker_release))
+		sleep_ms(1);
 	return NULL;
 }
 
@@ -206,6 +212,7 @@ TEST(agent_sampler_thread_blocking_signal_left_alone)
 	burn_ms(300);
 	struct oxa_sampler_stats st;
 	oxa_sampler_stats(&st);
+	atomic_store(&blocker_release, 1);
 	pthread_join(b.t, NULL);
 	oxa_sampler_disarm();
 	collector_stop();
