@@ -21,6 +21,7 @@ static const struct {
 	{ { "socket", required_argument, NULL, OPT_SOCKET }, 0 },
 	{ { "json", no_argument, NULL, OPT_JSON }, 0 },
 	{ { "help", no_argument, NULL, 'h' }, 0 },
+	{ { "version", no_argument, NULL, 'V' }, 0 },
 	{ { "pid", required_argument, NULL, OPT_PID }, OXC_OPT_SELECT },
 	{ { "exe", required_argument, NULL, OPT_EXE }, OXC_OPT_SELECT },
 	{ { "thread", required_argument, NULL, OPT_THREAD }, OXC_OPT_THREAD },
@@ -39,12 +40,13 @@ static const struct {
 static const char *const by_names[] = { "function", "module", "process", "exe", "thread", "stack" };
 static const char *const sort_names[] = { "self", "total" };
 static const char *const mode_names[] = { "cpu", "wall" };
-static const char *const format_names[] = { "table", "json", "folded" };
+static const char *const format_names[] = { "table", "json", "folded", "pprof", "html" };
 
 #define NAME_OF(tbl, i) ((i) >= 0 && (size_t)(i) < sizeof(tbl) / sizeof(tbl[0]) ? tbl[i] : "?")
 const char *oxc_by_name(int by) { return NAME_OF(by_names, by); }
 const char *oxc_sort_name(int sort) { return NAME_OF(sort_names, sort); }
 const char *oxc_mode_name(int mode) { return NAME_OF(mode_names, mode); }
+const char *oxc_format_name(int format) { return NAME_OF(format_names, format); }
 
 void oxc_opts_init(struct oxc_opts *o)
 {
@@ -107,6 +109,7 @@ static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len
 	case OPT_SOCKET: o->socket = a; return 0;
 	case OPT_JSON: o->json = 1; return 0;
 	case 'h': o->help = 1; return 0;
+	case 'V': o->version = 1; return 0;
 	case OPT_PID: return add_pid(o, a, err, len);
 	case OPT_EXE: o->exe = a; return 0;
 	case OPT_THREAD: o->thread = a; return 0;
@@ -132,7 +135,7 @@ static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len
 			fail(err, len, "--mode %s: use cpu or wall", a) : 0;
 	case OPT_FORMAT:
 		return PARSE_ENUM(a, format_names, &o->format) < 0 ?
-			fail(err, len, "--format %s: use table, json or folded", a) : 0;
+			fail(err, len, "--format %s: use table, json, folded, pprof or html", a) : 0;
 	case OPT_BY:
 		return PARSE_ENUM(a, by_names, &o->by) < 0 ?
 			fail(err, len, "--by %s: use function, module, process, exe, thread or stack", a) : 0;
@@ -169,7 +172,7 @@ static int run_getopt(int argc, char **argv, unsigned optset, struct oxc_opts *o
 	memset(&longopts[NOPTIONS], 0, sizeof(longopts[0]));
 	/* "+": stop at the first positional, so a command's own options (or
 	 * record's CMD arguments) are never taken for ours. */
-	const char *shortopts = (optset & OXC_OPT_RECORD) ? "+:ho:" : "+:h";
+	const char *shortopts = (optset & OXC_OPT_RECORD) ? "+:hVo:" : "+:hV";
 	opterr = 0;
 	optind = 0; /* 0 makes glibc reinitialise between parses */
 	int c;

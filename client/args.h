@@ -22,13 +22,23 @@ enum oxc_optset {
 	OXC_OPT_RECORD = 1u << 4, /* -o FILE, --format, --limit */
 };
 
-enum oxc_format { OXC_FMT_UNSET = -1, OXC_FMT_TABLE, OXC_FMT_JSON, OXC_FMT_FOLDED };
+/* Output formats.  Which writer makes each file format, and which query it
+ * needs, is one table in report.c (oxc_report_write). */
+enum oxc_format {
+	OXC_FMT_UNSET = -1,
+	OXC_FMT_TABLE,
+	OXC_FMT_JSON,
+	OXC_FMT_FOLDED,
+	OXC_FMT_PPROF,          /* gzipped profile.proto (go tool pprof) */
+	OXC_FMT_HTML,           /* a self-contained flame graph page */
+};
 
 struct oxc_opts {
 	/* global */
 	const char *socket;     /* --socket, or NULL: OXPROF_SOCKET, the path rule */
 	int json;               /* --json */
 	int help;               /* -h/--help */
+	int version;            /* -V/--version */
 	/* selectors */
 	uint32_t npids;
 	int32_t pids[OXP_MAX_PIDS];
@@ -72,5 +82,6 @@ int oxc_args_parse(int argc, char **argv, unsigned optset, struct oxc_opts *o,
 const char *oxc_by_name(int by);
 const char *oxc_sort_name(int sort);
 const char *oxc_mode_name(int mode);
+const char *oxc_format_name(int format);
 
 #endif

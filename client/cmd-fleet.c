@@ -22,9 +22,9 @@ const struct oxc_cmd oxc_cmd_start = {
 		 "  Discard the aggregated samples, apply the given rate, mode and stack\n"
 		 "  depth (the others keep their current value) and make the agents sample.\n"
 		 "  Without a selector this sets the fleet state that new agents adopt.\n"
-		 "  --hz N        samples per second per thread, 1..100000\n"
+		 "  --hz N        samples per second per thread, 1.." OXC_STR(OXP_MAX_HZ) "\n"
 		 "  --mode M      cpu (on-CPU time) or wall (every thread, running or blocked)\n"
-		 "  --depth N     frames per stack, 1..512\n"
+		 "  --depth N     frames per stack, 1.." OXC_STR(OXP_MAX_DEPTH) "\n"
 		 SELECT_HELP(" (basename or full path)"),
 	.opts = OXC_OPT_SELECT | OXC_OPT_RATE,
 	.max_args = 0,

@@ -28,7 +28,9 @@ static int help_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	const struct oxc_cmd *cmd = NULL;
 	if (o->argc == 1 && !(cmd = oxc_cmd_find(o->argv[0]))) {
-		fprintf(stderr, "oxprofctl help: unknown command '%s'\n", o->argv[0]);
+		char msg[256];
+		oxc_cmd_unknown(o->argv[0], msg, sizeof(msg));
+		fprintf(stderr, "oxprofctl help: %s\n", msg);
 		oxc_cmd_usage(NULL, stderr);
 		return 2;
 	}

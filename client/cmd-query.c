@@ -1,22 +1,67 @@
 /* cmd-query.c - `oxprofctl query`: the aggregated profile. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cmd.h"
 #include "ctl.h"
+#include "fail.h"
 #include "report.h"
 #include "term.h"
 
 /* The table defaults to the top 20 rows; machine formats get everything. */
 #define TABLE_LIMIT 20
 
+static int selects(const struct oxc_opts *o)
+{
+	return o->npids || o->exe || o->thread;
+}
+
+/* "--pid 1 --exe x --thread y", as the user typed the selector. */
+static void describe(const struct oxc_opts *o, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < o->npids && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s--pid %d", n ? " " : "", (int)o->pids[i]);
+	if (o->exe && n < len)
+		n += (size_t)snprintf(buf + n, len - n, "%s--exe %s", n ? " " : "", o->exe);
+	if (o->thread && n < len)
+		snprintf(buf + n, len - n, "%s--thread %s", n ? " " : "", o->thread);
+}
+
+/*
+ * The no-match rule, one for every selector: a selector that matches no
+ * sample is exit 1 with "no samples match ..." on stderr (and nothing on
+ * stdout but the --json error document), as grep does; that the daemon
+ * has no samples at all is said too, so the two are never confused.
+ */
+static int no_match(struct oxc_ctl *c, const struct oxc_opts *o)
+{
+	char sel[512];
+	describe(o, sel, sizeof(sel));
+	struct oxp_command cmd;
+	struct oxc_opts all;
+	oxc_opts_init(&all);
+	oxc_ctl_command_init(&cmd, OXP_CMD_QUERY, &all);
+	cmd.limit = 1;
+	struct oxc_report any;
+	oxc_report_init(&any, OXP_BY_FUNCTION, OXP_SORT_SELF);
+	int empty = oxc_report_fetch(c, &cmd, &any) == 0 && any.total == 0;
+	oxc_report_destroy(&any);
+	return oxc_fail(o->json, -OXP_ENOMATCH, "no samples match %s%s", sel,
+			empty ? " (the daemon has no samples yet)" : "");
+}
+
 static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 {
 	int format = o->format == OXC_FMT_UNSET ? (o->json ? OXC_FMT_JSON : OXC_FMT_TABLE) : o->format;
-	int by = o->by;
-	/* Folded output is stacks whatever the grouping says. */
-	if (format == OXC_FMT_FOLDED)
-		by = OXP_BY_STACK;
+	if (format != OXC_FMT_TABLE && !oxc_report_format_built(format))
+		return oxc_fail(o->json, -ENOSYS, "--format %s: not built yet", oxc_format_name(format));
+	/* Folded output (and the other stack formats) are stacks whatever the
+	 * grouping says; JSON and the table follow --by. */
+	int by = format == OXC_FMT_TABLE || format == OXC_FMT_JSON ? o->by :
+								     oxc_report_format_by(format);
 	long limit = o->limit >= 0 ? o->limit : (format == OXC_FMT_TABLE ? TABLE_LIMIT : 0);
 	struct oxc_ctl c;
 	int r = oxc_ctl_connect(&c, o);
@@ -30,19 +75,22 @@ static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 	struct oxc_report rep;
 	oxc_report_init(&rep, by, o->sort);
 	r = oxc_report_fetch(&c, &cmd, &rep);
-	oxc_ctl_close(&c);
-	if (r < 0) {
-		oxc_report_destroy(&rep);
-		return oxc_ctl_fail(&c, o->json, r);
+	if (selects(o) && (r == -OXP_ENOMATCH || (r == 0 && rep.total == 0))) {
+		r = no_match(&c, o);
+		goto out;
 	}
-	if (format == OXC_FMT_JSON)
-		oxc_report_json(&rep, stdout);
-	else if (format == OXC_FMT_FOLDED)
-		oxc_report_folded(&rep, stdout);
-	else
+	if (r < 0) {
+		r = oxc_ctl_fail(&c, o->json, r);
+		goto out;
+	}
+	if (format == OXC_FMT_TABLE)
 		oxc_report_table(&rep, stdout, oxc_out_width(stdout, o->wide), oxc_out_color(stdout));
+	else if ((r = oxc_report_write(&rep, format, stdout)) < 0)
+		r = oxc_fail(o->json, r, "--format %s: %s", oxc_format_name(format), strerror(-r));
+out:
+	oxc_ctl_close(&c);
 	oxc_report_destroy(&rep);
-	return 0;
+	return r;
 }
 
 const struct oxc_cmd oxc_cmd_query = {
@@ -62,6 +110,9 @@ const struct oxc_cmd oxc_cmd_query = {
 		 "  --pid PID     only samples of this process (repeatable)\n"
 		 "  --exe NAME    only samples of processes of this executable\n"
 		 "  --thread T    only samples of this thread (tid or name)\n"
+		 "  A selector (--pid, --exe, --thread) that matches no sample is exit\n"
+		 "  status 1 with \"no samples match\" on stderr, as grep does.  Without\n"
+		 "  one, an empty daemon shows \"no samples yet\" and exits 0.\n"
 		 "  The table is truncated to the terminal's width when writing to a\n"
 		 "  terminal; written to a pipe or file it is never truncated.\n",
 	.opts = OXC_OPT_SELECT | OXC_OPT_THREAD | OXC_OPT_QUERY,

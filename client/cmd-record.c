@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "json.h"
 #include "record.h"
 #include "report.h"
+#include "sink.h"
 #include "term.h"
 
 #define RECORD_HZ 1000         /* default rate: enough samples in a short run */
@@ -34,6 +36,9 @@ struct rec {
 	pid_t pid;
 	int status;
 	int file_format;
+	struct oxc_sink out;    /* -o FILE, opened before the program starts */
+	char cannot[PATH_MAX + 128]; /* why the agent cannot load, seen before exec */
+	uint64_t ran_ms;        /* from the start to the end of the program */
 	/* What status says about our program's agent(s). */
 	int seen, pending;      /* rows found; rows not yet exited */
 	struct oxp_agent_row row; /* the program's own row (strings not kept) */
@@ -134,36 +139,30 @@ static int run_query(struct rec *x, struct oxc_ctl *c, int by, long limit, struc
 	return oxc_report_fetch(c, &cmd, rep);
 }
 
-/* -o FILE: the whole profile, folded stacks or JSON. */
+/* -o FILE: the whole profile in the file's format, all or nothing.  The
+ * sink was opened before the program started.  0, or 1 on failure. */
 static int write_file(struct rec *x, struct oxc_ctl *c)
 {
 	struct oxc_report rep;
-	int folded = x->file_format == OXC_FMT_FOLDED;
-	int r = run_query(x, c, folded ? OXP_BY_STACK : OXP_BY_FUNCTION, 0, &rep);
+	int r = run_query(x, c, oxc_report_format_by(x->file_format), 0, &rep);
 	if (r < 0) {
 		oxc_report_destroy(&rep);
-		return r;
+		oxc_sink_discard(&x->out);
+		return oxc_ctl_fail(c, x->o->json, r);
 	}
-	FILE *f = fopen(x->o->output, "w");
-	if (!f) {
-		r = -errno;
-		snprintf(c->err, sizeof(c->err), "cannot write %s: %s", x->o->output, strerror(-r));
-	} else {
-		if (folded)
-			oxc_report_folded(&rep, f);
-		else
-			oxc_report_json(&rep, f);
-		if (fclose(f) != 0) {
-			r = -errno;
-			snprintf(c->err, sizeof(c->err), "cannot write %s: %s", x->o->output,
-				 strerror(-r));
-		} else {
-			fprintf(stderr, "oxprofctl: wrote %u %s to %s\n", (unsigned)rep.nrows,
-				folded ? "stacks" : "functions", x->o->output);
-		}
+	r = oxc_report_write(&rep, x->file_format, x->out.f);
+	if (r < 0)
+		oxc_sink_discard(&x->out);
+	else
+		r = oxc_sink_close(&x->out);
+	if (r < 0) {
+		oxc_report_destroy(&rep);
+		return oxc_fail(x->o->json, r, "cannot write %s: %s", x->out.name, strerror(-r));
 	}
+	fprintf(stderr, "oxprofctl: wrote %u %s to %s\n", (unsigned)rep.nrows,
+		x->file_format == OXC_FMT_JSON ? "functions" : "stacks", x->out.name);
 	oxc_report_destroy(&rep);
-	return r;
+	return 0;
 }
 
 static void status_line(const struct rec *x)
@@ -188,6 +187,34 @@ static void status_line(const struct rec *x)
 			x->pending ? " (it had not finished reporting; the profile may be short)" : "");
 }
 
+/*
+ * No profile: say what is known, most certain first (what we saw before
+ * the start, what the agent said, that it said nothing), and return
+ * OXC_EXIT_NOPROFILE.
+ */
+static int no_profile(const struct rec *x)
+{
+	const struct oxc_opts *o = x->o;
+	const char *prog = o->argv[0];
+	unsigned long long ms = (unsigned long long)x->ran_ms;
+	if (x->cannot[0])
+		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples: %s", prog, ms,
+			 x->cannot);
+	else if (x->seen && x->row.state == OXP_AGENT_DISABLED)
+		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples: the agent in "
+			 "pid %d did not start sampling: %s", prog, ms, (int)x->row.pid, x->source);
+	else if (x->seen)
+		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples at %u Hz (%s): "
+			 "the run was too short to be sampled; try a higher --hz, or --mode wall "
+			 "for a program that mostly waits", prog, ms, (unsigned)x->row.hz_requested,
+			 x->source);
+	else
+		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples: the agent never "
+			 "reported from pid %d (does %s clear LD_PRELOAD, or not trust the daemon at "
+			 "%s?)", prog, ms, (int)x->pid, prog, x->sock);
+	return OXC_EXIT_NOPROFILE;
+}
+
 static void print_json(const struct rec *x, const struct oxc_report *rep)
 {
 	struct oxc_json j;
@@ -199,9 +226,11 @@ static void print_json(const struct rec *x, const struct oxc_report *rep)
 	oxc_json_end(&j, ']');
 	oxc_json_i64(&j, "pid", x->pid);
 	oxc_json_i64(&j, "exit_status", x->status);
+	oxc_json_u64(&j, "ran_ms", x->ran_ms);
 	oxc_json_cstr(&j, "daemon", x->private_daemon ? "private" : "shared");
 	oxc_json_cstr(&j, "socket", x->sock);
 	oxc_json_cstr(&j, "output", x->o->output);
+	oxc_json_cstr(&j, "output_format", x->o->output ? oxc_format_name(x->file_format) : NULL);
 	oxc_json_obj(&j, "agent");
 	oxc_json_bool(&j, "connected", x->seen > 0);
 	oxc_json_bool(&j, "complete", x->seen > 0 && !x->pending);
@@ -215,57 +244,105 @@ static void print_json(const struct rec *x, const struct oxc_report *rep)
 	oxc_json_finish(&j);
 }
 
-/* After the program ended: wait for its agent, then report.  0 or 1. */
+/*
+ * After the program ended: wait for its agent, then report.  0 when the
+ * profile was shown (and written), 1 when writing it failed,
+ * OXC_EXIT_NOPROFILE when there is none.
+ */
 static int report(struct rec *x)
 {
 	const struct oxc_opts *o = x->o;
 	struct oxc_ctl c;
 	struct oxc_report rep;
 	int r = oxc_ctl_open(&c, x->sock, OXC_HANDSHAKE_MS);
-	if (r < 0)
-		return oxc_ctl_fail(&c, o->json, r);
-	if ((r = wait_agents(x, &c)) < 0)
-		goto fail;
-	status_line(x);
-	if (!x->seen) {
-		oxc_ctl_close(&c);
-		return oxc_fail(o->json, -ENOENT, "no profile: the agent never reported from pid %d "
-				"(is %s statically linked or set-uid, does it clear LD_PRELOAD, or "
-				"does it not trust the daemon at %s?)", (int)x->pid, o->argv[0], x->sock);
-	}
-	r = run_query(x, &c, OXP_BY_FUNCTION, o->limit >= 0 ? o->limit : TABLE_LIMIT, &rep);
 	if (r < 0) {
-		oxc_report_destroy(&rep);
-		goto fail;
+		oxc_ctl_fail(&c, o->json, r);
+		return OXC_EXIT_NOPROFILE;
+	}
+	oxc_report_init(&rep, OXP_BY_FUNCTION, OXP_SORT_SELF);
+	if ((r = wait_agents(x, &c)) < 0 ||
+	    (r = run_query(x, &c, OXP_BY_FUNCTION, o->limit >= 0 ? o->limit : TABLE_LIMIT, &rep)) < 0) {
+		oxc_ctl_fail(&c, o->json, r);
+		r = OXC_EXIT_NOPROFILE;
+		goto out;
+	}
+	status_line(x);
+	if (!x->seen || !rep.total) {
+		r = no_profile(x);
+		goto out;
 	}
 	oxc_report_table(&rep, stderr, oxc_out_width(stderr, 0), oxc_out_color(stderr));
+	/* The file first: a document on stdout must not claim an output that
+	 * was then lost. */
+	if (o->output && (r = write_file(x, &c)) != 0)
+		goto out;
 	if (o->json)
 		print_json(x, &rep);
+	r = 0;
+out:
 	oxc_report_destroy(&rep);
-	if (o->output && (r = write_file(x, &c)) < 0)
-		goto fail;
 	oxc_ctl_close(&c);
-	return 0;
-fail:
-	oxc_ctl_close(&c);
-	return oxc_ctl_fail(&c, o->json, r);
+	return r;
 }
 
-/* Options that make sense only together, and the file format. 0 or 2. */
+/* ".pb.gz" and the like at the end of name, in any case. */
+static int ends_with(const char *name, const char *ext)
+{
+	size_t n = strlen(name), e = strlen(ext);
+	return n > e && !strcasecmp(name + n - e, ext);
+}
+
+/* The format a file name asks for; OXC_FMT_UNSET when it names none
+ * (".txt", no extension: folded unless --format says otherwise);
+ * OXC_FMT_TABLE for ".svg", which we do not write. */
+static int format_of_name(const char *name)
+{
+	if (ends_with(name, ".pb.gz") || ends_with(name, ".pprof"))
+		return OXC_FMT_PPROF;
+	if (ends_with(name, ".html") || ends_with(name, ".htm"))
+		return OXC_FMT_HTML;
+	if (ends_with(name, ".json"))
+		return OXC_FMT_JSON;
+	if (ends_with(name, ".folded"))
+		return OXC_FMT_FOLDED;
+	if (ends_with(name, ".svg"))
+		return OXC_FMT_TABLE;
+	return OXC_FMT_UNSET;
+}
+
+/* Options that make sense only together, and the file format; all checked
+ * before anything starts.  0 or the exit code. */
 static int check_opts(struct rec *x)
 {
 	const struct oxc_opts *o = x->o;
-	x->file_format = o->format;
 	if (o->format == OXC_FMT_TABLE) {
-		fprintf(stderr, "oxprofctl record: --format: use folded or json for the file\n");
-		return 2;
+		fprintf(stderr, "oxprofctl record: --format table: the table always goes to stderr; "
+			"use folded, json, pprof or html for -o FILE\n");
+		return OXC_EXIT_USAGE;
 	}
-	if (o->format == OXC_FMT_UNSET) {
-		/* Follow the file's name, else the flame graph tools' format. */
-		size_t n = o->output ? strlen(o->output) : 0;
-		x->file_format = n > 5 && !strcmp(o->output + n - 5, ".json") ? OXC_FMT_JSON :
-										OXC_FMT_FOLDED;
+	if (o->format != OXC_FMT_UNSET && !o->output) {
+		fprintf(stderr, "oxprofctl record: --format %s needs -o FILE (--json writes a "
+			"document with the profile on stdout)\n", oxc_format_name(o->format));
+		return OXC_EXIT_USAGE;
 	}
+	if (!o->output)
+		return 0;
+	int named = format_of_name(o->output);
+	if (named == OXC_FMT_TABLE) {
+		fprintf(stderr, "oxprofctl record: -o %s: oxprofctl does not write SVG; name the "
+			"file .html for a flame graph, or .folded for flamegraph.pl\n", o->output);
+		return OXC_EXIT_USAGE;
+	}
+	x->file_format = o->format != OXC_FMT_UNSET ? o->format :
+			 named != OXC_FMT_UNSET	    ? named : OXC_FMT_FOLDED;
+	if (named != OXC_FMT_UNSET && named != x->file_format) {
+		fprintf(stderr, "oxprofctl record: --format %s, but -o %s names a %s file\n",
+			oxc_format_name(x->file_format), o->output, oxc_format_name(named));
+		return OXC_EXIT_USAGE;
+	}
+	if (!oxc_report_format_built(x->file_format))
+		return oxc_fail(o->json, -ENOSYS, "-o %s: %s output is not built yet", o->output,
+				oxc_format_name(x->file_format));
 	return 0;
 }
 
@@ -277,16 +354,19 @@ static int run(struct rec *x)
 			       x->o->json };
 	if (oxc_record_signal_seen())
 		return 128 + oxc_record_signal_seen();
+	oxc_record_unpreloadable(x->o->argv[0], x->cannot, sizeof(x->cannot));
+	uint64_t t0 = ox_mono_ms();
 	int r = oxc_record_spawn(&s, &x->pid, err, sizeof(err));
 	if (r < 0) {
 		oxc_fail(x->o->json, r, "%s", err);
 		return r == -ENOENT ? 127 : 126;
 	}
 	x->status = oxc_record_wait(x->pid);
+	x->ran_ms = ox_mono_ms() - t0;
 	oxc_record_signal_clear();
-	/* The program's status is what we exit with, whatever the report. */
-	report(x);
-	return x->status;
+	/* The program's status is what we exit with when there is a profile. */
+	r = report(x);
+	return r ? r : x->status;
 }
 
 static int record_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
@@ -300,12 +380,20 @@ static int record_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 		return r;
 	if (oxc_record_find_agent(x.agent_lib, sizeof(x.agent_lib), err, sizeof(err)) < 0)
 		return oxc_fail(o->json, -ENOENT, "%s", err);
+	/* The output file is created now: a path that cannot be written must
+	 * not cost a whole run of the program. */
+	if (o->output && (r = oxc_sink_open(&x.out, o->output)) < 0) {
+		oxc_fail(o->json, r, "cannot write %s: %s", o->output, strerror(-r));
+		return OXC_EXIT_USAGE;
+	}
 	/* Handlers first: a Ctrl-C while the private daemon starts must still
 	 * lead to its removal. */
 	oxc_record_signals();
 	r = choose_daemon(&x);
 	if (r == 0)
 		r = run(&x);
+	/* Unless the profile was written, the file stays as it was. */
+	oxc_sink_discard(&x.out);
 	oxc_record_daemon_stop(&x.d);
 	oxc_record_signals_restore();
 	return r;
@@ -315,21 +403,24 @@ const struct oxc_cmd oxc_cmd_record = {
 	.name = "record",
 	.summary = "profile one program from start to exit",
 	.usage = "record [--hz N] [--mode cpu|wall] [--depth N] [-o FILE]\n"
-		 "       [--format folded|json] [--limit N] [--] CMD [ARGS...]\n"
+		 "       [--format folded|json|pprof|html] [--limit N] [--] CMD [ARGS...]\n"
 		 "  Run CMD with the agent (liboxprof.so) preloaded and sampling from its\n"
 		 "  first instruction, its forked children included.  Uses the oxprofd at\n"
 		 "  the socket if one answers, else starts a private one for the run and\n"
 		 "  removes it afterwards.  When CMD exits, prints the top functions to\n"
-		 "  stderr and exits with CMD's status (128+N if killed by signal N).\n"
+		 "  stderr and exits with CMD's status (128+N if killed by signal N); when\n"
+		 "  no profile could be made, says why and exits with 3.\n"
 		 "  SIGINT, SIGTERM and SIGHUP sent to oxprofctl are passed on to CMD.\n"
 		 "  With --json, CMD's standard output goes to stderr, so that stdout\n"
 		 "  holds only the JSON document.\n"
-		 "  --hz N        samples per second per thread (default 1000)\n"
+		 "  --hz N        samples per second per thread, 1.." OXC_STR(OXP_MAX_HZ) " (default 1000)\n"
 		 "  --mode M      cpu (default) or wall\n"
-		 "  --depth N     frames per stack, 1..512\n"
-		 "  -o FILE       write the whole profile to FILE\n"
-		 "  --format F    FILE's format: folded (default; json when FILE ends\n"
-		 "                in .json) or json\n"
+		 "  --depth N     frames per stack, 1.." OXC_STR(OXP_MAX_DEPTH) "\n"
+		 "  -o FILE       write the whole profile to FILE; it is created before CMD\n"
+		 "                starts and replaced only by a complete profile\n"
+		 "  --format F    FILE's format, by default from its name: .json json,\n"
+		 "                .pb.gz or .pprof pprof, .html html (a flame graph),\n"
+		 "                anything else folded (flamegraph.pl); .svg is refused\n"
 		 "  --limit N     rows in the table (default 20; 0 = all)\n"
 		 "  Environment: OXPROF_AGENT (the agent library), OXPROFD (the\n"
 		 "  oxprofd to start), TMPDIR (where the private daemon's dir goes).\n",

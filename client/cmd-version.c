@@ -6,6 +6,12 @@
 #include "ctl.h"
 #include "json.h"
 
+int oxc_version_print(void)
+{
+	printf("oxprofctl %s (protocol %d)\n", OXPROF_VERSION, OXP_PROTOCOL_VERSION);
+	return 0;
+}
+
 /* The daemon's version is shown when one answers; not finding one is not
  * an error here, because `version` is what people run to debug that. */
 static int version_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
@@ -29,7 +35,7 @@ static int version_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 		oxc_json_end(&j, '}');
 		oxc_json_finish(&j);
 	} else {
-		printf("oxprofctl %s (protocol %d)\n", OXPROF_VERSION, OXP_PROTOCOL_VERSION);
+		oxc_version_print();
 		if (have)
 			printf("daemon: %s at %s\n", c.software, path);
 		else

@@ -4,13 +4,15 @@
  *   oxprofctl [--socket PATH] [--json] COMMAND [OPTIONS] [ARGS]
  *
  * Exit codes: 0 success, 1 failure, 2 usage error; `record` exits with its
- * program's status.
+ * program's status, or 3 when no profile could be made (cmd.h).  Standard
+ * output is checked once, at the end, for every command (sink.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "sink.h"
 #include "ox/xalloc.h"
 
 const struct oxc_cmd *const oxc_commands[] = {
@@ -27,13 +29,71 @@ const struct oxc_cmd *oxc_cmd_find(const char *name)
 	return NULL;
 }
 
+/*
+ * Optimal string alignment distance: edits, with a swap of two neighbours
+ * counting as one (the commonest typo: "stauts").  Names are short; longer
+ * input is simply far from everything.
+ */
+static int distance(const char *a, const char *b)
+{
+	enum { MAXN = 32 };
+	size_t n = strlen(a), m = strlen(b);
+	if (n >= MAXN || m >= MAXN)
+		return MAXN;
+	int d[MAXN + 1][MAXN + 1];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			int cost = a[i - 1] != b[j - 1];
+			int v = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+const struct oxc_cmd *oxc_cmd_suggest(const char *name)
+{
+	const struct oxc_cmd *best = NULL;
+	int bestd = 3; /* more than two edits is another word, not a typo */
+	for (int i = 0; oxc_commands[i]; i++) {
+		const char *c = oxc_commands[i]->name;
+		int d = distance(name, c);
+		/* One edit in a short name already changes half of it. */
+		if (d < bestd && d <= (strlen(c) <= 4 ? 1 : 2)) {
+			best = oxc_commands[i];
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+void oxc_cmd_unknown(const char *name, char *buf, size_t len)
+{
+	const struct oxc_cmd *s = oxc_cmd_suggest(name);
+	if (s)
+		snprintf(buf, len, "unknown command '%s'; did you mean '%s'?", name, s->name);
+	else
+		snprintf(buf, len, "unknown command '%s'", name);
+}
+
 static const char global_help[] =
 	"Global options (before or after the command):\n"
 	"  --socket PATH  the daemon's socket (default: $OXPROF_SOCKET, else\n"
 	"                 /run/oxprof/oxprof.sock, $XDG_RUNTIME_DIR/oxprof/oxprof.sock\n"
 	"                 or /tmp/oxprof-$UID/oxprof.sock)\n"
 	"  --json         write one JSON document on stdout (see client/JSON.md)\n"
-	"  -h, --help     show help\n";
+	"  -h, --help     show help\n"
+	"  -V, --version  show oxprofctl's version and exit\n";
 
 void oxc_cmd_usage(const struct oxc_cmd *cmd, FILE *f)
 {
@@ -48,7 +108,8 @@ void oxc_cmd_usage(const struct oxc_cmd *cmd, FILE *f)
 		fprintf(f, "  %-9s %s\n", oxc_commands[i]->name, oxc_commands[i]->summary);
 	fprintf(f, "\n%s\n"
 		   "`oxprofctl help COMMAND` shows a command's options.\n"
-		   "Exit status: 0 ok, 1 failure, 2 usage error; record: the program's.\n",
+		   "Exit status: 0 ok, 1 failure (a write error included), 2 usage error;\n"
+		   "record: the program's, or 3 when no profile could be made.\n",
 		global_help);
 }
 
@@ -67,6 +128,8 @@ static int run(const struct oxc_cmd *cmd, int argc, char **argv, struct oxc_opts
 	char err[256];
 	if (oxc_args_parse(argc, argv, cmd->opts, o, err, sizeof(err)) < 0)
 		return usage_error(cmd, err);
+	if (o->version)
+		return oxc_version_print();
 	if (o->help) {
 		oxc_cmd_usage(cmd, stdout);
 		return 0;
@@ -87,23 +150,31 @@ static void on_oom(size_t n)
 	exit(1);
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-	ox_xalloc_on_oom(on_oom);
 	static struct oxc_opts o; /* static: it holds OXP_MAX_PIDS pids */
 	char err[256];
 	oxc_opts_init(&o);
 	int i = oxc_args_global(argc, argv, &o, err, sizeof(err));
 	if (i < 0)
 		return usage_error(NULL, err);
+	if (o.version)
+		return oxc_version_print();
 	if (i >= argc) {
 		oxc_cmd_usage(NULL, o.help ? stdout : stderr);
 		return o.help ? 0 : 2;
 	}
 	const struct oxc_cmd *cmd = oxc_cmd_find(argv[i]);
 	if (!cmd) {
-		snprintf(err, sizeof(err), "unknown command '%s'", argv[i]);
+		oxc_cmd_unknown(argv[i], err, sizeof(err));
 		return usage_error(NULL, err);
 	}
 	return run(cmd, argc - i, argv + i, &o);
+}
+
+int main(int argc, char **argv)
+{
+	ox_xalloc_on_oom(on_oom);
+	oxc_sink_stdout();
+	return oxc_sink_finish_stdout(dispatch(argc, argv));
 }

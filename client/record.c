@@ -1,5 +1,6 @@
 /* record.c - private daemon, agent lookup, spawning, signals; see record.h. */
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -423,4 +424,66 @@ int oxc_record_wait(pid_t pid)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
+}
+
+/* ---- before the start: can the agent load at all? ---- */
+
+/* Does the ELF file at fd ask for a program interpreter (the dynamic
+ * loader)?  1 yes, 0 no (static), -1 not an ELF executable we can read. */
+static int elf_has_interp(int fd)
+{
+	unsigned char id[EI_NIDENT];
+	if (pread(fd, id, sizeof(id), 0) != (ssize_t)sizeof(id) || memcmp(id, ELFMAG, SELFMAG))
+		return -1;
+	int is64 = id[EI_CLASS] == ELFCLASS64;
+	uint64_t phoff;
+	unsigned phnum, phent, type;
+	if (is64) {
+		Elf64_Ehdr e;
+		if (pread(fd, &e, sizeof(e), 0) != (ssize_t)sizeof(e))
+			return -1;
+		phoff = e.e_phoff, phnum = e.e_phnum, phent = e.e_phentsize, type = e.e_type;
+	} else {
+		Elf32_Ehdr e;
+		if (pread(fd, &e, sizeof(e), 0) != (ssize_t)sizeof(e))
+			return -1;
+		phoff = e.e_phoff, phnum = e.e_phnum, phent = e.e_phentsize, type = e.e_type;
+	}
+	if ((type != ET_EXEC && type != ET_DYN) || !phnum || phnum >= PN_XNUM ||
+	    phent < (is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
+		return -1;
+	for (unsigned i = 0; i < phnum; i++) {
+		uint32_t pt;
+		/* p_type is the first field of both layouts, in the file's byte
+		 * order, which is ours: we are about to run it here. */
+		if (pread(fd, &pt, sizeof(pt), (off_t)(phoff + (uint64_t)i * phent)) != sizeof(pt))
+			return -1;
+		if (pt == PT_INTERP)
+			return 1;
+	}
+	return 0;
+}
+
+int oxc_record_unpreloadable(const char *prog, char *why, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if (strchr(prog, '/'))
+		snprintf(path, sizeof(path), "%s", prog);
+	else if (in_path(prog, path, sizeof(path)) < 0)
+		return 0; /* exec will say it is not there */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int interp = elf_has_interp(fd);
+	int r = fstat(fd, &st);
+	close(fd);
+	if (interp == 0)
+		return fail(why, len, 1, "%s is statically linked, so the agent (LD_PRELOAD) cannot "
+			    "load into it", path);
+	if (r == 0 && (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+		       ((st.st_mode & S_ISGID) && st.st_gid != getegid())))
+		return fail(why, len, 1, "%s is set-user-ID or set-group-ID, and the loader ignores "
+			    "LD_PRELOAD for it", path);
+	return 0;
 }

@@ -75,6 +75,15 @@ void oxc_record_signal_clear(void);
  * (exec failed: err names the program and why; nothing is left running).
  */
 int oxc_record_spawn(const struct oxc_spawn *s, pid_t *pid, char *err, size_t errlen);
+/*
+ * Whether the loader will preload the agent into prog (resolved through
+ * PATH as execvp does): not into a statically linked executable (no
+ * PT_INTERP), nor a set-user-ID or set-group-ID one that changes our
+ * identity.  1 with the reason in why when it will not; 0 when nothing
+ * stands in the way or it cannot be told (a script, an unreadable file).
+ */
+int oxc_record_unpreloadable(const char *prog, char *why, size_t len);
+
 /* Wait for the program; returns its exit status, or 128+signal. */
 int oxc_record_wait(pid_t pid);
 

@@ -247,5 +247,55 @@ void oxc_report_folded(const struct oxc_report *r, FILE *f)
 			fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
 		fprintf(f, " %llu\n", (unsigned long long)w->self);
 	}
-	fflush(f);
+}
+
+/* ---- file formats ---- */
+
+static int write_json(const struct oxc_report *r, FILE *f)
+{
+	oxc_report_json(r, f);
+	return 0;
+}
+
+static int write_folded(const struct oxc_report *r, FILE *f)
+{
+	oxc_report_folded(r, f);
+	return 0;
+}
+
+/* The one place a file format meets its writer.  write NULL: the format
+ * is named (options, -o extensions) but its writer is not built yet. */
+static const struct {
+	int by;
+	int (*write)(const struct oxc_report *r, FILE *f);
+} file_formats[] = {
+	[OXC_FMT_JSON] = { OXP_BY_FUNCTION, write_json },
+	[OXC_FMT_FOLDED] = { OXP_BY_STACK, write_folded },
+	[OXC_FMT_PPROF] = { OXP_BY_STACK, NULL },
+	[OXC_FMT_HTML] = { OXP_BY_STACK, NULL },
+};
+#define NFILE_FORMATS ((int)(sizeof(file_formats) / sizeof(file_formats[0])))
+
+static int is_file_format(int format)
+{
+	return format > OXC_FMT_TABLE && format < NFILE_FORMATS;
+}
+
+int oxc_report_format_by(int format)
+{
+	return is_file_format(format) ? file_formats[format].by : OXP_BY_FUNCTION;
+}
+
+int oxc_report_format_built(int format)
+{
+	return is_file_format(format) && file_formats[format].write != NULL;
+}
+
+int oxc_report_write(const struct oxc_report *r, int format, FILE *f)
+{
+	if (!is_file_format(format))
+		return -EINVAL;
+	if (!file_formats[format].write)
+		return -ENOSYS;
+	return file_formats[format].write(r, f);
 }

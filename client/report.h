@@ -55,6 +55,19 @@ void oxc_report_json_write(struct oxc_json *j, const char *key, const struct oxc
 /* "root;...;leaf count" lines; rows of other groupings as "name count". */
 void oxc_report_folded(const struct oxc_report *r, FILE *f);
 
+/*
+ * The file formats (enum oxc_format but the table): which grouping
+ * (enum oxp_by) each needs from the daemon, whether its writer is built,
+ * and writing r in it to f.  One table in report.c holds all three, so a
+ * new writer is one line there.  oxc_report_write returns 0, -ENOSYS for
+ * a format without a writer yet, -EINVAL for one that is not a file
+ * format, or the writer's own -errno.  Write errors on f are not seen
+ * here: f is a sink (sink.h), checked when it is closed.
+ */
+int oxc_report_format_by(int format);
+int oxc_report_format_built(int format);
+int oxc_report_write(const struct oxc_report *r, int format, FILE *f);
+
 /* Module basename: "/usr/lib/libc.so.6" -> "libc.so.6". */
 const char *oxc_report_basename(const char *path);
 

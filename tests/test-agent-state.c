@@ -19,8 +19,9 @@ TEST(agent_state_reports_a_clamp)
 	struct oxa_agent a;
 	memset(&a, 0, sizeof(a));
 	ASSERT_EQ(oxa_sampler_init(NULL), 0);
-	struct oxp_fleet f = { .running = 1, .mode = OXP_MODE_CPU, .hz = OXP_MAX_HZ,
-			       .depth = OXP_MAX_DEPTH };
+	/* More than any decoder lets through: only the C API could ask it. */
+	struct oxp_fleet f = { .running = 1, .mode = OXP_MODE_CPU, .hz = OXP_MAX_HZ + 1,
+			       .depth = OXP_MAX_DEPTH + 1 };
 	oxa_state_adopt(&a, &f, 7, 1);
 	char src[128];
 	struct oxp_agent_stats st;
@@ -28,7 +29,7 @@ TEST(agent_state_reports_a_clamp)
 	ASSERT_EQ(st.state, OXP_AGENT_RUNNING);
 	ASSERT_EQ(st.ack_seq, 7);
 	/* What was asked stays visible, and the clamp beside the source. */
-	ASSERT_EQ(st.hz_requested, OXP_MAX_HZ);
+	ASSERT_EQ(st.hz_requested, OXP_MAX_HZ + 1);
 	ASSERT_MSG(strstr(src, ", capped at 20000 Hz") && strstr(src, ", depth capped at 256"),
 		   "source: %s", src);
 	f.hz = 1000;

@@ -18,16 +18,13 @@
 #include "oxp/protocol.h"
 
 /*
- * The agent's limits, below the protocol's: a daemon may ask for up to
- * OXP_MAX_HZ and OXP_MAX_DEPTH, and the agent samples at most at these.
- * What it was asked for beyond them is clamped and reported, never hidden
+ * The agent's limits are the protocol's (oxp/protocol.h): one set for the
+ * agent, the daemon and oxprofctl.  A decoder refuses more, so only the C
+ * API could ask for more; that is clamped and reported, never hidden
  * (drain/state.c: a log line, and the source string of its status).
  */
-#define OXA_MAX_HZ 20000u /* above this the signal alone would eat the CPU */
-#define OXA_MAX_DEPTH 256 /* frames kept per sample: the handler's record
-			     lives on the host's (maybe small) signal stack */
-_Static_assert(OXA_MAX_HZ <= OXP_MAX_HZ, "the agent's rate limit is the protocol's or lower");
-_Static_assert(OXA_MAX_DEPTH <= OXP_MAX_DEPTH, "the agent's depth is the protocol's or lower");
+#define OXA_MAX_HZ ((unsigned)OXP_MAX_HZ)
+#define OXA_MAX_DEPTH OXP_MAX_DEPTH
 /* What an agent samples at when nothing says otherwise. */
 #define OXA_DEFAULT_HZ 100u
 #define OXA_DEFAULT_DEPTH 128u

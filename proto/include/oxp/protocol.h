@@ -8,21 +8,28 @@
 #ifndef OXP_PROTOCOL_H
 #define OXP_PROTOCOL_H
 
-#define OXP_PROTOCOL_VERSION 2
+#define OXP_PROTOCOL_VERSION 3
 
 /* Framing: a 4-byte big-endian length, then that many bytes of one msgpack
  * value.  A zero length, or one above the reader's cap, is an error. */
 #define OXP_FRAME_HDR 4
 #define OXP_FRAME_MAX (1u << 20) /* default cap on the msgpack part */
 
-/* Limits every decoder enforces before it allocates or reads a field. */
+/*
+ * Limits every decoder enforces before it allocates or reads a field.
+ * OXP_MAX_HZ and OXP_MAX_DEPTH are also THE sampling limits, the one set
+ * the agent samples at, the daemon accepts (config, START) and oxprofctl
+ * checks before anything starts: above 20 kHz the signal alone would eat
+ * the CPU, and a stack record lives on the host's (maybe small) signal
+ * stack.  README and PROTOCOL.md give the same numbers.
+ */
 #define OXP_MAX_STR 65536       /* bytes in any string (folded stacks are long) */
 #define OXP_MAX_NAME 1024       /* agents truncate symbol names to this */
-#define OXP_MAX_HZ 100000       /* highest rate a fleet may ask for */
+#define OXP_MAX_HZ 20000        /* highest sampling rate, per thread */
 #define OXP_MAX_ARRAY 65536     /* elements in any array */
 #define OXP_MAX_NEST 6          /* nesting of arrays */
 #define OXP_MAX_OBJECTS 262144  /* msgpack objects in one frame */
-#define OXP_MAX_DEPTH 512       /* frames in one stack */
+#define OXP_MAX_DEPTH 256       /* frames in one stack */
 #define OXP_MAX_PIDS 1024       /* pids in one selector */
 
 /*
