@@ -85,10 +85,14 @@ TEST(client_args_rejects)
 	ASSERT(PARSE(&o, OXC_OPT_QUERY, err, "query", "--by", "colour") < 0);
 	ASSERT(PARSE(&o, OXC_OPT_QUERY, err, "query", "--limit", "-1") < 0);
 	/* Valid edges. */
-	ASSERT_EQ(PARSE(&o, set, err, "start", "--hz", "100000", "--depth", "512", "--mode", "wall"), 0);
-	ASSERT_EQ(o.hz, 100000);
-	ASSERT_EQ(o.depth, 512);
+	ASSERT_EQ(PARSE(&o, set, err, "start", "--hz", "20000", "--depth", "256", "--mode", "wall"), 0);
+	ASSERT_EQ(o.hz, OXP_MAX_HZ);
+	ASSERT_EQ(o.depth, OXP_MAX_DEPTH);
 	ASSERT_EQ(o.mode, OXP_MODE_WALL);
+	/* One past the one set of limits (oxp/protocol.h). */
+	ASSERT(PARSE(&o, set, err, "start", "--hz", "20001") < 0);
+	ASSERT(strstr(err, "from 1 to 20000"));
+	ASSERT(PARSE(&o, set, err, "start", "--depth", "257") < 0);
 }
 
 TEST(client_args_record_stops_at_command)
