@@ -16,3 +16,6 @@ if(TARGET oxprofd AND TARGET oxprof-agent AND TARGET hotspots)
       ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
   endforeach()
 endif()
+
+# The sinks behind every write, and the table of file formats.
+oxprof_test(test-client-sink SOURCES test-client-sink.c LIBS oxc)
