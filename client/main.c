@@ -160,9 +160,11 @@ static int dispatch(int argc, char **argv)
 		return usage_error(NULL, err);
 	if (o.version)
 		return oxc_version_print();
+	if (i >= argc && o.help) /* `oxprofctl --help` is `oxprofctl help` */
+		return oxc_cmd_help.exec(&oxc_cmd_help, &o);
 	if (i >= argc) {
-		oxc_cmd_usage(NULL, o.help ? stdout : stderr);
-		return o.help ? 0 : 2;
+		oxc_cmd_usage(NULL, stderr);
+		return 2;
 	}
 	const struct oxc_cmd *cmd = oxc_cmd_find(argv[i]);
 	if (!cmd) {
