@@ -192,8 +192,16 @@ part_main() {
 	echo "== no profile: its own exit status, and what is known"
 	mkdir -p "$T/tmp"
 	export TMPDIR=$T/tmp
-	expect 3 "record of a program too short for a sample" -- \
-		"$ctl" --socket "$T/none.sock" record --hz 1 -- sh -c 'exit 7' &&
+	# At 1 Hz a run of a few ms of CPU has a small chance (the timer's first
+	# tick has a random phase) to be sampled once: then it has a profile and
+	# exits 7.  Five tries make a false failure practically impossible.
+	for _ in 1 2 3 4 5; do
+		"$ctl" --socket "$T/none.sock" record --hz 1 -- sh -c 'exit 7' >"$T/out" 2>"$T/err"
+		rc=$?
+		[ "$rc" = 7 ] || break
+	done
+	[ "$rc" = 3 ] || { fail "record of a program too short for a sample: exit $rc, wanted 3"; sed 's/^/    /' "$T/err" >&2; }
+	[ "$rc" = 3 ] &&
 		has "$T/err" "no profile" "no-profile message" && has "$T/err" "ran [0-9]* ms" "run time" &&
 		has "$T/err" "0 samples" "sample count" && hasnt "$T/err" "statically linked" "no wrong guess" &&
 		ok "record --hz 1 -- sh -c 'exit 7': exit 3, ran N ms, 0 samples"
