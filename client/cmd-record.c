@@ -26,6 +26,7 @@
 #define DAEMON_START_MS 5000   /* a private daemon must answer by then */
 #define AGENT_EXIT_MS 3000     /* bound on waiting for the agent's last batch */
 #define AGENT_ABSENT_MS 1000   /* give up sooner when it never connected */
+#define SHORT_RUN_MS 1000      /* a silent agent in a shorter run: maybe no time to connect */
 
 struct rec {
 	const struct oxc_opts *o;
@@ -204,14 +205,21 @@ static int no_profile(const struct rec *x)
 		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples: the agent in "
 			 "pid %d did not start sampling: %s", prog, ms, (int)x->row.pid, x->source);
 	else if (x->seen)
-		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples at %u Hz (%s): "
-			 "the run was too short to be sampled; try a higher --hz, or --mode wall "
-			 "for a program that mostly waits", prog, ms, (unsigned)x->row.hz_requested,
-			 x->source);
+		/* An agent that connected but never reported its state has no
+		 * rate or source to show. */
+		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples%s%.0u%s%s%s: the "
+			 "run was too short to be sampled; try a higher --hz, or --mode wall for a "
+			 "program that mostly waits", prog, ms, x->row.hz_requested ? " at " : "",
+			 (unsigned)x->row.hz_requested, x->row.hz_requested ? " Hz" : "",
+			 x->source[0] ? ", " : "", x->source);
+	else if (ms < SHORT_RUN_MS)
+		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples: no agent reported "
+			 "from pid %d; a run this short can end before its agent connects",
+			 prog, ms, (int)x->pid);
 	else
-		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples: the agent never "
-			 "reported from pid %d (does %s clear LD_PRELOAD, or not trust the daemon at "
-			 "%s?)", prog, ms, (int)x->pid, prog, x->sock);
+		oxc_fail(o->json, -ENOENT, "no profile: %s ran %llu ms, 0 samples: no agent reported "
+			 "from pid %d (does %s clear LD_PRELOAD, or not trust the daemon at %s?)",
+			 prog, ms, (int)x->pid, prog, x->sock);
 	return OXC_EXIT_NOPROFILE;
 }
 
