@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# symbols-e2e.sh OXPROFCTL OXPROFD AGENT STATICS STATICS_STRIPPED PLTCALL PLTCALL_IBT VDSOCALL [EXTRA]
+#
+# Frames named in real programs, through `oxprofctl record` with a private
+# oxprofd and the agent (issue 13):
+#  - a stripped program's static functions each get their own MODULE+0xSTART
+#    row, START being the function's address in `nm` of the unstripped build,
+#    with the share the named row has in the unstripped build;
+#  - samples in PLT stubs (.plt, .plt.got, and .plt.sec with IBT) are
+#    NAME@plt, never _init or [unknown];
+#  - samples in the vDSO carry the vDSO's own function name.
+# Shares are compared within 6 percentage points on ~2 500 samples (over 3
+# sigma of the binomial error of the difference of two runs).
+set -uo pipefail
+ctl=$1 oxprofd=$2 agent=$3 statics=$4 stripped=$5 plt=$6 pltibt=$7 vdso=$8
+T=$(mktemp -d /tmp/oxt-symbols.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+ok() { echo "ok   $*"; }
+export OXPROF_AGENT=$agent OXPROFD=$oxprofd TMPDIR=$T
+none=$T/none.sock
+
+# record NAME CMD...: profile CMD with a private daemon into $T/NAME.json
+# (every row); print its rows as "self name module" lines in $T/NAME.rows.
+record() {
+	local name=$1
+	shift
+	if ! "$ctl" --socket "$none" --json record --hz 1000 --limit 0 -- "$@" \
+		>"$T/$name.json" 2>"$T/$name.err"; then
+		fail "$name: record failed"
+		sed 's/^/    /' "$T/$name.err" | head -20 >&2
+		return 1
+	fi
+	jq -r '.profile.total as $t | .profile.rows[] |
+		"\(.self) \(100 * .self / $t) \(.name) \(.module)"' "$T/$name.json" >"$T/$name.rows"
+	echo "  $name: $(jq .profile.total "$T/$name.json") samples; top rows:"
+	sort -rn "$T/$name.rows" | head -6 | sed 's/^/    /'
+}
+# share NAME FUNC: percent of NAME's samples whose leaf is FUNC (0 if none).
+share() { awk -v f="$2" '$3 == f { s += $2 } END { printf "%.2f\n", s + 0 }' "$T/$1.rows"; }
+# worst_unknown NAME: the largest [unknown] row's share.
+worst_unknown() { awk '$3 == "[unknown]" && $2 > m { m = $2 } END { printf "%.2f\n", m + 0 }' "$T/$1.rows"; }
+near() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { exit !(a - b <= d && b - a <= d) }'; }
+above() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+
+echo "== a stripped program's static functions"
+record named "$statics" -n 120000
+record stripped "$stripped" -n 120000
+base=$(basename "$stripped")
+for f in hot_x hot_y hot_z; do
+	addr=$(nm "$statics" | awk -v f="$f" '$3 == f { print $1 }')
+	[ -n "$addr" ] || { fail "nm has no $f"; continue; }
+	row=$(printf '%s+0x%x' "$base" "$((16#$addr))")
+	a=$(share named "$f") b=$(share stripped "$row")
+	if above "$b" 5 && near "$a" "$b" 6; then
+		ok "$f: $row has $b % (named build: $a %)"
+	else
+		fail "$f: $row has $b % where the named build's $f has $a %"
+	fi
+done
+u=$(worst_unknown stripped)
+above "$u" 1 && fail "stripped: an [unknown] row holds $u %" || ok "stripped: largest [unknown] row $u %"
+grep -q " exported_before " "$T/stripped.rows" &&
+	above "$(share stripped exported_before)" 1 &&
+	fail "stripped: exported_before swallows $(share stripped exported_before) %" ||
+	ok "stripped: the .dynsym symbol swallows nothing"
+
+echo "== PLT stubs"
+for p in "$plt" "$pltibt"; do
+	n=$(basename "$p")
+	record "$n" "$p" -n 300000000 || continue
+	for f in plt_foo@plt plt_bar@plt; do
+		s=$(share "$n" "$f")
+		above "$s" 0.5 && ok "$n: $f has $s %" || fail "$n: $f has $s %"
+	done
+	grep -q " _init " "$T/$n.rows" && fail "$n: _init has $(share "$n" _init) %" || ok "$n: no _init"
+	u=$(worst_unknown "$n")
+	above "$u" 1 && fail "$n: an [unknown] row holds $u %" || ok "$n: largest [unknown] row $u %"
+done
+
+echo "== the vDSO"
+record vdso "$vdso" -n 60000000
+s=$(awk '$3 ~ /clock_gettime/ && $4 == "[vdso]" { s += $2 } END { printf "%.2f\n", s + 0 }' "$T/vdso.rows")
+above "$s" 10 && ok "vdso: clock_gettime in [vdso] has $s %" || fail "vdso: clock_gettime in [vdso] has $s %"
+grep -q "__vdso_clock_gettime " "$T/vdso.rows" && ok "vdso: named __vdso_clock_gettime, as perf does" ||
+	fail "vdso: no __vdso_clock_gettime row"
+u=$(worst_unknown vdso)
+above "$u" 1 && fail "vdso: an [unknown] row holds $u %" || ok "vdso: largest [unknown] row $u %"
+
+[ "$failures" = 0 ] && echo "all passed" || echo "$failures failure(s)"
+exit $((failures > 0))
