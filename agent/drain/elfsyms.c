@@ -34,7 +34,8 @@ int oxa_elfsyms_add(struct oxa_elfsyms *e, uint64_t addr, uint64_t size, int bin
 		return -ENOMEM;
 	char *p = e->names + e->names_len;
 	memcpy(p, name, len);
-	memcpy(p + len, suffix, slen);
+	if (slen)
+		memcpy(p + len, suffix, slen);
 	p[len + slen] = 0;
 	e->syms[e->n++] = (struct oxa_elfsym){ addr, size, (uint32_t)e->names_len, (uint8_t)bind };
 	e->names_len += len + slen + 1;

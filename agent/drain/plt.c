@@ -134,6 +134,8 @@ static size_t slot_name(const struct plt *p, const struct slot *sl, char *out)
 static const struct slot *by_got(const struct plt *p, uint64_t got)
 {
 	struct slot key = { .got = got };
+	if (!p->ngot)
+		return NULL;
 	return bsearch(&key, p->by_got, p->ngot, sizeof(*p->by_got), got_order);
 }
 
@@ -195,7 +197,8 @@ int oxa_plt_read(struct oxa_elfsyms *e, const struct oxa_elfimage *im)
 	if (r == 0)
 		r = read_dynsym(&p);
 	if (r == 0) {
-		qsort(p.by_got, p.ngot, sizeof(*p.by_got), got_order);
+		if (p.ngot)
+			qsort(p.by_got, p.ngot, sizeof(*p.by_got), got_order);
 		r = name_stubs(&p, ".plt", 16, 16);
 	}
 	if (r == 0)
