@@ -6,6 +6,8 @@
 #  - a stripped program's static functions each get their own MODULE+0xSTART
 #    row, START being the function's address in `nm` of the unstripped build,
 #    with the share the named row has in the unstripped build;
+#  - a return address just past its function (a call that never returns
+#    ends it) is named by the call's function, stripped or not;
 #  - samples in PLT stubs (.plt, .plt.got, and .plt.sec with IBT) are
 #    NAME@plt, never _init or [unknown];
 #  - samples in the vDSO carry the vDSO's own function name.
@@ -22,7 +24,8 @@ export OXPROF_AGENT=$agent OXPROFD=$oxprofd TMPDIR=$T
 none=$T/none.sock
 
 # record NAME CMD...: profile CMD with a private daemon into $T/NAME.json
-# (every row); print its rows as "self name module" lines in $T/NAME.rows.
+# (every row); print its rows as "self self% name module total%" lines in
+# $T/NAME.rows.
 record() {
 	local name=$1
 	shift
@@ -33,14 +36,17 @@ record() {
 		return 1
 	fi
 	jq -r '.profile.total as $t | .profile.rows[] |
-		"\(.self) \(100 * .self / $t) \(.name) \(.module)"' "$T/$name.json" >"$T/$name.rows"
+		"\(.self) \(100 * .self / $t) \(.name) \(.module) \(100 * .total / $t)"' \
+		"$T/$name.json" >"$T/$name.rows"
 	echo "  $name: $(jq .profile.total "$T/$name.json") samples; top rows:"
 	sort -rn "$T/$name.rows" | head -6 | sed 's/^/    /'
 }
 # share NAME FUNC: percent of NAME's samples whose leaf is FUNC (0 if none).
 share() { awk -v f="$2" '$3 == f { s += $2 } END { printf "%.2f\n", s + 0 }' "$T/$1.rows"; }
-# worst_unknown NAME: the largest [unknown] row's share.
-worst_unknown() { awk '$3 == "[unknown]" && $2 > m { m = $2 } END { printf "%.2f\n", m + 0 }' "$T/$1.rows"; }
+# total NAME FUNC: percent of NAME's samples with FUNC anywhere on the stack.
+total() { awk -v f="$2" '$3 == f { s += $5 } END { printf "%.2f\n", s + 0 }' "$T/$1.rows"; }
+# worst_unknown NAME: the largest share of samples with [unknown] on the stack.
+worst_unknown() { awk '$3 == "[unknown]" && $5 > m { m = $5 } END { printf "%.2f\n", m + 0 }' "$T/$1.rows"; }
 near() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { exit !(a - b <= d && b - a <= d) }'; }
 above() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 
@@ -59,8 +65,20 @@ for f in hot_x hot_y hot_z; do
 		fail "$f: $row has $b % where the named build's $f has $a %"
 	fi
 done
+# begin calls run last, and run never returns.
+t=$(total named begin)
+above "$t" 90 && ok "named: begin on $t % of the stacks" || fail "named: begin on $t % of the stacks"
+t=$(total named _fini)
+above "$t" 1 && fail "named: _fini (after begin) on $t % of the stacks" || ok "named: _fini on $t % of the stacks"
+addr=$(nm "$statics" | awk '$3 == "begin" { print $1 }')
+row=$(printf '%s+0x%x' "$base" "$((16#$addr))")
+t=$(total stripped "$row")
+above "$t" 90 && ok "stripped: begin ($row) on $t % of the stacks" ||
+	fail "stripped: begin ($row) on $t % of the stacks"
+u=$(worst_unknown named)
+above "$u" 1 && fail "named: [unknown] on $u % of the stacks" || ok "named: [unknown] on $u % of the stacks"
 u=$(worst_unknown stripped)
-above "$u" 1 && fail "stripped: an [unknown] row holds $u %" || ok "stripped: largest [unknown] row $u %"
+above "$u" 1 && fail "stripped: [unknown] on $u % of the stacks" || ok "stripped: [unknown] on $u % of the stacks"
 grep -q " exported_before " "$T/stripped.rows" &&
 	above "$(share stripped exported_before)" 1 &&
 	fail "stripped: exported_before swallows $(share stripped exported_before) %" ||
@@ -76,7 +94,7 @@ for p in "$plt" "$pltibt"; do
 	done
 	grep -q " _init " "$T/$n.rows" && fail "$n: _init has $(share "$n" _init) %" || ok "$n: no _init"
 	u=$(worst_unknown "$n")
-	above "$u" 1 && fail "$n: an [unknown] row holds $u %" || ok "$n: largest [unknown] row $u %"
+	above "$u" 1 && fail "$n: [unknown] on $u % of the stacks" || ok "$n: [unknown] on $u % of the stacks"
 done
 
 echo "== the vDSO"
@@ -86,7 +104,7 @@ above "$s" 10 && ok "vdso: clock_gettime in [vdso] has $s %" || fail "vdso: cloc
 grep -q "__vdso_clock_gettime " "$T/vdso.rows" && ok "vdso: named __vdso_clock_gettime, as perf does" ||
 	fail "vdso: no __vdso_clock_gettime row"
 u=$(worst_unknown vdso)
-above "$u" 1 && fail "vdso: an [unknown] row holds $u %" || ok "vdso: largest [unknown] row $u %"
+above "$u" 1 && fail "vdso: [unknown] on $u % of the stacks" || ok "vdso: [unknown] on $u % of the stacks"
 
 [ "$failures" = 0 ] && echo "all passed" || echo "$failures failure(s)"
 exit $((failures > 0))

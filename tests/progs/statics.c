@@ -4,8 +4,12 @@
  * same loop).  The test profiles this build and a copy stripped of .symtab:
  * there the functions have no name, only their .eh_frame entries.
  *
- * One exported function, exported_before, sits before the hot ones in
- * .dynsym with a size that does not cover them: it must not swallow them.
+ * One exported function, exported_before, is in .dynsym with a size that
+ * does not cover the hot ones: it must not swallow them.
+ *
+ * begin's last instruction is its call of run, which never returns: the
+ * return address on every stack is the first byte after begin, which must
+ * still be named begin (the call's function), not padding or what follows.
  *
  * statics [-n ROUNDS]
  */
@@ -32,12 +36,21 @@ static NOINL uint64_t hot_x(uint64_t x) { SPIN(5000, x); return x; }
 static NOINL uint64_t hot_y(uint64_t x) { SPIN(3000, x); return x; }
 static NOINL uint64_t hot_z(uint64_t x) { SPIN(2000, x); return x; }
 
-int main(int argc, char **argv)
+static NOINL __attribute__((noreturn)) void run(long rounds, uint64_t x)
 {
-	long rounds = argc > 2 ? atol(argv[2]) : 20000;
-	uint64_t x = exported_before((uint64_t)argc) | 1;
 	for (long r = 0; r < rounds; r++)
 		x = hot_z(hot_y(hot_x(x)));
 	printf("statics: %llu\n", (unsigned long long)(x & 0xff));
+	exit(0);
+}
+
+static NOINL void begin(long rounds)
+{
+	run(rounds, exported_before((uint64_t)rounds) | 1);
+}
+
+int main(int argc, char **argv)
+{
+	begin(argc > 2 ? atol(argv[2]) : 20000);
 	return 0;
 }
