@@ -42,3 +42,10 @@ if(TARGET oxprofd AND TARGET oxprofctl AND TARGET oxprof-agent)
   set_tests_properties(symbols-e2e PROPERTIES TIMEOUT 300
     ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
 endif()
+
+# The readers on those programs, without sampling.
+oxprof_test(test-agent-symbols SOURCES test-agent-symbols.c LIBS oxa_core)
+target_compile_definitions(test-agent-symbols PRIVATE OXT_STATICS="$<TARGET_FILE:statics>"
+  OXT_STATICS_STRIPPED="${CMAKE_CURRENT_BINARY_DIR}/statics-stripped"
+  OXT_PLTCALL="$<TARGET_FILE:pltcall>" OXT_PLTCALL_IBT="$<TARGET_FILE:pltcall-ibt>")
+add_dependencies(test-agent-symbols statics pltcall pltcall-ibt)
