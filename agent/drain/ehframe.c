@@ -4,6 +4,10 @@
  * without the index still has its functions).  Format: the LSB "Exception
  * Frame" chapter; pointers are DW_EH_PE-encoded as their CIE's 'R'
  * augmentation says.
+ *
+ * Memory: the section is read through a 64 KiB window, never whole, and
+ * what is kept is 8 bytes a function; the CIEs' encodings are cached (a
+ * module has a handful of CIEs, each FDE points back to one).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,7 +15,11 @@
 
 #include "ehframe.h"
 #include "elfimage.h"
+#include "grow.h"
 
+#define WINDOW (64u << 10)
+#define CIE_READ 512          /* the head of a CIE, where its augmentation is */
+#define CIE_CACHE 16
 #define PE_OMIT 0xff
 #define PE_INDIRECT 0x80
 #define PE_PCREL 0x10
@@ -75,22 +83,26 @@ static uint64_t pointer(struct cur *c, uint8_t enc, uint64_t addr)
 	}
 }
 
-/* The FDE pointer encoding of the CIE whose record starts at off, or -1. */
-static int cie_encoding(const uint8_t *b, uint64_t size, uint64_t off, uint64_t sec_addr)
+/* The FDE pointer encoding of the CIE record b[0..size) (its length field
+ * first) at link-time address addr, or -1. */
+static int cie_encoding(const uint8_t *b, uint64_t size, uint64_t addr)
 {
-	struct cur c = { b, off, size, 0 };
+	struct cur c = { b, 0, size, 0 };
 	uint64_t len = take(&c, 4);
 	if (len == 0xffffffff)
 		len = take(&c, 8);
-	if (c.bad || len > size - c.pos)
+	if (c.bad)
 		return -1;
-	c.end = c.pos + len;
+	if (len < c.end - c.pos)
+		c.end = c.pos + len;
 	if (take(&c, 4) != 0)
 		return -1; /* not a CIE */
 	unsigned version = (unsigned)take(&c, 1);
+	if (c.bad)
+		return -1;
 	const char *aug = (const char *)b + c.pos;
 	size_t alen = strnlen(aug, (size_t)(c.end - c.pos));
-	if (c.bad || alen == c.end - c.pos)
+	if (alen == c.end - c.pos)
 		return -1;
 	c.pos += alen + 1;
 	if (version == 4)
@@ -115,7 +127,7 @@ static int cie_encoding(const uint8_t *b, uint64_t size, uint64_t off, uint64_t 
 		case 'L': take(&c, 1); break;
 		case 'P': {
 			uint8_t e = (uint8_t)take(&c, 1);
-			pointer(&c, e & ~PE_INDIRECT, sec_addr + c.pos);
+			pointer(&c, e & ~PE_INDIRECT, addr + c.pos);
 			break;
 		}
 		case 'S': case 'B': case 'G': break;
@@ -126,79 +138,115 @@ static int cie_encoding(const uint8_t *b, uint64_t size, uint64_t off, uint64_t 
 }
 
 struct walk {
-	const uint8_t *b;
-	uint64_t size, addr;  /* the section, its link-time address */
-	uint64_t cie_off;     /* the last CIE read, and its encoding */
-	int cie_enc;
+	const struct oxa_elfimage *im;
+	uint64_t off, size, addr; /* the section: file offset, size, address */
+	uint8_t *win;             /* WINDOW bytes of it from wlo, wlen valid */
+	uint64_t wlo, wlen;
+	struct { uint64_t off; int enc; } cie[CIE_CACHE];
+	unsigned ncie, next_cie;
+	uint64_t base;            /* what kept starts count from */
+	struct oxa_fde *v;
+	size_t n, cap;
 };
 
-/* The FDE whose body (after the length) is [pos, end): 1 and its range,
- * 0 to skip it. */
-static int read_fde(struct walk *w, uint64_t pos, uint64_t end, uint64_t id,
-		    uint64_t *lo, uint64_t *len)
+/* Section bytes [pos, pos + len) in the window, or NULL (len > WINDOW, or
+ * a read error). */
+static const uint8_t *need(struct walk *w, uint64_t pos, uint64_t len)
 {
-	if (id > pos)
-		return 0;
-	uint64_t cie = pos - id;
-	if (cie != w->cie_off || w->cie_enc == -2) {
-		w->cie_off = cie;
-		w->cie_enc = cie_encoding(w->b, w->size, cie, w->addr);
-	}
-	int enc = w->cie_enc;
+	if (len > WINDOW || pos > w->size || len > w->size - pos)
+		return NULL;
+	if (pos >= w->wlo && pos + len <= w->wlo + w->wlen)
+		return w->win + (pos - w->wlo);
+	uint64_t n = w->size - pos < WINDOW ? w->size - pos : WINDOW;
+	if (oxa_elfimage_read(w->im, w->win, (size_t)n, w->off + pos) < 0)
+		return NULL;
+	w->wlo = pos;
+	w->wlen = n;
+	return w->win;
+}
+
+/* The encoding of the CIE at section offset off (cached). */
+static int cie_at(struct walk *w, uint64_t off)
+{
+	for (unsigned i = 0; i < w->ncie; i++)
+		if (w->cie[i].off == off)
+			return w->cie[i].enc;
+	uint8_t b[CIE_READ];
+	uint64_t n = w->size - off < CIE_READ ? w->size - off : CIE_READ;
+	int enc = oxa_elfimage_read(w->im, b, (size_t)n, w->off + off) < 0
+			  ? -1 : cie_encoding(b, n, w->addr + off);
+	unsigned i = w->ncie < CIE_CACHE ? w->ncie++ : w->next_cie++ % CIE_CACHE;
+	w->cie[i].off = off;
+	w->cie[i].enc = enc;
+	return enc;
+}
+
+/* Keep the FDE whose record (length field first) is r[0..len) at section
+ * offset off; id_at is where its CIE pointer is in r.  0 or -ENOMEM. */
+static int add_fde(struct walk *w, const uint8_t *r, uint64_t len, uint64_t off, uint64_t id_at)
+{
+	struct cur c = { r, id_at, len, 0 };
+	uint64_t id = take(&c, 4);
+	if (c.bad || id == 0 || id > off + id_at)
+		return 0; /* a CIE, or a pointer before the section */
+	int enc = cie_at(w, off + id_at - id);
 	if (enc < 0 || enc == PE_OMIT || (enc & PE_INDIRECT))
 		return 0;
-	struct cur c = { w->b, pos + 4, end, 0 };
-	*lo = pointer(&c, (uint8_t)enc, w->addr + c.pos);
-	*len = pointer(&c, (uint8_t)enc & 0x0f, 0);
-	return !c.bad && *len > 0 && *lo + *len > *lo;
+	uint64_t lo = pointer(&c, (uint8_t)enc, w->addr + off + c.pos);
+	uint64_t size = pointer(&c, (uint8_t)enc & 0x0f, 0);
+	if (c.bad || size == 0 || lo + size < lo || lo < w->base || lo - w->base > UINT32_MAX ||
+	    size > UINT32_MAX)
+		return 0;
+	if (w->n == OXA_FDES_MAX)
+		return 0;
+	if (oxa_grow(&w->v, &w->cap, w->n + 1, sizeof(*w->v)) < 0)
+		return -ENOMEM;
+	w->v[w->n++] = (struct oxa_fde){ (uint32_t)(lo - w->base), (uint32_t)size };
+	return 0;
 }
 
-struct range {
-	uint64_t lo, len;
-};
-
-static int by_lo(const void *a, const void *b)
+/* Every record in turn.  A malformed length ends the walk; a record too
+ * big for the window is skipped.  0 or -ENOMEM. */
+static int walk(struct walk *w)
 {
-	const struct range *x = a, *y = b;
-	return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-/* Every FDE's range into r (room for cap); the count. */
-static size_t walk(struct walk *w, struct range *r, size_t cap)
-{
-	size_t n = 0;
 	uint64_t off = 0;
-	while (w->size - off >= 8 && n < cap) {
-		struct cur c = { w->b, off, w->size, 0 };
+	while (w->size - off >= 8) {
+		const uint8_t *h = need(w, off, w->size - off < 12 ? w->size - off : 12);
+		if (!h)
+			return 0;
+		struct cur c = { h, 0, w->size - off < 12 ? w->size - off : 12, 0 };
 		uint64_t len = take(&c, 4);
 		if (len == 0)
-			break; /* the terminator */
+			return 0; /* the terminator */
 		if (len == 0xffffffff)
 			len = take(&c, 8);
-		if (c.bad || len < 4 || len > w->size - c.pos)
-			break;
-		uint64_t body = c.pos, end = c.pos + len;
-		uint64_t id = take(&c, 4);
-		if (id != 0 && read_fde(w, body, end, id, &r[n].lo, &r[n].len))
-			n++;
-		off = end;
+		if (c.bad || len < 4 || len > w->size - off - c.pos)
+			return 0;
+		uint64_t total = c.pos + len;
+		const uint8_t *r = need(w, off, total);
+		int e = r ? add_fde(w, r, total, off, c.pos) : 0;
+		if (e < 0)
+			return e;
+		off += total;
 	}
-	return n;
+	return 0;
 }
 
-/* Sorted ranges -> the compact table: offsets from the lowest start, and
- * functions beyond 4 GiB of it (no real module) left out. */
-static int compact(struct oxa_fdes *f, const struct range *r, size_t n)
+static int by_start(const void *a, const void *b)
 {
-	f->v = malloc((n ? n : 1) * sizeof(*f->v));
-	if (!f->v)
-		return -ENOMEM;
-	f->base = n ? r[0].lo : 0;
-	for (size_t i = 0; i < n; i++)
-		if (r[i].lo - f->base <= UINT32_MAX && r[i].len <= UINT32_MAX)
-			f->v[f->n++] = (struct oxa_fde){ (uint32_t)(r[i].lo - f->base),
-							 (uint32_t)r[i].len };
-	return 0;
+	const struct oxa_fde *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Starts are kept as 32-bit offsets from the module's lowest code address
+ * (a module's code spans far less than 4 GiB). */
+static uint64_t code_base(const struct oxa_elfimage *im)
+{
+	uint64_t base = UINT64_MAX;
+	for (size_t i = 0; i < im->nsh; i++)
+		if ((im->sh[i].sh_flags & SHF_EXECINSTR) && im->sh[i].sh_addr < base)
+			base = im->sh[i].sh_addr;
+	return base == UINT64_MAX ? 0 : base;
 }
 
 int oxa_ehframe_read(struct oxa_fdes *f, const struct oxa_elfimage *im)
@@ -207,26 +255,26 @@ int oxa_ehframe_read(struct oxa_fdes *f, const struct oxa_elfimage *im)
 	const Elf64_Shdr *s = oxa_elfimage_by_name(im, ".eh_frame");
 	if (!s || s->sh_type != SHT_PROGBITS)
 		return -ENOENT;
-	uint8_t *b;
-	int r = oxa_elfimage_load(im, s, OXA_EHFRAME_MAX, &b);
-	if (r < 0)
-		return r;
-	/* An FDE takes at least 16 bytes: the count is bounded by the size. */
-	size_t cap = (size_t)(s->sh_size / 16);
-	if (cap > OXA_FDES_MAX)
-		cap = OXA_FDES_MAX;
-	struct range *rg = malloc((cap ? cap : 1) * sizeof(*rg));
-	if (!rg) {
-		free(b);
+	struct walk w = { .im = im, .off = s->sh_offset, .size = s->sh_size, .addr = s->sh_addr,
+			  .base = code_base(im) };
+	if (!(w.win = malloc(WINDOW)))
 		return -ENOMEM;
+	int r = walk(&w);
+	free(w.win);
+	if (r < 0) {
+		free(w.v);
+		return r;
 	}
-	struct walk w = { b, s->sh_size, s->sh_addr, 0, -2 };
-	size_t n = walk(&w, rg, cap);
-	free(b);
-	qsort(rg, n, sizeof(*rg), by_lo);
-	r = compact(f, rg, n);
-	free(rg);
-	return r;
+	if (w.n) {
+		qsort(w.v, w.n, sizeof(*w.v), by_start);
+		struct oxa_fde *v = realloc(w.v, w.n * sizeof(*v)); /* drop the slack */
+		f->v = v ? v : w.v;
+	} else {
+		free(w.v);
+	}
+	f->n = w.n;
+	f->base = w.base;
+	return 0;
 }
 
 void oxa_fdes_destroy(struct oxa_fdes *f)

@@ -23,15 +23,14 @@ struct oxa_fdes {
 	uint64_t base;        /* link-time address start offsets count from */
 };
 
-/* Far above any real module (PostgreSQL 15's postgres has 17 000 FDEs in
- * a 640 KiB .eh_frame), far below what would hurt the host. */
-#define OXA_EHFRAME_MAX (64u << 20)
-#define OXA_FDES_MAX (4u << 20)
+/* At most 8 MiB kept per module: far above any real one (PostgreSQL 15's
+ * postgres has 17 000 functions), far below what would hurt the host. */
+#define OXA_FDES_MAX (1u << 20)
 
-/* Read the FDEs of im's .eh_frame into f.  0, -ENOENT (no .eh_frame),
- * -EFBIG, -ENOMEM or -EIO; on failure f is empty.  Malformed records end
- * the walk (what was read before them is kept); FDEs in an encoding we do
- * not read are skipped. */
+/* Read the FDEs of im's .eh_frame into f.  0, -ENOENT (no .eh_frame) or
+ * -ENOMEM; on failure f is empty.  A malformed record or a read error ends
+ * the walk (what was read before is kept); FDEs in an encoding we do not
+ * read are skipped. */
 int oxa_ehframe_read(struct oxa_fdes *f, const struct oxa_elfimage *im);
 void oxa_fdes_destroy(struct oxa_fdes *f);
 /* The FDE covering link-time address a: 1 and its start, or 0. */
