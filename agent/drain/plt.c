@@ -19,6 +19,7 @@
 
 #define MAX_PLT (4u << 20)     /* bytes of stubs: 260 000 entries */
 #define MAX_DYN (64u << 20)    /* .dynsym and .dynstr */
+#define MAX_SLOTS (1u << 20) /* GOT slots kept */
 #define RELA_CHUNK 1024
 #define MAX_NAME 256
 
@@ -58,7 +59,7 @@ static int keep(uint32_t type)
 static int read_rela(struct plt *p, const Elf64_Shdr *s, int ordered)
 {
 	static Elf64_Rela buf[RELA_CHUNK]; /* drain thread only */
-	if (s->sh_entsize != sizeof(Elf64_Rela))
+	if (s->sh_entsize != sizeof(Elf64_Rela) || (ordered && s->sh_size > MAX_DYN))
 		return 0;
 	size_t n = s->sh_size / sizeof(Elf64_Rela);
 	if (ordered && !(p->plt_order = calloc(n ? n : 1, sizeof(*p->plt_order))))
@@ -75,7 +76,7 @@ static int read_rela(struct plt *p, const Elf64_Shdr *s, int ordered)
 					   (uint32_t)ELF64_R_TYPE(buf[j].r_info) };
 			if (ordered)
 				p->plt_order[p->nplt++] = sl;
-			if (!keep(sl.type))
+			if (!keep(sl.type) || p->ngot == MAX_SLOTS)
 				continue;
 			if (p->ngot == p->capgot) {
 				size_t c = p->capgot ? p->capgot * 2 : 256;

@@ -395,6 +395,7 @@ static void load_vdso(struct module *m)
 	size_t len = eh ? vdso_size(eh) : 0;
 	if (len)
 		(void)oxa_elfsyms_load_mem(&m->syms, (const void *)eh, len);
+	m->syms.fdes_read = 1; /* read with the rest, or not at all: there is no file */
 }
 
 /* "liblzma.so.5+0x15b90": the module's file name and the function's
