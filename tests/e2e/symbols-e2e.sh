@@ -88,10 +88,17 @@ echo "== PLT stubs"
 for p in "$plt" "$pltibt"; do
 	n=$(basename "$p")
 	record "$n" "$p" -n 300000000 || continue
-	for f in plt_foo@plt plt_bar@plt; do
-		s=$(share "$n" "$f")
-		above "$s" 0.5 && ok "$n: $f has $s %" || fail "$n: $f has $s %"
-	done
+	# plt_foo's stub takes ~10 % of the time.  plt_bar's .plt.got stub is
+	# the same jump, yet gets from 4 to 50 samples of ~1 800 (how a core
+	# attributes time to a lone indirect jump): whether it is named right is
+	# test-agent-symbols' business; here every sample of the program's own
+	# code must be main's or a stub's.
+	s=$(share "$n" plt_foo@plt)
+	above "$s" 2 && ok "$n: plt_foo@plt has $s %" || fail "$n: plt_foo@plt has $s %"
+	echo "  $n: plt_bar@plt has $(awk '$3 == "plt_bar@plt" { s += $1 } END { print s + 0 }' "$T/$n.rows") samples"
+	bad=$(awk -v m="$p" '$4 == m && $1 > 0 && $3 != "main" && $3 !~ /@plt$/' "$T/$n.rows")
+	[ -z "$bad" ] && ok "$n: its samples are main's or a stub's" ||
+		fail "$n: samples in $(echo "$bad" | awk '{ print $3 }' | tr '\n' ' ')"
 	grep -q " _init " "$T/$n.rows" && fail "$n: _init has $(share "$n" _init) %" || ok "$n: no _init"
 	u=$(worst_unknown "$n")
 	above "$u" 1 && fail "$n: [unknown] on $u % of the stacks" || ok "$n: [unknown] on $u % of the stacks"
