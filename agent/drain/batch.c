@@ -124,9 +124,8 @@ static int def_thread(struct oxa_agent *a, struct batch *b, uint32_t tid)
 	return 0;
 }
 
-/* Frame ids of one stack, appended to b->ids.  The sampler already moved
- * return addresses (all but the interrupted pc) into their call
- * instruction, so every pc symbolises as it is. */
+/* Frame ids of one stack, appended to b->ids.  All but the interrupted pc
+ * (ips[0]) are return addresses. */
 static int add_stack(struct oxa_agent *a, struct batch *b, const struct oxa_stack_ent *e)
 {
 	const uintptr_t *ips = oxa_stacks_ips(&a->pending, e);
@@ -135,7 +134,7 @@ static int add_stack(struct oxa_agent *a, struct batch *b, const struct oxa_stac
 		return -ENOMEM;
 	for (uint16_t i = 0; i < e->nframes; i++) {
 		uint32_t id;
-		if ((r = oxa_frames_id(&a->frames, ips[i], &id)) < 0 ||
+		if ((r = oxa_frames_id(&a->frames, ips[i], i > 0, &id)) < 0 ||
 		    (r = def_frame(a, b, id)) < 0)
 			return r;
 		b->ids[b->nids + i] = id;

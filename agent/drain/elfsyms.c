@@ -1,20 +1,21 @@
 /*
- * elfsyms.c - read an ELF file's function symbols.  Every offset and count
- * in the file is checked against its size: a corrupt or hostile file gives
- * no symbols, never a crash inside the host process.
+ * elfsyms.c - read an ELF module's function symbols and PLT stubs, and on
+ * first need its function extents (ehframe.c).  Every offset and count in
+ * the file is checked against its size (elfimage.c): a corrupt or hostile
+ * file gives no symbols, never a crash inside the host process.
  */
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "elfimage.h"
 #include "elfsyms.h"
+#include "grow.h"
 #include "host/fds.h"
-#include "ox/io.h"
+#include "plt.h"
 
 /* Bounds on what one file may make us allocate: far above any real
  * binary's tables, far below what would hurt the host. */
@@ -22,74 +23,35 @@
 #define MAX_NOTE 4096
 #define SYM_CHUNK 1024
 
-/*
- * The file is read with pread into our own (aligned) buffers, never
- * mapped: a file truncated or rewritten under us then costs a short read
- * and an error, not a SIGBUS in the host, and an odd e_shoff or sh_offset
- * costs nothing either.
- */
-struct image {
-	int fd;
-	uint64_t size;
-	Elf64_Shdr *sh;       /* section headers, malloc'ed */
-	size_t nsh;
-};
-
-static int in_file(const struct image *im, uint64_t off, uint64_t len)
+int oxa_elfsyms_add(struct oxa_elfsyms *e, uint64_t addr, uint64_t size, int bind,
+		    const char *name, size_t len, const char *suffix)
 {
-	return off <= im->size && len <= im->size - off;
-}
-
-/* Exactly len bytes at off, or -EIO (the file shrank) / -errno. */
-static int read_at(int fd, void *buf, size_t len, uint64_t off)
-{
-	ssize_t n = ox_pread_full(fd, buf, len, off);
-	return n < 0 ? (int)n : (size_t)n < len ? -EIO : 0;
-}
-
-static void close_image(struct image *im)
-{
-	free(im->sh);
-	im->sh = NULL;
-}
-
-static int open_image(struct image *im, int fd)
-{
-	memset(im, 0, sizeof(*im));
-	im->fd = fd;
-	struct stat st;
-	Elf64_Ehdr eh;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(eh))
-		return -ENOEXEC;
-	im->size = (uint64_t)st.st_size;
-	int r = read_at(fd, &eh, sizeof(eh), 0);
-	if (r < 0)
-		return r;
-	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 ||
-	    !in_file(im, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr)))
-		return -ENOEXEC;
-	im->sh = malloc((size_t)eh.e_shnum * sizeof(Elf64_Shdr));
-	if (!im->sh)
+	size_t slen = suffix ? strlen(suffix) : 0;
+	if (len + slen + 1 > UINT32_MAX - e->names_len)
+		return -EFBIG;
+	if (oxa_grow(&e->syms, &e->cap, e->n + 1, sizeof(*e->syms)) < 0 ||
+	    oxa_grow(&e->names, &e->names_cap, e->names_len + len + slen + 1, 1) < 0)
 		return -ENOMEM;
-	im->nsh = eh.e_shnum;
-	if ((r = read_at(fd, im->sh, im->nsh * sizeof(Elf64_Shdr), eh.e_shoff)) < 0)
-		close_image(im);
-	return r;
-}
-
-static const Elf64_Shdr *find_section(const struct image *im, uint32_t type)
-{
-	for (size_t i = 0; i < im->nsh; i++)
-		if (im->sh[i].sh_type == type && in_file(im, im->sh[i].sh_offset, im->sh[i].sh_size))
-			return &im->sh[i];
-	return NULL;
+	char *p = e->names + e->names_len;
+	memcpy(p, name, len);
+	if (slen)
+		memcpy(p + len, suffix, slen);
+	p[len + slen] = 0;
+	e->syms[e->n++] = (struct oxa_elfsym){ addr, size, (uint32_t)e->names_len, (uint8_t)bind };
+	e->names_len += len + slen + 1;
+	return 0;
 }
 
 static int by_addr(const void *a, const void *b)
 {
 	const struct oxa_elfsym *x = a, *y = b;
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+void oxa_elfsyms_sort(struct oxa_elfsyms *e)
+{
+	if (e->n)
+		qsort(e->syms, e->n, sizeof(*e->syms), by_addr);
 }
 
 static int is_func(const Elf64_Sym *s, uint64_t strsize)
@@ -108,89 +70,46 @@ static size_t name_len(const char *str, uint64_t strsize, uint32_t at)
 	return v && v > nm ? (size_t)(v - nm) : len;
 }
 
-/* One pass over the symbols, SYM_CHUNK at a time: count (e->syms NULL) or
- * copy into room for cap_n symbols and cap_names bytes of names.  names:
- * bytes the kept names take.  Drain thread only (one static buffer). */
-static int walk_syms(struct oxa_elfsyms *e, const struct image *im, const Elf64_Shdr *symtab,
-		     const char *str, uint64_t strsize, size_t cap_n, size_t cap_names,
-		     size_t *n, size_t *names)
+/* Add the function symbols of table symtab, SYM_CHUNK at a time.  Drain
+ * thread only (one static buffer). */
+static int copy_syms(struct oxa_elfsyms *e, const struct oxa_elfimage *im,
+		     const Elf64_Shdr *symtab)
 {
 	static Elf64_Sym buf[SYM_CHUNK]; /* drain thread only */
-	size_t nsym = symtab->sh_size / sizeof(Elf64_Sym);
-	*n = *names = 0;
-	for (size_t i = 0; i < nsym; i += SYM_CHUNK) {
-		size_t k = nsym - i < SYM_CHUNK ? nsym - i : SYM_CHUNK;
-		int r = read_at(im->fd, buf, k * sizeof(Elf64_Sym),
-				symtab->sh_offset + i * sizeof(Elf64_Sym));
-		if (r < 0)
-			return r;
-		for (size_t j = 0; j < k; j++) {
-			if (!is_func(&buf[j], strsize))
-				continue;
-			size_t len = name_len(str, strsize, buf[j].st_name);
-			if (e->syms && (*n >= cap_n || len + 1 > cap_names - *names))
-				return -EIO; /* the file changed since the count */
-			if (e->syms) {
-				memcpy(e->names + *names, str + buf[j].st_name, len);
-				e->names[*names + len] = 0;
-				e->syms[*n] = (struct oxa_elfsym){ buf[j].st_value, buf[j].st_size,
-								   (uint32_t)*names };
-			}
-			(*n)++;
-			*names += len + 1;
-		}
-	}
-	return 0;
-}
-
-/* Copy the function symbols of table symtab (with its string table).
- * The file may change between the two passes: the second never goes past
- * what the first counted. */
-static int copy_syms(struct oxa_elfsyms *e, const struct image *im, const Elf64_Shdr *symtab)
-{
 	if (symtab->sh_link >= im->nsh || symtab->sh_entsize != sizeof(Elf64_Sym))
 		return -ENOEXEC;
 	const Elf64_Shdr *strsec = &im->sh[symtab->sh_link];
-	if (!in_file(im, strsec->sh_offset, strsec->sh_size) || strsec->sh_size > MAX_STRTAB)
+	if (!oxa_elfimage_in(im, strsec->sh_offset, strsec->sh_size))
 		return -ENOEXEC;
-	uint64_t strsize = strsec->sh_size;
-	char *str = malloc(strsize + 1);
-	if (!str)
-		return -ENOMEM;
-	str[strsize] = 0;
-	size_t n, names, n2, names2;
-	int r = read_at(im->fd, str, strsize, strsec->sh_offset);
-	if (r == 0)
-		r = walk_syms(e, im, symtab, str, strsize, 0, 0, &n, &names);
-	if (r == 0 && (n > UINT32_MAX || names > UINT32_MAX))
-		r = -EFBIG;
-	if (r == 0) {
-		e->syms = malloc((n ? n : 1) * sizeof(*e->syms));
-		e->names = malloc(names ? names : 1);
-		r = e->syms && e->names ? 0 : -ENOMEM;
-	}
-	if (r == 0)
-		r = walk_syms(e, im, symtab, str, strsize, n, names, &n2, &names2);
-	if (r == 0 && (n2 != n || names2 != names))
-		r = -EIO; /* the file changed under us */
-	free(str);
+	char *str;
+	int r = oxa_elfimage_load(im, strsec, MAX_STRTAB, (uint8_t **)&str);
 	if (r < 0)
-		return r;
-	e->n = n;
-	qsort(e->syms, e->n, sizeof(*e->syms), by_addr);
-	return 0;
+		return r == -EFBIG ? -ENOEXEC : r;
+	uint64_t strsize = strsec->sh_size;
+	size_t nsym = symtab->sh_size / sizeof(Elf64_Sym);
+	for (size_t i = 0; r == 0 && i < nsym; i += SYM_CHUNK) {
+		size_t k = nsym - i < SYM_CHUNK ? nsym - i : SYM_CHUNK;
+		r = oxa_elfimage_read(im, buf, k * sizeof(Elf64_Sym),
+				      symtab->sh_offset + i * sizeof(Elf64_Sym));
+		for (size_t j = 0; r == 0 && j < k; j++)
+			if (is_func(&buf[j], strsize))
+				r = oxa_elfsyms_add(e, buf[j].st_value, buf[j].st_size,
+						    ELF64_ST_BIND(buf[j].st_info), str + buf[j].st_name,
+						    name_len(str, strsize, buf[j].st_name), NULL);
+	}
+	free(str);
+	return r;
 }
 
 /* "/usr/lib/debug/.build-id/ab/cdef....debug" from the build-id note. */
-static int debug_path(const struct image *im, char *out, size_t len)
+static int debug_path(const struct oxa_elfimage *im, char *out, size_t len)
 {
 	/* uint32_t for the alignment of Elf64_Nhdr. */
 	static uint32_t note[MAX_NOTE / 4];
 	for (size_t i = 0; i < im->nsh; i++) {
 		const Elf64_Shdr *s = &im->sh[i];
-		if (s->sh_type != SHT_NOTE || !in_file(im, s->sh_offset, s->sh_size) ||
-		    s->sh_size < sizeof(Elf64_Nhdr) + 4 || s->sh_size > MAX_NOTE ||
-		    read_at(im->fd, note, s->sh_size, s->sh_offset) < 0)
+		if (s->sh_type != SHT_NOTE || s->sh_size < sizeof(Elf64_Nhdr) + 4 ||
+		    s->sh_size > MAX_NOTE || oxa_elfimage_read(im, note, s->sh_size, s->sh_offset) < 0)
 			continue;
 		const Elf64_Nhdr *nh = (const Elf64_Nhdr *)note;
 		uint64_t desc = sizeof(*nh) + (((uint64_t)nh->n_namesz + 3) & ~(uint64_t)3);
@@ -216,21 +135,21 @@ static int open_file(const char *path, struct oxa_fdid *id)
 }
 
 /* The symbols of the build-id debug file named by im, if there is one. */
-static int load_debug(struct oxa_elfsyms *e, const struct image *im)
+static int load_debug(struct oxa_elfsyms *e, const struct oxa_elfimage *im)
 {
 	char dpath[256];
-	struct image dbg;
+	struct oxa_elfimage dbg;
 	struct oxa_fdid id;
 	if (debug_path(im, dpath, sizeof(dpath)) < 0)
 		return -ENOENT;
 	int fd = open_file(dpath, &id);
 	if (fd < 0)
 		return fd;
-	int r = open_image(&dbg, fd);
+	int r = oxa_elfimage_open_fd(&dbg, fd);
 	if (r == 0) {
-		const Elf64_Shdr *dtab = find_section(&dbg, SHT_SYMTAB);
+		const Elf64_Shdr *dtab = oxa_elfimage_by_type(&dbg, SHT_SYMTAB);
 		r = dtab ? copy_syms(e, &dbg, dtab) : -ENOENT;
-		close_image(&dbg);
+		oxa_elfimage_close(&dbg);
 	}
 	oxa_fd_close(fd, &id);
 	if (r < 0)
@@ -238,22 +157,35 @@ static int load_debug(struct oxa_elfsyms *e, const struct image *im)
 	return r;
 }
 
+/* The symbols, then the PLT stubs named with their help. */
+static int load_image(struct oxa_elfsyms *e, const struct oxa_elfimage *im, int follow_debug)
+{
+	const Elf64_Shdr *tab = oxa_elfimage_by_type(im, SHT_SYMTAB);
+	int r = -ENOENT;
+	if (!tab && follow_debug)
+		r = load_debug(e, im);
+	if (r < 0 && !tab)
+		tab = oxa_elfimage_by_type(im, SHT_DYNSYM);
+	if (r < 0 && tab)
+		r = copy_syms(e, im, tab);
+	oxa_elfsyms_sort(e);
+	/* A module without symbols may still have a PLT to name. */
+	int p = oxa_plt_read(e, im);
+	oxa_elfsyms_sort(e);
+	if (p == -ENOMEM || (r < 0 && r != -ENOENT))
+		return p == -ENOMEM ? p : r;
+	return e->n ? 0 : r;
+}
+
 static int load(struct oxa_elfsyms *e, int fd, int follow_debug)
 {
 	memset(e, 0, sizeof(*e));
-	struct image im;
-	int r = open_image(&im, fd);
+	struct oxa_elfimage im;
+	int r = oxa_elfimage_open_fd(&im, fd);
 	if (r < 0)
 		return r;
-	const Elf64_Shdr *tab = find_section(&im, SHT_SYMTAB);
-	if (!tab && follow_debug && load_debug(e, &im) == 0) {
-		close_image(&im);
-		return 0;
-	}
-	if (!tab)
-		tab = find_section(&im, SHT_DYNSYM);
-	r = tab ? copy_syms(e, &im, tab) : -ENOENT;
-	close_image(&im);
+	r = load_image(e, &im, follow_debug);
+	oxa_elfimage_close(&im);
 	if (r < 0)
 		oxa_elfsyms_destroy(e);
 	return r;
@@ -276,14 +208,85 @@ int oxa_elfsyms_load(struct oxa_elfsyms *e, const char *path)
 	return r;
 }
 
+int oxa_elfsyms_load_mem(struct oxa_elfsyms *e, const void *mem, size_t size)
+{
+	memset(e, 0, sizeof(*e));
+	struct oxa_elfimage im;
+	int r = oxa_elfimage_open_mem(&im, mem, size);
+	if (r < 0)
+		return r;
+	r = load_image(e, &im, 0);
+	e->fdes_read = 1;
+	int f = oxa_ehframe_read(&e->fdes, &im);
+	oxa_elfimage_close(&im);
+	if (r < 0 && f < 0)
+		oxa_elfsyms_destroy(e);
+	return r < 0 && f < 0 ? r : 0;
+}
+
+int oxa_elfsyms_load_fdes_fd(struct oxa_elfsyms *e, int fd)
+{
+	if (e->fdes_read)
+		return 0;
+	e->fdes_read = 1;
+	struct oxa_elfimage im;
+	int r = oxa_elfimage_open_fd(&im, fd);
+	if (r < 0)
+		return r;
+	r = oxa_ehframe_read(&e->fdes, &im);
+	oxa_elfimage_close(&im);
+	return r;
+}
+
+int oxa_elfsyms_load_fdes(struct oxa_elfsyms *e, const char *path)
+{
+	if (e->fdes_read)
+		return 0;
+	struct oxa_fdid id;
+	int fd = open_file(path, &id);
+	if (fd < 0) {
+		e->fdes_read = 1;
+		return fd;
+	}
+	int r = oxa_elfsyms_load_fdes_fd(e, fd);
+	oxa_fd_close(fd, &id);
+	return r;
+}
+
 void oxa_elfsyms_destroy(struct oxa_elfsyms *e)
 {
 	free(e->syms);
 	free(e->names);
+	oxa_fdes_destroy(&e->fdes);
 	memset(e, 0, sizeof(*e));
 }
 
-const char *oxa_elfsyms_find(const struct oxa_elfsyms *e, uint64_t a)
+static unsigned underscores(const char *s)
+{
+	unsigned n = 0;
+	while (s[n] == '_')
+		n++;
+	return n;
+}
+
+/* Whether alias x is the one to show rather than y (perf's order). */
+static int better(const struct oxa_elfsyms *e, const struct oxa_elfsym *x,
+		  const struct oxa_elfsym *y)
+{
+	if ((x->bind == STB_WEAK) != (y->bind == STB_WEAK))
+		return y->bind == STB_WEAK;
+	if ((x->bind == STB_GLOBAL) != (y->bind == STB_GLOBAL))
+		return x->bind == STB_GLOBAL;
+	const char *a = e->names + x->name, *b = e->names + y->name;
+	unsigned ua = underscores(a), ub = underscores(b);
+	if (ua != ub)
+		return ua < ub;
+	size_t la = strlen(a), lb = strlen(b);
+	return la != lb ? la > lb : strcmp(a, b) < 0;
+}
+
+int oxa_elfsyms_resolve(const struct oxa_elfsyms *e, uint64_t a, const char **name,
+			uint64_t *start)
 {
 	size_t lo = 0, hi = e->n;
 	while (lo < hi) { /* first symbol above a */
@@ -293,12 +296,35 @@ const char *oxa_elfsyms_find(const struct oxa_elfsyms *e, uint64_t a)
 		else
 			hi = mid;
 	}
-	if (lo == 0)
-		return NULL;
-	/* Aliases share an address; any of them that covers a will do. */
-	for (size_t i = lo; i-- > 0 && e->syms[i].addr == e->syms[lo - 1].addr;)
-		if (a < e->syms[i].addr + e->syms[i].size)
-			return e->names + e->syms[i].name;
-	const struct oxa_elfsym *s = &e->syms[lo - 1];
-	return s->size == 0 ? e->names + s->name : NULL;
+	const struct oxa_elfsym *best = NULL, *near = NULL;
+	/* Aliases share an address; the best of those that cover a. */
+	for (size_t i = lo; i-- > 0 && e->syms[i].addr == e->syms[lo - 1].addr;) {
+		const struct oxa_elfsym *s = &e->syms[i];
+		if (a - s->addr < s->size && (!best || better(e, s, best)))
+			best = s;
+		else if (s->size == 0 && (!near || better(e, s, near)))
+			near = s;
+	}
+	if (best) {
+		*name = e->names + best->name;
+		return OXA_ELF_SYMBOL;
+	}
+	/* A symbol of unknown size (_init, hand-written assembly) reaches up
+	 * to the next function, and no further: an FDE that starts after it
+	 * is another function. */
+	if (oxa_fdes_find(&e->fdes, a, start) && (!near || *start > near->addr))
+		return OXA_ELF_FDE;
+	if (near) {
+		*name = e->names + near->name;
+		return OXA_ELF_NEAR;
+	}
+	return OXA_ELF_NONE;
+}
+
+const char *oxa_elfsyms_find(const struct oxa_elfsyms *e, uint64_t a)
+{
+	const char *name = NULL;
+	uint64_t start;
+	int k = oxa_elfsyms_resolve(e, a, &name, &start);
+	return k == OXA_ELF_SYMBOL || k == OXA_ELF_NEAR ? name : NULL;
 }

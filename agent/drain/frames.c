@@ -5,11 +5,11 @@
 
 #include "frames.h"
 
-static size_t slot(const struct oxa_frames *f, uintptr_t pc)
+static size_t slot(const struct oxa_frames *f, uintptr_t pc, int ret)
 {
-	uint64_t h = (uint64_t)pc * 0x9E3779B97F4A7C15ull;
+	uint64_t h = ((uint64_t)pc * 2 + (ret != 0)) * 0x9E3779B97F4A7C15ull;
 	size_t i = (size_t)(h >> 20) & f->index_mask;
-	while (f->index[i] && f->v[f->index[i] - 1].pc != pc)
+	while (f->index[i] && (f->v[f->index[i] - 1].pc != pc || f->v[f->index[i] - 1].ret != ret))
 		i = (i + 1) & f->index_mask;
 	return i;
 }
@@ -50,13 +50,14 @@ static int grow(struct oxa_frames *f)
 	f->index = idx;
 	f->index_mask = slots - 1;
 	for (size_t i = 0; i < f->n; i++)
-		f->index[slot(f, f->v[i].pc)] = (uint32_t)i + 1;
+		f->index[slot(f, f->v[i].pc, f->v[i].ret)] = (uint32_t)i + 1;
 	return 0;
 }
 
-int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, uint32_t *id)
+int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, int ret, uint32_t *id)
 {
-	size_t i = slot(f, pc);
+	ret = ret && pc > 0;
+	size_t i = slot(f, pc, ret);
 	if (f->index[i]) {
 		*id = f->index[i] - 1;
 		return 0;
@@ -66,9 +67,12 @@ int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, uint32_t *id)
 		return r;
 	struct oxa_frame *fr = &f->v[f->n];
 	fr->pc = pc;
-	if ((r = oxa_symbols_lookup(f->syms, pc, &fr->func, &fr->module, &fr->offset)) < 0)
+	fr->ret = ret;
+	if ((r = oxa_symbols_lookup(f->syms, pc - (uintptr_t)ret, &fr->func, &fr->module,
+				    &fr->offset)) < 0)
 		return r;
-	f->index[slot(f, pc)] = (uint32_t)f->n + 1;
+	fr->offset += (uint64_t)ret;
+	f->index[slot(f, pc, ret)] = (uint32_t)f->n + 1;
 	*id = (uint32_t)f->n++;
 	return 0;
 }

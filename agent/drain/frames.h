@@ -14,6 +14,7 @@
 
 struct oxa_frame {
 	uintptr_t pc;
+	int ret;                /* pc is a return address */
 	uint32_t func, module;  /* string ids */
 	uint64_t offset;
 };
@@ -28,7 +29,12 @@ struct oxa_frames {
 
 int oxa_frames_init(struct oxa_frames *f, struct oxa_symbols *syms);
 void oxa_frames_destroy(struct oxa_frames *f);
-/* The id of pc, symbolising it if new.  0 or -ENOMEM. */
-int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, uint32_t *id);
+/* The id of pc, symbolising it if new.  ret: pc is a return address (every
+ * frame of a stack but the interrupted one), named by the call before it:
+ * a call that never returns (exit, abort, an error path) may end its
+ * function, and its return address is then the first byte of the next
+ * function, or padding no function covers.  The offset stays pc's.
+ * 0 or -ENOMEM. */
+int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, int ret, uint32_t *id);
 
 #endif

@@ -20,7 +20,7 @@ static size_t fold(struct oxa_agent *a, const struct oxa_stack_ent *e, char *buf
 	size_t off = 0;
 	for (int i = e->nframes - 1; i >= 0; i--) {
 		uint32_t id;
-		if (oxa_frames_id(&a->frames, ips[i], &id) < 0)
+		if (oxa_frames_id(&a->frames, ips[i], i > 0, &id) < 0)
 			return 0;
 		const char *name = a->strs.strs[a->frames.v[id].func];
 		int n = snprintf(buf + off, len - off, "%s%s", off ? ";" : "", name);
@@ -44,7 +44,7 @@ int oxa_output_resolve(struct oxa_agent *a)
 		const uintptr_t *ips = oxa_stacks_ips(&a->lifetime, e);
 		for (uint16_t j = 0; !e->resolved && j < e->nframes; j++) {
 			uint32_t id;
-			int r = oxa_frames_id(&a->frames, ips[j], &id);
+			int r = oxa_frames_id(&a->frames, ips[j], j > 0, &id);
 			if (r < 0)
 				return r;
 		}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@ struct module {
 	char *path;
 	uint32_t path_id;
 	int loaded;           /* symbols read (or tried) */
+	int vdso;             /* the kernel's vDSO: read from memory */
 	struct oxa_elfsyms syms;
 };
 
@@ -92,6 +94,16 @@ static char *module_path(const char *name)
 	return strdup(buf);
 }
 
+/* Whether info is the vDSO, whose ELF header the kernel passes in the
+ * auxiliary vector (the loader names it linux-vdso.so.1, a file that
+ * does not exist - or worse, one that does in the current directory). */
+static int is_vdso(const struct dl_phdr_info *info)
+{
+	uintptr_t eh = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	return eh && (uintptr_t)info->dlpi_phdr >= eh &&
+	       (uintptr_t)info->dlpi_phdr - eh < sizeof(ElfW(Ehdr)) + 4096;
+}
+
 static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct scan *sc = arg;
@@ -124,7 +136,8 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	m->base = info->dlpi_addr;
 	m->lo = lo;
 	m->hi = hi;
-	m->path = module_path(info->dlpi_name);
+	m->vdso = is_vdso(info);
+	m->path = m->vdso ? strdup("[vdso]") : module_path(info->dlpi_name);
 	if (!m->path || oxa_strtab_intern(sc->s->strs, m->path, strlen(m->path), &m->path_id) < 0) {
 		free(m->path);
 		sc->err = -ENOMEM;
@@ -142,7 +155,8 @@ static void carry_over(struct oxa_symbols *s, struct module *mods, size_t n)
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < s->nmods; j++) {
 			struct module *o = &s->mods[j];
-			if (o->loaded && o->base == mods[i].base && !strcmp(o->path, mods[i].path)) {
+			if (o->loaded && o->base == mods[i].base && o->vdso == mods[i].vdso &&
+			    !strcmp(o->path, mods[i].path)) {
 				mods[i].syms = o->syms;
 				mods[i].loaded = 1;
 				memset(&o->syms, 0, sizeof(o->syms));
@@ -333,6 +347,98 @@ static int find_jit(const struct oxa_symbols *s, uintptr_t pc, uint32_t *name)
 	return 1;
 }
 
+/* Whether line of /proc/self/maps is the [vdso] mapping at eh; its length. */
+static size_t vdso_line(const char *line, uintptr_t eh)
+{
+	unsigned long lo, hi;
+	if (!strstr(line, "[vdso]") || sscanf(line, "%lx-%lx", &lo, &hi) != 2 || lo != eh || hi <= lo)
+		return 0;
+	return hi - lo;
+}
+
+/* The [vdso] mapping's extent, from /proc/self/maps: how much of the
+ * image may be read.  0 when it is not found. */
+static size_t vdso_size(uintptr_t eh)
+{
+	char buf[4096];
+	size_t have = 0, len = 0;
+	struct oxa_fdid id;
+	int fd = oxa_fd_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0, &id);
+	if (fd < 0)
+		return 0;
+	while (!len) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		char *p = buf, *nl;
+		while (!len && (nl = memchr(p, '\n', (size_t)(buf + have - p)))) {
+			*nl = 0;
+			len = vdso_line(p, eh);
+			p = nl + 1;
+		}
+		have -= (size_t)(p - buf);
+		memmove(buf, p, have);
+		if (have == sizeof(buf) - 1)
+			have = 0; /* a line longer than any mapping's: not ours */
+	}
+	oxa_fd_close(fd, &id);
+	return len;
+}
+
+/* The vDSO's symbols and extents from its image in our memory: the kernel
+ * maps the whole ELF file, section headers included. */
+static void load_vdso(struct module *m)
+{
+	uintptr_t eh = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	size_t len = eh ? vdso_size(eh) : 0;
+	if (len)
+		(void)oxa_elfsyms_load_mem(&m->syms, (const void *)eh, len);
+	m->syms.fdes_read = 1; /* read with the rest, or not at all: there is no file */
+}
+
+/* "liblzma.so.5+0x15b90": the module's file name and the function's
+ * link-time start, as `nm` of the unstripped build prints it. */
+static int name_by_start(struct oxa_symbols *s, const struct module *m, uint64_t start,
+			 uint32_t *func)
+{
+	const char *base = strrchr(m->path, '/');
+	char buf[320];
+	int n = snprintf(buf, sizeof(buf), "%.280s+0x%llx", base ? base + 1 : m->path,
+			 (unsigned long long)start);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -EOVERFLOW;
+	return oxa_strtab_intern(s->strs, buf, (size_t)n, func);
+}
+
+/* Name link-time address a of m.  The extents of its functions are read
+ * from the file the first time a pc needs them. */
+static int name_in_module(struct oxa_symbols *s, struct module *m, uint64_t a, uint32_t *func)
+{
+	const char *name = NULL;
+	uint64_t start = 0;
+	int k = oxa_elfsyms_resolve(&m->syms, a, &name, &start);
+	if (k != OXA_ELF_SYMBOL && !m->syms.fdes_read) {
+		(void)oxa_elfsyms_load_fdes(&m->syms, m->path); /* none: as before */
+		k = oxa_elfsyms_resolve(&m->syms, a, &name, &start);
+	}
+	int r;
+	switch (k) {
+	case OXA_ELF_SYMBOL:
+	case OXA_ELF_NEAR:
+		return oxa_strtab_intern(s->strs, name, strlen(name), func);
+	case OXA_ELF_FDE:
+		r = name_by_start(s, m, start, func);
+		if (r != -EOVERFLOW)
+			return r;
+		/* fall through */
+	default:
+		*func = s->unknown_id;
+		return 0;
+	}
+}
+
 int oxa_symbols_lookup(struct oxa_symbols *s, uintptr_t pc, uint32_t *func,
 		       uint32_t *module, uint64_t *offset)
 {
@@ -354,14 +460,13 @@ int oxa_symbols_lookup(struct oxa_symbols *s, uintptr_t pc, uint32_t *func,
 	}
 	if (!m->loaded) {
 		m->loaded = 1;
-		(void)oxa_elfsyms_load(&m->syms, m->path); /* none: [unknown] */
+		/* None: [unknown], or named from .eh_frame below. */
+		if (m->vdso)
+			load_vdso(m);
+		else
+			(void)oxa_elfsyms_load(&m->syms, m->path);
 	}
 	*module = m->path_id;
 	*offset = pc - m->base;
-	const char *name = oxa_elfsyms_find(&m->syms, pc - m->base);
-	if (!name)
-		*func = s->unknown_id;
-	else if (oxa_strtab_intern(s->strs, name, strlen(name), func) < 0)
-		return -ENOMEM;
-	return 0;
+	return name_in_module(s, m, pc - m->base, func);
 }

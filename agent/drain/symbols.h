@@ -5,8 +5,13 @@
  * Modules come from dl_iterate_phdr and are refreshed when the loader says
  * objects were added or removed.  A module's function symbols are read once
  * from its ELF file: .symtab when present (so static functions have names
- * too), else the .symtab of its build-id debug file, else .dynsym.  pcs in
- * no module are looked up in /tmp/perf-PID.map, which JIT runtimes write.
+ * too), else the .symtab of its build-id debug file, else .dynsym; its PLT
+ * stubs are NAME@plt.  Code no symbol covers is named by the function that
+ * holds it in .eh_frame, MODULE+0xSTART (its file name and link-time start,
+ * as `nm` of the unstripped build prints it), so one function's samples
+ * stay one row; only code no FDE covers is "[unknown]".  The vDSO ("[vdso]")
+ * is read from its image in memory.  pcs in no module are looked up in
+ * /tmp/perf-PID.map, which JIT runtimes write.
  */
 #ifndef OXA_SYMBOLS_H
 #define OXA_SYMBOLS_H

@@ -3,6 +3,9 @@
  * files: it must give symbols or an error, never read outside what it
  * read, and every name it returns must be a string it owns.
  *
+ * The same bytes also go through the function extents reader (.eh_frame)
+ * and the in-memory reader the vDSO uses.
+ *
  * Input: first byte even - the rest is the file.  Odd - the rest is laid
  * over a small valid ELF (section headers, .symtab, .strtab, .dynsym) at
  * the offset the next two bytes give, so the fuzzer starts deep in the
@@ -58,6 +61,22 @@ static size_t base_elf(uint8_t *buf)
 	return end;
 }
 
+/* Every name resolved is a string e owns. */
+static void check(const struct oxa_elfsyms *e)
+{
+	const char *name;
+	uint64_t start;
+	for (size_t i = 0; i < e->n; i++) {
+		name = oxa_elfsyms_find(e, e->syms[i].addr);
+		if (name)
+			(void)strlen(name);
+	}
+	for (size_t i = 0; i < e->fdes.n; i++)
+		(void)oxa_elfsyms_resolve(e, e->fdes.base + e->fdes.v[i].start, &name, &start);
+	(void)oxa_elfsyms_find(e, 0);
+	(void)oxa_elfsyms_find(e, UINT64_MAX);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int fd = -1;
@@ -84,15 +103,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, p, n, 0) != (ssize_t)n)
 		return 0;
 	struct oxa_elfsyms e;
-	if (oxa_elfsyms_load_fd(&e, fd) == 0) {
-		for (size_t i = 0; i < e.n; i++) {
-			const char *name = oxa_elfsyms_find(&e, e.syms[i].addr);
-			if (name)
-				(void)strlen(name);
-		}
-		(void)oxa_elfsyms_find(&e, 0);
-		(void)oxa_elfsyms_find(&e, UINT64_MAX);
-	}
+	(void)oxa_elfsyms_load_fd(&e, fd);
+	(void)oxa_elfsyms_load_fdes_fd(&e, fd);
+	check(&e);
+	oxa_elfsyms_destroy(&e);
+	(void)oxa_elfsyms_load_mem(&e, p, n);
+	check(&e);
 	oxa_elfsyms_destroy(&e);
 	return 0;
 }
