@@ -78,8 +78,7 @@ static void wait_ready(struct oxt_daemon *d)
 void oxt_daemon_start(struct oxt_daemon *d, const char *const *args)
 {
 	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/oxt-daemon-XXXXXX");
-	ASSERT(mkdtemp(d->dir));
+	oxt_mkdtemp(d->dir, sizeof(d->dir), "oxt-daemon");
 	chmod(d->dir, 0755);
 	snprintf(d->sock, sizeof(d->sock), "%s/oxprof.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/oxprofd.log", d->dir);
