@@ -50,9 +50,10 @@ static void release_tables(struct oxa_agent *a)
 	free(a->str_gens.gen);
 	free(a->frame_gens.gen);
 	free(a->tnames);
+	ox_index_destroy(&a->itnames);
 	a->str_gens = a->frame_gens = (struct oxa_gens){ 0 };
 	a->tnames = NULL;
-	a->ntnames = a->tnames_mask = 0;
+	a->ntnames = a->cap_tnames = 0;
 }
 
 /*

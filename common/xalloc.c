@@ -82,3 +82,15 @@ char *ox_xstrdup(const char *s)
 {
 	return ox_xstrndup(s, strlen(s));
 }
+
+void ox_xindex_grow(struct ox_index *x, ox_index_hash_fn hash, const void *ctx)
+{
+	if (ox_index_grow(x, hash, ctx) < 0)
+		fail(((size_t)x->mask + 1) * 2 * sizeof(*x->slots));
+}
+
+void ox_xindex_rebuild(struct ox_index *x, uint32_t n, ox_index_hash_fn hash, const void *ctx)
+{
+	if (ox_index_rebuild(x, n, hash, ctx) < 0)
+		fail(((size_t)n + 1) * 2 * sizeof(*x->slots));
+}

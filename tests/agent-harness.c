@@ -96,6 +96,5 @@ double oxt_children_cpu(void)
 
 void oxt_tmpdir(char *buf, size_t len)
 {
-	snprintf(buf, len, "/tmp/oxt-XXXXXX");
-	ASSERT(mkdtemp(buf) != NULL);
+	oxt_mkdtemp(buf, len, "oxt");
 }

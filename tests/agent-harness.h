@@ -24,7 +24,7 @@ struct oxt_folded {
 int oxt_read_folded(const char *path, const char *const *names, int n, struct oxt_folded *f);
 /* CPU seconds of finished children, for rate checks. */
 double oxt_children_cpu(void);
-/* A fresh temp dir (mkdtemp) under /tmp. */
+/* A fresh temp dir (mkdtemp) in the case's own (oxt_case_dir). */
 void oxt_tmpdir(char *buf, size_t len);
 
 #endif

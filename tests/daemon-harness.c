@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,9 @@ pid_t oxt_daemon_spawn(struct oxt_daemon *d, const char *const *args)
 		unsetenv("JOURNAL_STREAM");
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("LISTEN_FDS");
+		if (d->uid && (setgroups(1, &d->gid) < 0 || setgid(d->gid) < 0 ||
+			       setuid(d->uid) < 0))
+			_exit(126);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -65,9 +69,7 @@ static void wait_ready(struct oxt_daemon *d)
 		}
 		int st;
 		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			char cmd[400];
-			snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log);
-			ASSERT(system(cmd) >= 0);
+			oxt_daemon_print_log(d);
 			OXT_FAIL("oxprofd exited during start (status %d)", st);
 		}
 		ASSERT_MSG(oxt_ms() - t0 < 10000, "oxprofd did not start in 10 s");
@@ -75,15 +77,22 @@ static void wait_ready(struct oxt_daemon *d)
 	}
 }
 
-void oxt_daemon_start(struct oxt_daemon *d, const char *const *args)
+void oxt_daemon_init(struct oxt_daemon *d)
 {
 	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/oxt-daemon-XXXXXX");
-	ASSERT(mkdtemp(d->dir));
-	chmod(d->dir, 0755);
+	oxt_mkdtemp(d->dir, sizeof(d->dir), "oxt-daemon");
+	ASSERT(chmod(d->dir, 0755) == 0);
 	snprintf(d->sock, sizeof(d->sock), "%s/oxprof.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/oxprofd.log", d->dir);
 	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
+	/* There before any daemon, for tests that start one their own way. */
+	int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	ASSERT(fd >= 0 && close(fd) == 0);
+}
+
+void oxt_daemon_start(struct oxt_daemon *d, const char *const *args)
+{
+	oxt_daemon_init(d);
 	oxt_daemon_restart(d, args);
 }
 
@@ -100,8 +109,17 @@ double oxt_daemon_stop(struct oxt_daemon *d)
 	int st;
 	ASSERT(waitpid(d->pid, &st, 0) == d->pid);
 	d->pid = 0;
-	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "oxprofd did not exit 0 (status 0x%x)", st);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		oxt_daemon_print_log(d);
+		OXT_FAIL("oxprofd did not exit 0 (status 0x%x)", st);
+	}
 	return (double)(oxt_ms() - t0);
+}
+
+void oxt_daemon_finish(struct oxt_daemon *d)
+{
+	oxt_daemon_stop(d);
+	oxt_daemon_cleanup(d);
 }
 
 void oxt_daemon_kill9(struct oxt_daemon *d)
@@ -129,18 +147,43 @@ int oxt_daemon_log_has(const struct oxt_daemon *d, const char *s)
 	return found;
 }
 
-long oxt_daemon_rss_kb(const struct oxt_daemon *d)
+void oxt_daemon_print_log(const struct oxt_daemon *d)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen(d->log, "r");
+	fprintf(stderr, "---- %s ----\n", d->log);
+	while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stderr);
+	if (f)
+		fclose(f);
+	fprintf(stderr, "---- end of %s ----\n", d->log);
+}
+
+long oxt_daemon_status_kb(const struct oxt_daemon *d, const char *field)
 {
 	char path[64], line[256];
+	size_t len = strlen(field);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)d->pid);
 	FILE *f = fopen(path, "r");
 	long kb = -1;
 	while (f && fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmHWM:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
+		if (strncmp(line, field, len) == 0 && line[len] == ':')
+			kb = strtol(line + len + 1, NULL, 10);
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+long oxt_daemon_rss_kb(const struct oxt_daemon *d)
+{
+	return oxt_daemon_status_kb(d, "VmHWM");
+}
+
+const char *oxt_daemon_env(struct oxt_daemon *d)
+{
+	snprintf(d->env, sizeof(d->env), "OXPROF_SOCKET=%s", d->sock);
+	return d->env;
 }
 
 void oxt_daemon_cleanup(struct oxt_daemon *d)
@@ -355,4 +398,20 @@ void oxt_wait_agent_state(const struct oxt_daemon *d, int32_t pid, uint8_t state
 			   "pid %d never reached state %u (now %d)", (int)pid, state, a ? a->state : -1);
 		usleep(10000);
 	}
+}
+
+int oxt_wait_row(const struct oxt_daemon *d, int32_t pid,
+		 int (*pred)(const struct oxt_agent_row *), int timeout_ms,
+		 struct oxt_agent_row *row)
+{
+	for (uint64_t t0 = oxt_ms(); oxt_ms() - t0 < (uint64_t)timeout_ms; usleep(50000)) {
+		struct oxt_status st;
+		oxt_status(d, &st);
+		const struct oxt_agent_row *r = oxt_status_pid(&st, pid);
+		if (r && pred(r)) {
+			*row = *r;
+			return 0;
+		}
+	}
+	return -1;
 }

@@ -14,31 +14,60 @@
 
 #include "oxp/oxp.h"
 
+/*
+ * The real-daemon fixture.  A case's daemon lives in a private dir (in the
+ * case's own, oxt_case_dir), with its socket, log and state paths:
+ *
+ *	struct oxt_daemon d;
+ *	oxt_daemon_start(&d, args);        (or oxt_daemon_init, then
+ *	...                                 oxt_daemon_restart with args
+ *	oxt_daemon_finish(&d);              that name d.state or d.dir)
+ *
+ * A daemon that fails to start, or to stop cleanly, fails the case with
+ * its log on stderr.
+ */
 struct oxt_daemon {
 	pid_t pid;
+	uid_t uid;       /* run oxprofd as uid:gid (set after init); 0: as the test */
+	gid_t gid;
 	char dir[256];   /* private temp dir: socket, log, state */
 	char sock[300];
 	char log[300];
 	char state[300]; /* dir/state, for --state-dir */
+	char env[320];   /* "OXPROF_SOCKET=sock", see oxt_daemon_env */
 };
 
-/* mkdtemp a dir and start oxprofd there with the NULL-terminated extra args
- * (may be NULL); returns once it accepts connections. */
+/* Make the private dir (0755), the paths in it and an empty log; no
+ * daemon yet. */
+void oxt_daemon_init(struct oxt_daemon *d);
+/* oxt_daemon_init, then oxt_daemon_restart with the NULL-terminated extra
+ * args (may be NULL). */
 void oxt_daemon_start(struct oxt_daemon *d, const char *const *args);
-/* Start again in the same dir (after a stop or kill). */
+/* Start oxprofd in d's dir (after oxt_daemon_init, a stop or a kill);
+ * returns once it accepts connections. */
 void oxt_daemon_restart(struct oxt_daemon *d, const char *const *args);
 /* Start without waiting; returns the pid (for tests of refusal). */
 pid_t oxt_daemon_spawn(struct oxt_daemon *d, const char *const *args);
 /* SIGTERM, wait; asserts a clean exit 0.  Returns the wall time in ms. */
 double oxt_daemon_stop(struct oxt_daemon *d);
+/* oxt_daemon_stop (asserting the clean exit), then oxt_daemon_cleanup. */
+void oxt_daemon_finish(struct oxt_daemon *d);
 void oxt_daemon_kill9(struct oxt_daemon *d);
 int oxt_daemon_alive(const struct oxt_daemon *d);
 /* Whether the daemon's log holds s. */
 int oxt_daemon_log_has(const struct oxt_daemon *d, const char *s);
+/* Copy the daemon's log to stderr (a failing case's evidence). */
+void oxt_daemon_print_log(const struct oxt_daemon *d);
+/* A field of the daemon's /proc/PID/status in KiB ("VmRSS", "VmHWM"), or
+ * -1. */
+long oxt_daemon_status_kb(const struct oxt_daemon *d, const char *field);
 /* Peak RSS of the daemon so far, in KiB (VmHWM). */
 long oxt_daemon_rss_kb(const struct oxt_daemon *d);
 /* rm -rf the temp dir. */
 void oxt_daemon_cleanup(struct oxt_daemon *d);
+/* "OXPROF_SOCKET=<d's socket>", the environment entry that sends a real
+ * agent to this daemon (kept in d). */
+const char *oxt_daemon_env(struct oxt_daemon *d);
 
 /* ---- a peer ---- */
 
@@ -151,6 +180,11 @@ void oxt_agent_leave(struct oxt_agent *a);
 
 /* Poll status until pid's row has state; asserts within timeout. */
 void oxt_wait_agent_state(const struct oxt_daemon *d, int32_t pid, uint8_t state, int timeout_ms);
+/* Poll status until pid's row satisfies pred; copies it to *row.  0, or -1
+ * when timeout_ms passed first. */
+int oxt_wait_row(const struct oxt_daemon *d, int32_t pid,
+		 int (*pred)(const struct oxt_agent_row *), int timeout_ms,
+		 struct oxt_agent_row *row);
 uint64_t oxt_ms(void);
 /* How long the harness waits for any one answer of the daemon. */
 #define OXT_IO_MS 10000

@@ -76,8 +76,7 @@ static void fake_serve(int lfd, oxt_fake_fn fn)
 
 void oxt_fake_start(struct oxt_fake *f, oxt_fake_fn fn)
 {
-	snprintf(f->dir, sizeof(f->dir), "/tmp/oxt-client-XXXXXX");
-	ASSERT(mkdtemp(f->dir));
+	oxt_mkdtemp(f->dir, sizeof(f->dir), "oxt-client");
 	snprintf(f->sock, sizeof(f->sock), "%s/s.sock", f->dir);
 	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -42,27 +42,17 @@ int scale(int small, int full)
 	return full_size() ? full : small;
 }
 
-/* Start oxprofd with args; its private dir must be reachable for nobody. */
+/* Start oxprofd with args (its private dir is 0755: nobody reaches the
+ * socket). */
 void start(struct oxt_daemon *d, const char *const *args)
 {
 	oxt_daemon_start(d, full_size() ? NULL : args);
-	ASSERT(chmod(d->dir, 0755) == 0);
 }
 
 long rss_kb(const struct oxt_daemon *d)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)d->pid);
-	FILE *f = fopen(path, "r");
-	long kb = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	if (f)
-		fclose(f);
-	return kb;
+	return oxt_daemon_status_kb(d, "VmRSS");
 }
-
 
 void check_rss(long grown_kb, uint64_t budget)
 {

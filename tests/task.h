@@ -26,6 +26,12 @@ struct oxt_case {
 extern const struct oxt_case *const oxt_list[];
 extern const int oxt_nlist;
 
+/* The running case's own temp dir (the runner removes it after a pass or
+ * a skip, keeps it after a failure), or /tmp outside the runner. */
+const char *oxt_case_dir(void);
+/* mkdtemp "PREFIX-XXXXXX" in the case's dir into buf; asserts. */
+void oxt_mkdtemp(char *buf, size_t len, const char *prefix);
+
 /* A case: its descriptor, named for the list, and its body. */
 #define TEST_TIMEOUT(name, secs)                                           \
 	static void test_##name(void);                                     \

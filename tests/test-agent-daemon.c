@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,23 +13,6 @@
 #include "agent-harness.h"
 #include "daemon-harness.h"
 #include "task.h"
-
-/* Poll status until pid's row satisfies pred; 0, or -1 on timeout. */
-static int wait_row(const struct oxt_daemon *d, int32_t pid,
-		    int (*pred)(const struct oxt_agent_row *), int timeout_ms,
-		    struct oxt_agent_row *row)
-{
-	for (uint64_t t0 = oxt_ms(); oxt_ms() - t0 < (uint64_t)timeout_ms; usleep(50000)) {
-		struct oxt_status st;
-		oxt_status(d, &st);
-		const struct oxt_agent_row *r = oxt_status_pid(&st, pid);
-		if (r && pred(r)) {
-			*row = *r;
-			return 0;
-		}
-	}
-	return -1;
-}
 
 static int is_exited(const struct oxt_agent_row *r)
 {
@@ -47,11 +29,9 @@ static int is_paused(const struct oxt_agent_row *r)
 	return r->state == OXP_AGENT_PAUSED;
 }
 
-static pid_t spawn_split(const struct oxt_daemon *d, const char *extra_env, const char *rounds)
+static pid_t spawn_split(struct oxt_daemon *d, const char *extra_env, const char *rounds)
 {
-	static char sockv[400];
-	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d->sock);
-	const char *env[] = { sockv, "OXPROF_HZ=1000", extra_env, NULL };
+	const char *env[] = { oxt_daemon_env(d), "OXPROF_HZ=1000", extra_env, NULL };
 	char *argv[] = { OXT_SPLIT, "-n", (char *)rounds, NULL };
 	return oxt_spawn_agent(argv, env);
 }
@@ -96,17 +76,17 @@ TEST_TIMEOUT(agent_joins_paused_then_unpause_samples, 90)
 	oxt_daemon_start(&d, NULL);
 	pid_t p = spawn_split(&d, NULL, "120000");
 	struct oxt_agent_row row;
-	ASSERT_MSG(wait_row(&d, p, is_paused, 5000, &row) == 0, "agent did not join paused");
+	ASSERT_MSG(oxt_wait_row(&d, p, is_paused, 5000, &row) == 0, "agent did not join paused");
 	usleep(300000);
-	ASSERT_MSG(wait_row(&d, p, is_paused, 1000, &row) == 0 && row.samples == 0,
+	ASSERT_MSG(oxt_wait_row(&d, p, is_paused, 1000, &row) == 0 && row.samples == 0,
 		   "samples while paused");
 	struct oxt_result r;
 	ASSERT_EQ(oxt_simple(&d, OXP_CMD_UNPAUSE, &r), 0);
 	ASSERT(r.affected >= 1);
 	oxt_result_free(&r);
-	ASSERT_MSG(wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples after unpause");
+	ASSERT_MSG(oxt_wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples after unpause");
 	wait_exit0(p);
-	ASSERT_MSG(wait_row(&d, p, is_exited, 5000, &row) == 0, "agent row never exited");
+	ASSERT_MSG(oxt_wait_row(&d, p, is_exited, 5000, &row) == 0, "agent row never exited");
 	check_accounts(&row);
 	query(&d, OXP_BY_FUNCTION, p, &r);
 	const struct oxt_row *hot = oxt_row_named(&r, "hot_a");
@@ -124,8 +104,7 @@ TEST_TIMEOUT(agent_joins_paused_then_unpause_samples, 90)
 	}
 	ASSERT_EQ(sum, row.samples);
 	oxt_result_free(&r);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* The daemon stops (gracefully, keeping a snapshot) while the agent
@@ -134,21 +113,19 @@ TEST_TIMEOUT(agent_joins_paused_then_unpause_samples, 90)
 TEST_TIMEOUT(agent_daemon_restart_loses_nothing, 90)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[] = { "--state-dir", d.state, NULL };
 	oxt_daemon_restart(&d, args);
 	pid_t p = spawn_split(&d, "OXPROF_START=1", "150000");
 	struct oxt_agent_row row;
-	ASSERT_MSG(wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples at first");
+	ASSERT_MSG(oxt_wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples at first");
 	oxt_daemon_stop(&d);
 	usleep(600000); /* the agent samples on without a daemon */
 	oxt_daemon_restart(&d, args);
 	wait_exit0(p);
-	ASSERT_MSG(wait_row(&d, p, is_exited, 8000, &row) == 0, "agent row never exited");
+	ASSERT_MSG(oxt_wait_row(&d, p, is_exited, 8000, &row) == 0, "agent row never exited");
 	check_accounts(&row);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* kill -9: what the dead daemon had acknowledged is gone with it, but the
@@ -159,16 +136,15 @@ TEST_TIMEOUT(agent_daemon_killed_agent_accounts_exactly, 90)
 	oxt_daemon_start(&d, NULL);
 	pid_t p = spawn_split(&d, "OXPROF_START=1", "150000");
 	struct oxt_agent_row row;
-	ASSERT_MSG(wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples at first");
+	ASSERT_MSG(oxt_wait_row(&d, p, has_samples, 5000, &row) == 0, "no samples at first");
 	oxt_daemon_kill9(&d);
 	usleep(600000);
 	oxt_daemon_restart(&d, NULL);
 	wait_exit0(p);
-	ASSERT_MSG(wait_row(&d, p, is_exited, 8000, &row) == 0, "agent row never exited");
+	ASSERT_MSG(oxt_wait_row(&d, p, is_exited, 8000, &row) == 0, "agent row never exited");
 	ASSERT_EQ(row.taken, row.sent + row.dropped_agent);
 	ASSERT(row.samples > 0 && row.samples + row.dropped_daemon <= row.sent);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* A daemon that is neither root, nor the agent's own user, nor the one
@@ -180,27 +156,14 @@ TEST_TIMEOUT(agent_refuses_untrusted_daemon_uid, 60)
 		OXT_SKIP("needs root to run oxprofd as another user");
 	}
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL); /* for its temp dir and paths only */
-	oxt_daemon_stop(&d);
-	chmod(d.dir, 01777); /* like /tmp: sticky, or oxprofd refuses it */
-	unlink(d.sock);
-	pid_t dp = fork();
-	ASSERT(dp >= 0);
-	if (dp == 0) {
-		gid_t g = 65534;
-		if (setgroups(1, &g) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
-			_exit(126);
-		execl(OXPROFD_PATH, OXPROFD_PATH, "--socket", d.sock, "--log-level", "warn",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100 && access(d.sock, F_OK) != 0; i++)
-		usleep(50000);
-	d.pid = dp;
+	oxt_daemon_init(&d);
+	ASSERT(chmod(d.dir, 01777) == 0); /* like /tmp: sticky, or oxprofd refuses it */
+	d.uid = d.gid = 65534;
+	oxt_daemon_restart(&d, NULL);
 	pid_t untrusting = spawn_split(&d, "OXPROF_START=1", "40000");
 	pid_t trusting = spawn_split(&d, "OXPROF_DAEMON_USER=65534", "40000");
 	struct oxt_agent_row row;
-	ASSERT_MSG(wait_row(&d, trusting, is_paused, 5000, &row) == 0,
+	ASSERT_MSG(oxt_wait_row(&d, trusting, is_paused, 5000, &row) == 0,
 		   "the agent told to trust uid 65534 did not join");
 	usleep(500000);
 	struct oxt_status st;
@@ -209,8 +172,7 @@ TEST_TIMEOUT(agent_refuses_untrusted_daemon_uid, 60)
 		   "an agent sent its stacks to a daemon run by uid 65534");
 	wait_exit0(untrusting);
 	wait_exit0(trusting);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* Issue 10 item 6: oxprofd is killed with SIGKILL again and again while
@@ -221,8 +183,7 @@ TEST_TIMEOUT(agent_refuses_untrusted_daemon_uid, 60)
 TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[] = { "--state-dir", d.state, "--flush-ms", "200", NULL };
 	oxt_daemon_restart(&d, args);
 	enum { NAGENTS = 3, KILLS = 6 };
@@ -230,10 +191,8 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 	/* Programs that burn CPU until told to exit (normally, so the agent's
 	 * last flush runs), so no agent ends during the kills, however fast
 	 * the machine. */
-	static char sockv[400];
-	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
 	/* Under ASan, bash's own leaks are not ours to report. */
-	const char *env[] = { sockv, "OXPROF_HZ=1000", "OXPROF_START=1",
+	const char *env[] = { oxt_daemon_env(&d), "OXPROF_HZ=1000", "OXPROF_START=1",
 			      OXT_ASAN_OPTIONS[0] ? "ASAN_OPTIONS=verify_asan_link_order=0:"
 						    "detect_leaks=0" : NULL, NULL };
 	char *argv[] = { "/bin/bash", "-c", "trap 'exit 0' TERM; while :; do :; done", NULL };
@@ -241,7 +200,7 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 		p[i] = oxt_spawn_agent(argv, env);
 	struct oxt_agent_row row;
 	for (int i = 0; i < NAGENTS; i++)
-		ASSERT_MSG(wait_row(&d, p[i], has_samples, 10000, &row) == 0, "no samples at first");
+		ASSERT_MSG(oxt_wait_row(&d, p[i], has_samples, 10000, &row) == 0, "no samples at first");
 	unsigned seed = (unsigned)getpid();
 	printf("  seed %u\n", seed);
 	for (int k = 0; k < KILLS; k++) {
@@ -255,7 +214,7 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 		ASSERT(kill(p[i], SIGTERM) == 0);
 	for (int i = 0; i < NAGENTS; i++) {
 		wait_exit0(p[i]);
-		ASSERT_MSG(wait_row(&d, p[i], is_exited, 15000, &row) == 0, "agent row never exited");
+		ASSERT_MSG(oxt_wait_row(&d, p[i], is_exited, 15000, &row) == 0, "agent row never exited");
 		printf("  agent %d: taken %llu, daemon accepted %llu refused %llu, agent dropped %llu"
 		       " (agent says sent %llu)\n", (int)p[i], (unsigned long long)row.taken,
 		       (unsigned long long)row.samples, (unsigned long long)row.dropped_daemon,
@@ -272,8 +231,7 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 	struct oxt_status after;
 	oxt_status(&d, &after);
 	ASSERT_EQ(after.samples, before.samples);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* The daemon cannot write snapshots (its state dir is a file), so nothing
@@ -284,22 +242,19 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 TEST_TIMEOUT(agent_daemon_holds_within_budget_when_snapshots_fail, 90)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	FILE *f = fopen(d.state, "w");
 	ASSERT(f && fclose(f) == 0);
 	const char *args[] = { "--state-dir", d.state, NULL };
 	oxt_daemon_restart(&d, args);
-	static char sockv[400];
-	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
 	/* Small batches often, so the log of held batches fills early. */
-	const char *env[] = { sockv, "OXPROF_HZ=1000", "OXPROF_START=1", "OXPROF_BUFFER_KB=64",
-			      "OXPROF_FLUSH_MS=10", NULL };
+	const char *env[] = { oxt_daemon_env(&d), "OXPROF_HZ=1000", "OXPROF_START=1",
+			      "OXPROF_BUFFER_KB=64", "OXPROF_FLUSH_MS=10", NULL };
 	char *argv[] = { OXT_SPLIT, "-t", "2", "-n", "200000", NULL };
 	pid_t p = oxt_spawn_agent(argv, env);
 	struct oxt_agent_row row;
 	wait_exit0(p);
-	ASSERT_MSG(wait_row(&d, p, is_exited, 15000, &row) == 0, "agent row never exited");
+	ASSERT_MSG(oxt_wait_row(&d, p, is_exited, 15000, &row) == 0, "agent row never exited");
 	printf("  taken %llu: accepted %llu, refused %llu, dropped %llu\n",
 	       (unsigned long long)row.taken, (unsigned long long)row.samples,
 	       (unsigned long long)row.dropped_daemon, (unsigned long long)row.dropped_agent);
@@ -308,8 +263,7 @@ TEST_TIMEOUT(agent_daemon_holds_within_budget_when_snapshots_fail, 90)
 	ASSERT_MSG(row.dropped_agent > 0, "the log of held batches never filled");
 	ASSERT_EQ(row.taken, row.samples + row.dropped_daemon + row.dropped_agent);
 	ASSERT_EQ(row.sent, row.samples + row.dropped_daemon);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* A forked child is a new process that follows the fleet, as its parent
@@ -330,9 +284,7 @@ TEST_TIMEOUT(agent_fork_child_follows_the_fleet_rate, 90)
 	ASSERT_EQ(r.code, 0);
 	oxt_result_free(&r);
 	oxt_peer_close(&p);
-	static char sockv[400];
-	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
-	const char *env[] = { sockv, "OXPROF_HZ=1000", NULL };
+	const char *env[] = { oxt_daemon_env(&d), "OXPROF_HZ=1000", NULL };
 	char *argv[] = { OXT_SPLIT, "-d", "1500", "-f", "-n", "60000", NULL };
 	pid_t parent = oxt_spawn_agent(argv, env);
 	const struct oxt_agent_row *child = NULL;
@@ -349,6 +301,5 @@ TEST_TIMEOUT(agent_fork_child_follows_the_fleet_rate, 90)
 	       (unsigned)child->hz_requested);
 	ASSERT_EQ(child->hz_requested, 333);
 	wait_exit0(parent);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

@@ -138,27 +138,17 @@ TEST_TIMEOUT(agent_host_daemon_closing_all_fds_reports_to_oxprofd, 60)
 {
 	struct oxt_daemon d;
 	oxt_daemon_start(&d, NULL);
-	char dir[64], sockv[400];
+	char dir[64];
 	oxt_tmpdir(dir, sizeof(dir));
-	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
-	const char *env[] = { sockv, "OXPROF_START=1", "OXPROF_HZ=1000",
+	const char *env[] = { oxt_daemon_env(&d), "OXPROF_START=1", "OXPROF_HZ=1000",
 			      OXT_ASAN_OPTIONS[0] ? "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"
 						  : NULL, NULL };
 	pid_t child = run_daemon_host(dir, env);
-	int ok = 0;
-	for (uint64_t t0 = oxt_ms(); !ok && oxt_ms() - t0 < 20000; usleep(50000)) {
-		struct oxt_status st;
-		oxt_status(&d, &st);
-		const struct oxt_agent_row *r = oxt_status_pid(&st, child);
-		if (r && has_samples(r)) {
-			printf("  daemon %d: %llu samples at oxprofd\n", (int)child,
-			       (unsigned long long)r->samples);
-			ok = 1;
-		}
-	}
-	ASSERT_MSG(ok, "oxprofd has no samples of the daemonized child %d", (int)child);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	struct oxt_agent_row r;
+	ASSERT_MSG(oxt_wait_row(&d, child, has_samples, 20000, &r) == 0,
+		   "oxprofd has no samples of the daemonized child %d", (int)child);
+	printf("  daemon %d: %llu samples at oxprofd\n", (int)child, (unsigned long long)r.samples);
+	oxt_daemon_finish(&d);
 }
 
 /* ---- files in a shared /tmp (item 9) ---- */

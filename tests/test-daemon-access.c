@@ -76,8 +76,7 @@ TEST(daemon_access_nobody_is_refused_and_nothing_changes)
 	/* Agents of any uid may report. */
 	ASSERT_EQ(as_nobody(&d, OXP_ROLE_AGENT, 0), 0);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_access_allow_group_and_user)
@@ -99,8 +98,7 @@ TEST(daemon_access_allow_group_and_user)
 	const char *other[] = { "--allow-user", "1", NULL };
 	oxt_daemon_restart(&d, other);
 	ASSERT_EQ(as_nobody(&d, OXP_ROLE_CONTROL, 0), 1);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_access_agent_group_restricts_reporting)
@@ -114,6 +112,5 @@ TEST(daemon_access_agent_group_restricts_reporting)
 	struct oxt_agent a; /* root may always report */
 	ASSERT_EQ(oxt_agent_join(&a, &d, "/bin/root"), 0);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

@@ -135,6 +135,5 @@ TEST(daemon_commands_reach_selected_agents)
 	waitpid(a, NULL, 0);
 	waitpid(b, NULL, 0);
 	waitpid(c, NULL, 0);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

@@ -43,8 +43,7 @@ TEST(daemon_creates_runtime_dir_and_socket_modes)
 {
 	struct oxt_daemon d;
 	char sock[400];
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	snprintf(sock, sizeof(sock), "%s/run/oxprof/oxprof.sock", d.dir);
 	strcpy(d.sock, sock);
 	oxt_daemon_restart(&d, NULL);
@@ -54,15 +53,13 @@ TEST(daemon_creates_runtime_dir_and_socket_modes)
 	*strrchr(sock, '/') = 0;
 	ASSERT(stat(sock, &s2) == 0);
 	ASSERT_EQ(s2.st_mode & 0777, 0755);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_config_file_and_bad_options)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	char conf[400];
 	snprintf(conf, sizeof(conf), "%s/oxprofd.conf", d.dir);
 	FILE *f = fopen(conf, "w");
@@ -93,8 +90,7 @@ TEST(daemon_config_file_and_bad_options)
 TEST(daemon_notifies_systemd_and_takes_listen_fds)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	/* A listening socket made here, passed as fd 3 like systemd does. */
 	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -45,8 +45,7 @@ TEST(daemon_join_gets_fleet_defaults)
 	ASSERT_EQ(a.fleet.depth, 64);
 	ASSERT(a.p.welcome.flush_ms > 0);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_default_fleet_is_paused_100hz_cpu_128)
@@ -59,8 +58,7 @@ TEST(daemon_default_fleet_is_paused_100hz_cpu_128)
 	ASSERT_EQ(st.fleet.hz, 100);
 	ASSERT_EQ(st.fleet.mode, OXP_MODE_CPU);
 	ASSERT_EQ(st.fleet.depth, 128);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* main -> f -> f -> f (recursion) and main -> g -> f; the known truth. */
@@ -117,8 +115,7 @@ TEST(daemon_query_by_function_counts_recursion_once)
 	ASSERT_STREQ(r.rows[1].name, "f");
 	oxt_result_free(&r);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_query_folded_threads_modules_filters)
@@ -182,8 +179,7 @@ TEST(daemon_query_folded_threads_modules_filters)
 	query(&d, OXP_BY_FUNCTION, OXP_SORT_SELF, 0, &sel, &r);
 	ASSERT_EQ(r.code, -OXP_ENOMATCH);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_many_rows_split_over_frames)
@@ -221,8 +217,7 @@ TEST(daemon_many_rows_split_over_frames)
 	ASSERT_EQ(r.head.total, sent);
 	oxt_result_free(&r);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_exited_agent_keeps_rows_until_reset)
@@ -260,8 +255,7 @@ TEST(daemon_exited_agent_keeps_rows_until_reset)
 	oxt_status(&d, &s);
 	ASSERT(!oxt_status_pid(&s, kid));
 	ASSERT_EQ(s.samples, 0);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_agent_state_is_shown_not_forced)
@@ -277,8 +271,7 @@ TEST(daemon_agent_state_is_shown_not_forced)
 	struct oxp_set_state ss;
 	ASSERT_EQ(oxt_agent_wait_state(&a, &ss, 300), -ETIMEDOUT); /* nobody paused it */
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 
@@ -304,8 +297,7 @@ TEST(daemon_status_rows_and_counters)
 	ASSERT_STREQ(row->source, "fake");
 	ASSERT(row->last_batch_ms > 0);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 
@@ -346,6 +338,5 @@ TEST(daemon_sparse_ids_like_an_agent_after_reconnect)
 	oxt_result_free(&r);
 	oxt_peer_close(&c);
 	oxt_peer_close(&p);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

@@ -49,15 +49,13 @@ TEST(daemon_durable_without_state_dir_is_aggregated)
 	ASSERT_EQ(k.seq, 1);
 	ASSERT_EQ(k.durable, 1);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST_TIMEOUT(daemon_durable_seq_survives_kill9_and_no_batch_counts_twice, 60)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[] = { "--state-dir", d.state, "--snapshot-interval", "600", NULL };
 	oxt_daemon_restart(&d, args);
 	oxt_hello_instance = 0xfeedface00000001ull;
@@ -107,8 +105,7 @@ TEST_TIMEOUT(daemon_durable_seq_survives_kill9_and_no_batch_counts_twice, 60)
 	ASSERT_EQ(a.p.welcome.durable, 0);
 	ASSERT_EQ(a.p.welcome.received, 0);
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* After a reset, a batch with two samples fewer than were forgotten left
@@ -117,8 +114,7 @@ TEST_TIMEOUT(daemon_durable_seq_survives_kill9_and_no_batch_counts_twice, 60)
 TEST_TIMEOUT(daemon_durable_after_reset_same_count_is_written, 60)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[] = { "--state-dir", d.state, "--snapshot-interval", "600", NULL };
 	oxt_daemon_restart(&d, args);
 	oxt_hello_instance = 0xfeedface00000002ull;
@@ -138,6 +134,5 @@ TEST_TIMEOUT(daemon_durable_after_reset_same_count_is_written, 60)
 	ASSERT_EQ(k.accepted, 8);
 	ASSERT_MSG(wait_durable(&a, 2, 20000) == 0, "no DURABLE for batch 2 after the reset");
 	oxt_agent_leave(&a);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

@@ -123,8 +123,7 @@ TEST(daemon_fault_malformed_frames)
 	ASSERT(s.refused_conns >= 6);
 	oxp_buf_destroy(&b);
 	oxt_agent_leave(&good);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_fault_oversized_length_refused_before_buffering)
@@ -140,8 +139,7 @@ TEST(daemon_fault_oversized_length_refused_before_buffering)
 	send_raw(fd, hdr, 4);
 	ASSERT_EQ(expect_error(fd, NULL, 0), -EMSGSIZE);
 	still_serves(&d);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_fault_wrong_version_names_both)
@@ -162,8 +160,7 @@ TEST(daemon_fault_wrong_version_names_both)
 	ASSERT_MSG(strstr(msg, "version 7") && strstr(msg, ours), "%s", msg);
 	oxp_buf_destroy(&b);
 	still_serves(&d);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST_TIMEOUT(daemon_fault_slow_client_is_bounded, 30)
@@ -208,8 +205,7 @@ TEST_TIMEOUT(daemon_fault_slow_client_is_bounded, 30)
 	oxt_peer_close(&p);
 	oxp_buf_destroy(&b);
 	still_serves(&d);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 static void raise_nofile(rlim_t want)
@@ -256,8 +252,7 @@ TEST(daemon_fault_500_connections_at_once)
 		close(fds[i]);
 	still_serves(&d);
 	oxp_buf_destroy(&hello);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_fault_max_connections_refused_with_error)
@@ -280,8 +275,7 @@ TEST(daemon_fault_max_connections_refused_with_error)
 	struct oxt_status st;
 	oxt_status(&d, &st);
 	ASSERT(st.refused_conns >= 1);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* An agent that defines nfuncs functions, then floods unique stacks. */
@@ -379,8 +373,7 @@ TEST(daemon_fault_flood_stays_in_budget_and_counts_drops)
 	oxt_peer_close(&c);
 	oxt_peer_close(&a1);
 	oxt_peer_close(&a2);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(daemon_fault_client_that_does_not_read)
@@ -421,6 +414,5 @@ TEST(daemon_fault_client_that_does_not_read)
 	ASSERT(oxt_daemon_log_has(&d, "idle or not reading"));
 	oxt_peer_close(&p);
 	oxt_peer_close(&ag);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

@@ -61,6 +61,5 @@ TEST_TIMEOUT(daemon_fleet_slow_agent_does_not_stop_the_fleet, 240)
 	for (int i = 0; i < N; i++)
 		oxt_peer_close(&ag[i]);
 	free(ag);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

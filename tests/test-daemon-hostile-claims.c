@@ -80,8 +80,7 @@ TEST(hostile_fake_exe)
 	ASSERT_EQ(r.affected, 0);
 	oxt_peer_close(&p);
 	release(&at);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /*
@@ -198,8 +197,7 @@ TEST_TIMEOUT(hostile_claim_flood, 120)
 		   "nobody's claims were not held to its budget");
 	ASSERT_EQ(agent_as(&d, 0, "/usr/bin/root-agent"), 0);
 	ASSERT_EQ(agent_as(&d, OTHER_UID, "/usr/bin/other-agent"), 0);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST(hostile_claim_unverifiable)
@@ -243,8 +241,7 @@ TEST(hostile_claim_unverifiable)
 	}
 	oxt_peer_close(&p);
 	release(&at);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* ---- the control reserve ---- */
@@ -319,6 +316,5 @@ TEST(hostile_control_reserve)
 	ASSERT_EQ(agent_as(&d, 0, "/usr/bin/root-agent"), 0);
 	ASSERT(agent_as(&d, 2, "/usr/bin/bin-agent") != 0); /* no reserve for uid 2 */
 	release(&at);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

@@ -136,6 +136,5 @@ TEST_TIMEOUT(hostile_soak, 3600)
 	check_rss(oxt_daemon_rss_kb(&d) - 0, budget);
 	for (int i = 0; i < 3; i++)
 		oxt_agent_leave(&ag[i]);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

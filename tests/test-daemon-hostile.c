@@ -87,8 +87,7 @@ TEST_TIMEOUT(hostile_hello_flood, 120)
 	check_rss(rss_kb(&d) - rss0, st.mem_budget);
 	ASSERT_EQ(agent_as(&d, 0, "/usr/bin/root-agent"), 0);
 	ASSERT_EQ(agent_as(&d, OTHER_UID, "/usr/bin/other-agent"), 0);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* ---- sparse id flood ---- */
@@ -149,8 +148,7 @@ TEST_TIMEOUT(hostile_sparse_ids, 120)
 	ASSERT_MSG(u && u->refused_mem > 0, "nobody's refused charges are not shown");
 	ASSERT_EQ(agent_as(&d, OTHER_UID, "/usr/bin/other-agent"), 0);
 	release(&at);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* ---- partial frames ---- */
@@ -200,8 +198,7 @@ TEST_TIMEOUT(hostile_partial_frames, 120)
 	ASSERT_EQ(agent_as(&d, OTHER_UID, "/usr/bin/other-agent"), 0);
 	ASSERT_EQ(agent_as(&d, 0, "/usr/bin/root-agent"), 0);
 	release(&at);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* A partial frame must complete within --frame-timeout. */
@@ -228,8 +225,7 @@ TEST_TIMEOUT(hostile_partial_frame_timeout, 60)
 	attack(&at, &d, NOBODY, one_partial, NULL);
 	release(&at);
 	ASSERT(oxt_daemon_log_has(&d, "--frame-timeout"));
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* ---- silent connections ---- */
@@ -266,6 +262,5 @@ TEST_TIMEOUT(hostile_silent_conns, 120)
 	ASSERT_EQ(agent_as(&d, 0, "/usr/bin/root-agent"), 0);
 	status(&d, &st);
 	release(&at);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

@@ -109,8 +109,7 @@ TEST_TIMEOUT(daemon_snapshot_bad_values_are_refused_and_kept_aside, 120)
 		"forgotten by a reset, yet it holds samples",
 	};
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[5];
 	state_args(&d, "3600", args);
 	for (int how = 0; how < NSPOIL; how++) {
@@ -147,8 +146,7 @@ TEST_TIMEOUT(daemon_snapshot_bad_values_are_refused_and_kept_aside, 120)
 	ASSERT_EQ(st.nagents, 1);
 	ASSERT_EQ(st.agents[0].pid, 4242);
 	ASSERT(exists(d.state, "oxprofd.snap.bad"));
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* Counts near 2^64 (a consistent snapshot) load; a batch that would wrap
@@ -156,8 +154,7 @@ TEST_TIMEOUT(daemon_snapshot_bad_values_are_refused_and_kept_aside, 120)
 TEST(daemon_snapshot_counts_near_2_64_saturate_not_wrap)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[5];
 	state_args(&d, "3600", args);
 	rm_state(&d);
@@ -189,8 +186,7 @@ TEST(daemon_snapshot_counts_near_2_64_saturate_not_wrap)
 	oxt_status(&d, &st);
 	ASSERT_EQ(st.samples, UINT64_MAX);
 	ASSERT(!oxt_daemon_log_has(&d, "unusable"));
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 /* What a peer says cannot make the daemon hold a value its own loader
@@ -199,8 +195,7 @@ TEST(daemon_snapshot_counts_near_2_64_saturate_not_wrap)
 TEST(daemon_snapshot_peer_cannot_poison_it)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[5];
 	state_args(&d, "3600", args);
 	oxt_daemon_restart(&d, args);
@@ -225,6 +220,5 @@ TEST(daemon_snapshot_peer_cannot_poison_it)
 	ASSERT_MSG(!oxt_daemon_log_has(&d, "unusable"),
 		   "a peer's rate made the daemon write a snapshot it refuses");
 	ASSERT(oxt_daemon_log_has(&d, "snapshot loaded"));
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

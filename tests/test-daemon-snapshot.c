@@ -72,8 +72,7 @@ const char *state_args(const struct oxt_daemon *d, const char *interval, const c
 TEST(daemon_snapshot_restart_restores_exact_aggregate)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[5];
 	state_args(&d, "3600", args);
 	oxt_daemon_restart(&d, args);
@@ -109,8 +108,7 @@ TEST(daemon_snapshot_restart_restores_exact_aggregate)
 	oxt_result_free(&f1);
 	oxt_result_free(&s1);
 	oxt_result_free(&t1);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 static void big_flood(const struct oxt_daemon *d, int nbatches, unsigned rng);
@@ -135,8 +133,7 @@ static void corrupt(const char *path, off_t where)
 TEST(daemon_snapshot_corrupt_file_is_reported_and_skipped)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[5];
 	state_args(&d, "3600", args);
 	char cur[400], prev[400];
@@ -181,15 +178,13 @@ TEST(daemon_snapshot_corrupt_file_is_reported_and_skipped)
 	oxt_daemon_restart(&d, args);
 	ASSERT(oxt_daemon_log_has(&d, "not an oxprofd snapshot"));
 	oxt_status(&d, &st);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }
 
 TEST_TIMEOUT(daemon_snapshot_kill9_during_writes_never_goes_back, 120)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[5];
 	state_args(&d, "0.02", args);
 	uint64_t last = 0;
@@ -266,8 +261,7 @@ static void big_flood(const struct oxt_daemon *d, int nbatches, unsigned rng)
 TEST(daemon_snapshot_large_aggregate_size_and_time)
 {
 	struct oxt_daemon d;
-	oxt_daemon_start(&d, NULL);
-	oxt_daemon_stop(&d);
+	oxt_daemon_init(&d);
 	const char *args[5];
 	state_args(&d, "3600", args);
 	oxt_daemon_restart(&d, args);
@@ -299,6 +293,5 @@ TEST(daemon_snapshot_large_aggregate_size_and_time)
 	       "start (with load) %llu ms; top-50 query %llu ms; mem_used %llu\n",
 	       (long long)st.st_size, ms, (unsigned long long)load_ms, (unsigned long long)q_ms,
 	       (unsigned long long)s.mem_used);
-	oxt_daemon_stop(&d);
-	oxt_daemon_cleanup(&d);
+	oxt_daemon_finish(&d);
 }

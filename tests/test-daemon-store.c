@@ -1,7 +1,8 @@
 /*
  * test-daemon-store.c - the daemon's store on its own, linked directly
  * (no daemon, no socket): interning, ingest with budgets and refusal,
- * reset, the snapshot round trip, fleet states, the hash index.
+ * reset, the snapshot round trip, fleet states (the hash index on its
+ * own: test-index.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -12,7 +13,6 @@
 
 #include "agg.h"
 #include "fleet.h"
-#include "index.h"
 #include "snapshot.h"
 #include "task.h"
 
@@ -336,48 +336,6 @@ TEST(store_fleet_next_state)
 	ASSERT_EQ(oxd_fleet_next(&c, &g), -EINVAL);
 	ASSERT_EQ(memcmp(&f, &g, sizeof(f)), 0);
 	ASSERT_STREQ(oxd_fleet_cmd_name(OXP_CMD_UNPAUSE), "unpause");
-}
-
-/* ---- the index on its own ---- */
-
-static uint32_t u32_hash(const void *arr, uint32_t id)
-{
-	return oxd_hash_u64(((const uint32_t *)arr)[id]);
-}
-
-static int u32_eq(const void *arr, uint32_t id, const void *key)
-{
-	return ((const uint32_t *)arr)[id] == *(const uint32_t *)key;
-}
-
-TEST(store_index_finds_what_it_holds_through_growth)
-{
-	enum { N = 100000 };
-	uint32_t *keys = malloc(N * sizeof(*keys));
-	ASSERT(keys);
-	struct oxd_index x = { 0 };
-	for (uint32_t i = 0; i < N; i++) {
-		uint32_t k = i * 2654435761u;
-		ASSERT_EQ(oxd_index_growth(&x) > 0, !x.slots || (x.n + 1) * 2 > x.mask + 1);
-		oxd_index_reserve(&x, u32_hash, keys);
-		uint32_t *s = oxd_index_find(&x, oxd_hash_u64(k), u32_eq, keys, &k);
-		ASSERT_EQ(*s, 0);
-		keys[i] = k;
-		oxd_index_add(&x, s, i);
-	}
-	ASSERT_EQ(x.n, N);
-	ASSERT(x.n * 2 <= x.mask + 1);
-	for (uint32_t i = 0; i < N; i++) {
-		uint32_t *s = oxd_index_find(&x, oxd_hash_u64(keys[i]), u32_eq, keys, &keys[i]);
-		ASSERT_EQ(*s, i + 1);
-	}
-	uint32_t absent = 1;
-	ASSERT_EQ(*oxd_index_find(&x, oxd_hash_u64(absent), u32_eq, keys, &absent), 0);
-	oxd_index_rebuild(&x, N / 2, u32_hash, keys);
-	ASSERT_EQ(*oxd_index_find(&x, oxd_hash_u64(keys[7]), u32_eq, keys, &keys[7]), 8);
-	ASSERT_EQ(*oxd_index_find(&x, oxd_hash_u64(keys[N - 1]), u32_eq, keys, &keys[N - 1]), 0);
-	oxd_index_destroy(&x);
-	free(keys);
 }
 
 TEST(store_sparse_thread_ids)

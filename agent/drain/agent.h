@@ -20,6 +20,7 @@
 #include "config.h"
 #include "frames.h"
 #include "ox/clock.h"
+#include "ox/index.h"
 #include "host/fds.h"
 #include "oxp/oxp.h"
 #include "sampler/sampler.h"
@@ -81,7 +82,7 @@ struct oxa_conn {
 };
 
 struct oxa_tname {
-	uint32_t tid;            /* 0 = empty slot */
+	uint32_t tid;
 	uint32_t name;           /* string id */
 	uint32_t gen;            /* defined on connection gen */
 };
@@ -106,8 +107,9 @@ struct oxa_agent {
 	struct oxa_symbols *syms;
 	struct oxa_frames frames;
 	struct oxa_gens str_gens, frame_gens;
-	struct oxa_tname *tnames;
-	size_t tnames_mask, ntnames;
+	struct oxa_tname *tnames; /* the names of threads seen, by first sight */
+	size_t ntnames, cap_tnames;
+	struct ox_index itnames;  /* over tnames, by tid */
 	struct oxa_conn conn;
 	struct oxa_fleet_state {
 		int running, mode;
@@ -194,7 +196,8 @@ void oxa_held_compact(struct oxa_agent *a);
 uint64_t oxa_held_samples(const struct oxa_agent *a);
 
 /* batch.c, continued: what the wire knows on this connection */
-/* The name string id of a thread (read from /proc at first sight). */
+/* The name string id of a thread (read from /proc at first sight); *out
+ * holds until the next call (the array may move). */
 int oxa_thread_name(struct oxa_agent *a, uint32_t tid, struct oxa_tname **out);
 int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was);
 

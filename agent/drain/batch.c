@@ -249,35 +249,31 @@ static int read_name(uint32_t tid, char *buf, size_t len)
 	return (int)n;
 }
 
+static uint32_t tname_hash(const void *agent, uint32_t id)
+{
+	return ox_hash_u64(((const struct oxa_agent *)agent)->tnames[id].tid);
+}
+
+static int tname_eq(const void *agent, uint32_t id, const void *tid)
+{
+	return ((const struct oxa_agent *)agent)->tnames[id].tid == *(const uint32_t *)tid;
+}
+
 int oxa_thread_name(struct oxa_agent *a, uint32_t tid, struct oxa_tname **out)
 {
-	if (!a->tnames || (a->ntnames + 1) * 2 > a->tnames_mask) {
-		size_t slots = a->tnames ? (a->tnames_mask + 1) * 2 : 256;
-		struct oxa_tname *t = calloc(slots, sizeof(*t));
-		if (!t)
-			return -ENOMEM;
-		for (size_t i = 0; a->tnames && i <= a->tnames_mask; i++) {
-			size_t j = a->tnames[i].tid * 2654435761u & (slots - 1);
-			while (a->tnames[i].tid && t[j].tid)
-				j = (j + 1) & (slots - 1);
-			if (a->tnames[i].tid)
-				t[j] = a->tnames[i];
-		}
-		free(a->tnames);
-		a->tnames = t;
-		a->tnames_mask = slots - 1;
-	}
-	size_t i = tid * 2654435761u & a->tnames_mask;
-	while (a->tnames[i].tid && a->tnames[i].tid != tid)
-		i = (i + 1) & a->tnames_mask;
-	if (!a->tnames[i].tid) {
+	if (ox_index_reserve(&a->itnames, tname_hash, a) < 0)
+		return -ENOMEM;
+	uint32_t *slot = ox_index_find(&a->itnames, ox_hash_u64(tid), tname_eq, a, &tid);
+	if (!*slot) {
 		char name[64];
+		uint32_t sid;
 		int n = read_name(tid, name, sizeof(name));
-		if (oxa_strtab_intern(&a->strs, name, (size_t)n, &a->tnames[i].name) < 0)
+		if (oxa_grow(&a->tnames, &a->cap_tnames, a->ntnames + 1, sizeof(*a->tnames)) < 0 ||
+		    oxa_strtab_intern(&a->strs, name, (size_t)n, &sid) < 0)
 			return -ENOMEM;
-		a->tnames[i].tid = tid;
-		a->ntnames++;
+		a->tnames[a->ntnames] = (struct oxa_tname){ .tid = tid, .name = sid };
+		ox_index_add(&a->itnames, slot, (uint32_t)a->ntnames++);
 	}
-	*out = &a->tnames[i];
+	*out = &a->tnames[*slot - 1];
 	return 0;
 }

@@ -5,33 +5,54 @@
 
 #include "frames.h"
 
-static size_t slot(const struct oxa_frames *f, uintptr_t pc, int ret)
+struct frame_key {
+	uintptr_t pc;
+	int ret;
+};
+
+static uint32_t key_hash(uintptr_t pc, int ret)
 {
-	uint64_t h = ((uint64_t)pc * 2 + (ret != 0)) * 0x9E3779B97F4A7C15ull;
-	size_t i = (size_t)(h >> 20) & f->index_mask;
-	while (f->index[i] && (f->v[f->index[i] - 1].pc != pc || f->v[f->index[i] - 1].ret != ret))
-		i = (i + 1) & f->index_mask;
-	return i;
+	return ox_hash_u64((uint64_t)pc * 2 + (ret != 0));
+}
+
+static uint32_t frame_hash(const void *frames, uint32_t id)
+{
+	const struct oxa_frame *fr = &((const struct oxa_frames *)frames)->v[id];
+	return key_hash(fr->pc, fr->ret);
+}
+
+static int frame_eq(const void *frames, uint32_t id, const void *key)
+{
+	const struct oxa_frame *fr = &((const struct oxa_frames *)frames)->v[id];
+	const struct frame_key *k = key;
+	return fr->pc == k->pc && fr->ret == k->ret;
 }
 
 int oxa_frames_init(struct oxa_frames *f, struct oxa_symbols *syms)
 {
 	memset(f, 0, sizeof(*f));
 	f->syms = syms;
-	f->index_mask = 4095;
-	f->index = calloc(f->index_mask + 1, sizeof(*f->index));
-	return f->index ? 0 : -ENOMEM;
+	return 0;
 }
 
 void oxa_frames_destroy(struct oxa_frames *f)
 {
 	free(f->v);
-	free(f->index);
+	ox_index_destroy(&f->index);
 	memset(f, 0, sizeof(*f));
 }
 
-static int grow(struct oxa_frames *f)
+int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, int ret, uint32_t *id)
 {
+	ret = ret && pc > 0;
+	if (ox_index_reserve(&f->index, frame_hash, f) < 0)
+		return -ENOMEM;
+	struct frame_key key = { pc, ret };
+	uint32_t *slot = ox_index_find(&f->index, key_hash(pc, ret), frame_eq, f, &key);
+	if (*slot) {
+		*id = *slot - 1;
+		return 0;
+	}
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 1024;
 		struct oxa_frame *v = realloc(f->v, cap * sizeof(*v));
@@ -40,39 +61,14 @@ static int grow(struct oxa_frames *f)
 		f->v = v;
 		f->cap = cap;
 	}
-	if ((f->n + 1) * 2 <= f->index_mask)
-		return 0;
-	size_t slots = (f->index_mask + 1) * 2;
-	uint32_t *idx = calloc(slots, sizeof(*idx));
-	if (!idx)
-		return -ENOMEM;
-	free(f->index);
-	f->index = idx;
-	f->index_mask = slots - 1;
-	for (size_t i = 0; i < f->n; i++)
-		f->index[slot(f, f->v[i].pc, f->v[i].ret)] = (uint32_t)i + 1;
-	return 0;
-}
-
-int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, int ret, uint32_t *id)
-{
-	ret = ret && pc > 0;
-	size_t i = slot(f, pc, ret);
-	if (f->index[i]) {
-		*id = f->index[i] - 1;
-		return 0;
-	}
-	int r = grow(f);
-	if (r < 0)
-		return r;
 	struct oxa_frame *fr = &f->v[f->n];
 	fr->pc = pc;
 	fr->ret = ret;
-	if ((r = oxa_symbols_lookup(f->syms, pc - (uintptr_t)ret, &fr->func, &fr->module,
-				    &fr->offset)) < 0)
+	int r = oxa_symbols_lookup(f->syms, pc - (uintptr_t)ret, &fr->func, &fr->module,
+				   &fr->offset);
+	if (r < 0)
 		return r;
 	fr->offset += (uint64_t)ret;
-	f->index[slot(f, pc, ret)] = (uint32_t)f->n + 1;
-	*id = (uint32_t)f->n++;
+	*id = ox_index_add(&f->index, slot, (uint32_t)f->n++);
 	return 0;
 }

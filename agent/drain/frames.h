@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ox/index.h"
 #include "symbols.h"
 
 struct oxa_frame {
@@ -22,11 +23,11 @@ struct oxa_frame {
 struct oxa_frames {
 	struct oxa_frame *v;
 	size_t n, cap;
-	uint32_t *index;        /* open addressing: id + 1 */
-	size_t index_mask;
+	struct ox_index index;
 	struct oxa_symbols *syms;
 };
 
+/* An empty table (allocates nothing until the first pc).  0. */
 int oxa_frames_init(struct oxa_frames *f, struct oxa_symbols *syms);
 void oxa_frames_destroy(struct oxa_frames *f);
 /* The id of pc, symbolising it if new.  ret: pc is a return address (every

@@ -15,8 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ox/index.h"
+
 struct oxa_stack_ent {
-	uint64_t hash;
+	uint32_t hash;
 	uint32_t tid;
 	uint32_t ips_off;     /* first of nframes in the pool */
 	uint16_t nframes;
@@ -33,8 +35,7 @@ struct oxa_stack_ent {
 struct oxa_stacks {
 	struct oxa_stack_ent *ents;
 	size_t nents, ents_cap;
-	uint32_t *index;      /* open addressing: entry index + 1, 0 = empty */
-	size_t index_mask;
+	struct ox_index index;  /* over ents, sized for ents_cap */
 	uintptr_t *pool;
 	size_t pool_len, pool_cap;
 	uint32_t *moved;      /* by the last compaction: old index -> new,

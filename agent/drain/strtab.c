@@ -6,22 +6,28 @@
 #include "oxp/protocol.h"
 #include "strtab.h"
 
-static uint64_t hash_bytes(const char *s, size_t n)
+struct key {
+	const char *s;
+	size_t len;
+};
+
+static uint32_t str_hash(const void *tab, uint32_t id)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
+	const struct oxa_strtab *t = tab;
+	return ox_hash_bytes(t->strs[id], t->lens[id]);
+}
+
+static int str_eq(const void *tab, uint32_t id, const void *key)
+{
+	const struct oxa_strtab *t = tab;
+	const struct key *k = key;
+	return t->lens[id] == k->len && memcmp(t->strs[id], k->s, k->len) == 0;
 }
 
 int oxa_strtab_init(struct oxa_strtab *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->index_mask = 1023;
-	t->index = calloc(t->index_mask + 1, sizeof(*t->index));
-	return t->index ? 0 : -ENOMEM;
+	return 0;
 }
 
 void oxa_strtab_destroy(struct oxa_strtab *t)
@@ -30,34 +36,8 @@ void oxa_strtab_destroy(struct oxa_strtab *t)
 		free(t->strs[i]);
 	free(t->strs);
 	free(t->lens);
-	free(t->index);
+	ox_index_destroy(&t->index);
 	memset(t, 0, sizeof(*t));
-}
-
-static size_t slot_of(const struct oxa_strtab *t, const char *s, size_t len)
-{
-	size_t i = (size_t)hash_bytes(s, len) & t->index_mask;
-	while (t->index[i]) {
-		uint32_t id = t->index[i] - 1;
-		if (t->lens[id] == len && memcmp(t->strs[id], s, len) == 0)
-			break;
-		i = (i + 1) & t->index_mask;
-	}
-	return i;
-}
-
-static int grow_index(struct oxa_strtab *t)
-{
-	size_t slots = (t->index_mask + 1) * 2;
-	uint32_t *idx = calloc(slots, sizeof(*idx));
-	if (!idx)
-		return -ENOMEM;
-	free(t->index);
-	t->index = idx;
-	t->index_mask = slots - 1;
-	for (size_t id = 0; id < t->n; id++)
-		t->index[slot_of(t, t->strs[id], t->lens[id])] = (uint32_t)id + 1;
-	return 0;
 }
 
 static int grow_arrays(struct oxa_strtab *t)
@@ -79,9 +59,12 @@ int oxa_strtab_intern(struct oxa_strtab *t, const char *s, size_t len, uint32_t 
 {
 	if (len > OXP_MAX_NAME)
 		len = OXP_MAX_NAME;
-	size_t i = slot_of(t, s, len);
-	if (t->index[i]) {
-		*id = t->index[i] - 1;
+	if (ox_index_reserve(&t->index, str_hash, t) < 0)
+		return -ENOMEM;
+	struct key k = { s, len };
+	uint32_t *slot = ox_index_find(&t->index, ox_hash_bytes(s, len), str_eq, t, &k);
+	if (*slot) {
+		*id = *slot - 1;
 		return 0;
 	}
 	if (t->n == t->cap && grow_arrays(t) < 0)
@@ -93,9 +76,6 @@ int oxa_strtab_intern(struct oxa_strtab *t, const char *s, size_t len, uint32_t 
 	copy[len] = 0;
 	t->strs[t->n] = copy;
 	t->lens[t->n] = (uint32_t)len;
-	t->index[i] = (uint32_t)t->n + 1;
-	*id = (uint32_t)t->n++;
-	if (t->n * 2 > t->index_mask)
-		return grow_index(t);
+	*id = ox_index_add(&t->index, slot, (uint32_t)t->n++);
 	return 0;
 }

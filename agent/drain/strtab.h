@@ -9,14 +9,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ox/index.h"
+
 struct oxa_strtab {
 	char **strs;          /* id -> NUL-terminated copy */
 	uint32_t *lens;
 	size_t n, cap;
-	uint32_t *index;      /* open addressing: id + 1, 0 = empty */
-	size_t index_mask;
+	struct ox_index index;
 };
 
+/* An empty table (allocates nothing until the first string).  0. */
 int oxa_strtab_init(struct oxa_strtab *t);
 void oxa_strtab_destroy(struct oxa_strtab *t);
 /* The id of s[0..len), adding it if new (truncated to OXP_MAX_NAME bytes).

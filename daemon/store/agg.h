@@ -30,7 +30,7 @@
 #include <sys/types.h>
 
 #include "budget.h"
-#include "index.h"
+#include "ox/index.h"
 #include "oxp/oxp.h"
 
 #define OXD_NONE UINT32_MAX /* no such id */
@@ -105,13 +105,13 @@ struct oxd_proc {
 };
 
 struct oxd_agg {
-	struct oxd_str *strs; size_t nstrs, cap_strs; struct oxd_index istrs;
-	struct oxd_frame *frames; size_t nframes, cap_frames; struct oxd_index iframes;
-	struct oxd_fn *fns; size_t nfns, cap_fns; struct oxd_index ifns;
-	struct oxd_stack *stacks; size_t nstacks, cap_stacks; struct oxd_index istacks;
+	struct oxd_str *strs; size_t nstrs, cap_strs; struct ox_index istrs;
+	struct oxd_frame *frames; size_t nframes, cap_frames; struct ox_index iframes;
+	struct oxd_fn *fns; size_t nfns, cap_fns; struct ox_index ifns;
+	struct oxd_stack *stacks; size_t nstacks, cap_stacks; struct ox_index istacks;
 	uint32_t *stack_frames; size_t nstack_frames, cap_stack_frames;
-	struct oxd_thread *threads; size_t nthreads, cap_threads; struct oxd_index ithreads;
-	struct oxd_entry *entries; size_t nentries, cap_entries; struct oxd_index ientries;
+	struct oxd_thread *threads; size_t nthreads, cap_threads; struct ox_index ithreads;
+	struct oxd_entry *entries; size_t nentries, cap_entries; struct ox_index ientries;
 	struct oxd_proc *procs; size_t nprocs, cap_procs;
 	struct oxd_arena *arena;
 	uint32_t mark_gen;
@@ -137,7 +137,7 @@ struct oxd_idpair {
 
 struct oxd_idmap {
 	uint32_t *dense; size_t cap;
-	struct oxd_idpair *pairs; size_t npairs, cap_pairs; struct oxd_index ipairs;
+	struct oxd_idpair *pairs; size_t npairs, cap_pairs; struct ox_index ipairs;
 	uint32_t ndefs;
 };
 

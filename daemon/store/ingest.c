@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index.h"
+#include "ox/index.h"
 #include "ox/xalloc.h"
 
 /* Agents number their definitions densely, but after a reconnect they
@@ -30,7 +30,7 @@ static void idmap_destroy(struct oxd_idmap *m)
 {
 	free(m->dense);
 	free(m->pairs);
-	oxd_index_destroy(&m->ipairs);
+	ox_index_destroy(&m->ipairs);
 }
 
 void oxd_ingest_destroy(struct oxd_agg *a, struct oxd_ingest *g)
@@ -45,7 +45,7 @@ void oxd_ingest_destroy(struct oxd_agg *a, struct oxd_ingest *g)
 
 static uint32_t pair_hash(const void *map, uint32_t i)
 {
-	return oxd_hash_u64(((const struct oxd_idmap *)map)->pairs[i].id);
+	return ox_hash_u64(((const struct oxd_idmap *)map)->pairs[i].id);
 }
 
 static int pair_eq(const void *map, uint32_t i, const void *id)
@@ -67,18 +67,18 @@ static int sparse_set(struct oxd_agg *a, struct oxd_ingest *g, struct oxd_idmap 
 {
 	/* Charged per slot: the slot and its share of the pairs (at most
 	 * half as many) fit in 8 bytes. */
-	uint32_t grow = oxd_index_growth(&m->ipairs);
+	uint32_t grow = ox_index_growth(&m->ipairs);
 	if (grow && map_charge(a, g, (uint64_t)grow * 8) < 0)
 		return -ENOSPC;
-	oxd_index_reserve(&m->ipairs, pair_hash, m);
-	uint32_t *slot = oxd_index_find(&m->ipairs, oxd_hash_u64(id), pair_eq, m, &id);
+	ox_xindex_reserve(&m->ipairs, pair_hash, m);
+	uint32_t *slot = ox_index_find(&m->ipairs, ox_hash_u64(id), pair_eq, m, &id);
 	if (*slot) {
 		m->pairs[*slot - 1].val = val;
 		return 0;
 	}
 	ox_xgrow(&m->pairs, &m->cap_pairs, m->npairs + 1, sizeof(*m->pairs));
 	m->pairs[m->npairs] = (struct oxd_idpair){ id, val };
-	oxd_index_add(&m->ipairs, slot, (uint32_t)m->npairs++);
+	ox_index_add(&m->ipairs, slot, (uint32_t)m->npairs++);
 	return 0;
 }
 
@@ -110,7 +110,7 @@ static inline uint32_t map_get(const struct oxd_idmap *m, uint32_t id)
 		return m->dense[id];
 	if (!m->ipairs.slots)
 		return 0;
-	const uint32_t *slot = oxd_index_find(&m->ipairs, oxd_hash_u64(id), pair_eq, m, &id);
+	const uint32_t *slot = ox_index_find(&m->ipairs, ox_hash_u64(id), pair_eq, m, &id);
 	return *slot ? m->pairs[*slot - 1].val : 0;
 }
 

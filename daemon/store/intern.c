@@ -1,7 +1,7 @@
 /*
  * intern.c - the aggregate's tables, made empty, filled and freed:
  * strings (in an arena), functions, frames, threads, stacks and (thread,
- * stack) entries, each a dense array with an oxd_index over it, and the
+ * stack) entries, each a dense array with an ox_index over it, and the
  * samples counted into them.  Elements
  * store their hash (entries recompute it), so an index grows without
  * touching the keys.
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index.h"
+#include "ox/index.h"
 #include "ox/xalloc.h"
 
 #define ARENA_BLOCK (256u << 10)
@@ -84,9 +84,9 @@ size_t oxd__str_cost(size_t n)
 
 uint32_t oxd__str_intern(struct oxd_agg *a, const char *p, size_t n, struct oxd_proc *proc)
 {
-	oxd_index_reserve(&a->istrs, str_hash, a);
-	struct str_key k = { p, n, oxd_hash_bytes(p, n) };
-	uint32_t *slot = oxd_index_find(&a->istrs, k.h, str_eq, a, &k);
+	ox_xindex_reserve(&a->istrs, str_hash, a);
+	struct str_key k = { p, n, ox_hash_bytes(p, n) };
+	uint32_t *slot = ox_index_find(&a->istrs, k.h, str_eq, a, &k);
 	if (*slot)
 		return *slot - 1;
 	size_t cost = oxd__str_cost(n);
@@ -97,7 +97,7 @@ uint32_t oxd__str_intern(struct oxd_agg *a, const char *p, size_t n, struct oxd_
 	a->mem_used += cost;
 	if (proc)
 		oxd__charge_proc(a, proc, cost);
-	return oxd_index_add(&a->istrs, slot, (uint32_t)a->nstrs++);
+	return ox_index_add(&a->istrs, slot, (uint32_t)a->nstrs++);
 }
 
 uint32_t oxd_agg_str(struct oxd_agg *a, const char *p, size_t len)
@@ -127,16 +127,16 @@ static int fn_eq(const void *agg, uint32_t id, const void *key)
 
 static uint32_t fn_intern(struct oxd_agg *a, uint32_t func, uint32_t module)
 {
-	oxd_index_reserve(&a->ifns, fn_hash, a);
+	ox_xindex_reserve(&a->ifns, fn_hash, a);
 	struct fn_key k = { func, module, 0,
-			    oxd_hash_fold(oxd_hash_mix(oxd_hash_mix(0, func), module)) };
-	uint32_t *slot = oxd_index_find(&a->ifns, k.h, fn_eq, a, &k);
+			    ox_hash_fold(ox_hash_mix(ox_hash_mix(0, func), module)) };
+	uint32_t *slot = ox_index_find(&a->ifns, k.h, fn_eq, a, &k);
 	if (*slot)
 		return *slot - 1;
 	ox_xgrow(&a->fns, &a->cap_fns, a->nfns + 1, sizeof(*a->fns));
 	a->fns[a->nfns] = (struct oxd_fn){ func, module, k.h, 0, 0, 0, OXD_NONE };
 	a->mem_used += sizeof(struct oxd_fn) + IDX_SLOT;
-	return oxd_index_add(&a->ifns, slot, (uint32_t)a->nfns++);
+	return ox_index_add(&a->ifns, slot, (uint32_t)a->nfns++);
 }
 
 static uint32_t frame_hash(const void *agg, uint32_t id)
@@ -155,10 +155,10 @@ static int frame_eq(const void *agg, uint32_t id, const void *key)
 uint32_t oxd__frame_intern(struct oxd_agg *a, uint32_t func, uint32_t module, uint64_t off,
 			   struct oxd_proc *proc)
 {
-	oxd_index_reserve(&a->iframes, frame_hash, a);
-	uint64_t h = oxd_hash_mix(oxd_hash_mix(oxd_hash_mix(0, func), module), off);
-	struct fn_key k = { func, module, off, oxd_hash_fold(h) };
-	uint32_t *slot = oxd_index_find(&a->iframes, k.h, frame_eq, a, &k);
+	ox_xindex_reserve(&a->iframes, frame_hash, a);
+	uint64_t h = ox_hash_mix(ox_hash_mix(ox_hash_mix(0, func), module), off);
+	struct fn_key k = { func, module, off, ox_hash_fold(h) };
+	uint32_t *slot = ox_index_find(&a->iframes, k.h, frame_eq, a, &k);
 	if (*slot)
 		return *slot - 1;
 	size_t cost = sizeof(struct oxd_frame) + IDX_SLOT + sizeof(struct oxd_fn) + IDX_SLOT;
@@ -172,7 +172,7 @@ uint32_t oxd__frame_intern(struct oxd_agg *a, uint32_t func, uint32_t module, ui
 	a->mem_used += sizeof(struct oxd_frame) + IDX_SLOT;
 	if (proc)
 		oxd__charge_proc(a, proc, cost);
-	return oxd_index_add(&a->iframes, slot, (uint32_t)a->nframes++);
+	return ox_index_add(&a->iframes, slot, (uint32_t)a->nframes++);
 }
 
 uint32_t oxd_agg_frame(struct oxd_agg *a, uint32_t func, uint32_t module, uint64_t offset)
@@ -202,9 +202,9 @@ static int thread_eq(const void *agg, uint32_t id, const void *key)
 uint32_t oxd__thread_intern(struct oxd_agg *a, uint32_t proc, uint32_t tid, uint32_t name,
 			    struct oxd_proc *budget)
 {
-	oxd_index_reserve(&a->ithreads, thread_hash, a);
-	struct thread_key k = { proc, tid, oxd_hash_fold(oxd_hash_mix(oxd_hash_mix(1, proc), tid)) };
-	uint32_t *slot = oxd_index_find(&a->ithreads, k.h, thread_eq, a, &k);
+	ox_xindex_reserve(&a->ithreads, thread_hash, a);
+	struct thread_key k = { proc, tid, ox_hash_fold(ox_hash_mix(ox_hash_mix(1, proc), tid)) };
+	uint32_t *slot = ox_index_find(&a->ithreads, k.h, thread_eq, a, &k);
 	if (*slot) {
 		a->threads[*slot - 1].name = name; /* renamed threads show their latest name */
 		return *slot - 1;
@@ -216,7 +216,7 @@ uint32_t oxd__thread_intern(struct oxd_agg *a, uint32_t proc, uint32_t tid, uint
 	a->threads[a->nthreads] = (struct oxd_thread){ proc, tid, name, k.h };
 	a->mem_used += cost;
 	oxd__charge_proc(a, &a->procs[proc], cost);
-	return oxd_index_add(&a->ithreads, slot, (uint32_t)a->nthreads++);
+	return ox_index_add(&a->ithreads, slot, (uint32_t)a->nthreads++);
 }
 
 uint32_t oxd_agg_thread(struct oxd_agg *a, uint32_t proc, uint32_t tid, uint32_t name)
@@ -249,8 +249,8 @@ static uint32_t stack_hash_frames(const uint32_t *f, uint32_t n)
 {
 	uint64_t h = n;
 	for (uint32_t i = 0; i < n; i++)
-		h = oxd_hash_mix(h, f[i]);
-	return oxd_hash_fold(h);
+		h = ox_hash_mix(h, f[i]);
+	return ox_hash_fold(h);
 }
 
 static uint32_t stack_add(struct oxd_agg *a, uint32_t *slot, const struct stack_key *k)
@@ -261,12 +261,12 @@ static uint32_t stack_add(struct oxd_agg *a, uint32_t *slot, const struct stack_
 	ox_xgrow(&a->stacks, &a->cap_stacks, a->nstacks + 1, sizeof(*a->stacks));
 	a->stacks[a->nstacks] = (struct oxd_stack){ a->nstack_frames, k->n, k->h, 0 };
 	a->nstack_frames += k->n;
-	return oxd_index_add(&a->istacks, slot, (uint32_t)a->nstacks++);
+	return ox_index_add(&a->istacks, slot, (uint32_t)a->nstacks++);
 }
 
 static uint32_t entry_key_hash(uint32_t thread, uint32_t stack)
 {
-	return oxd_hash_u64((uint64_t)thread << 32 | stack);
+	return ox_hash_u64((uint64_t)thread << 32 | stack);
 }
 
 static uint32_t entry_hash(const void *agg, uint32_t id)
@@ -285,12 +285,12 @@ static int entry_eq(const void *agg, uint32_t id, const void *key)
 static uint32_t *entry_slot(struct oxd_agg *a, uint32_t thread, uint32_t stack)
 {
 	struct oxd_entry k = { thread, stack, 0 };
-	return oxd_index_find(&a->ientries, entry_key_hash(thread, stack), entry_eq, a, &k);
+	return ox_index_find(&a->ientries, entry_key_hash(thread, stack), entry_eq, a, &k);
 }
 
 void oxd__entries_reindex(struct oxd_agg *a)
 {
-	oxd_index_rebuild(&a->ientries, (uint32_t)a->nentries, entry_hash, a);
+	ox_xindex_rebuild(&a->ientries, (uint32_t)a->nentries, entry_hash, a);
 }
 
 uint32_t oxd_agg_next_mark(struct oxd_agg *a)
@@ -322,10 +322,10 @@ void oxd__count_fns(struct oxd_agg *a, uint32_t stack, uint64_t count)
 int oxd__add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
 		      const uint32_t *f, uint32_t n, uint64_t count)
 {
-	oxd_index_reserve(&a->istacks, stack_hash, a);
-	oxd_index_reserve(&a->ientries, entry_hash, a);
+	ox_xindex_reserve(&a->istacks, stack_hash, a);
+	ox_xindex_reserve(&a->ientries, entry_hash, a);
 	struct stack_key k = { f, n, stack_hash_frames(f, n) };
-	uint32_t *slot = oxd_index_find(&a->istacks, k.h, stack_eq, a, &k);
+	uint32_t *slot = ox_index_find(&a->istacks, k.h, stack_eq, a, &k);
 	uint32_t stack = *slot ? *slot - 1 : OXD_NONE;
 	uint32_t *eslot = stack != OXD_NONE ? entry_slot(a, thread, stack) : NULL;
 	size_t cost = 0;
@@ -342,7 +342,7 @@ int oxd__add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
 	if (!*eslot) {
 		ox_xgrow(&a->entries, &a->cap_entries, a->nentries + 1, sizeof(*a->entries));
 		a->entries[a->nentries] = (struct oxd_entry){ thread, stack, 0 };
-		oxd_index_add(&a->ientries, eslot, (uint32_t)a->nentries++);
+		ox_index_add(&a->ientries, eslot, (uint32_t)a->nentries++);
 	}
 	a->mem_used += cost;
 	oxd__charge_proc(a, &a->procs[a->threads[thread].proc], cost);
@@ -372,12 +372,12 @@ void oxd_agg_init(struct oxd_agg *a, uint64_t mem_budget, uint64_t proc_budget)
 void oxd_agg_destroy(struct oxd_agg *a)
 {
 	arena_free(a);
-	oxd_index_destroy(&a->istrs);
-	oxd_index_destroy(&a->iframes);
-	oxd_index_destroy(&a->ifns);
-	oxd_index_destroy(&a->istacks);
-	oxd_index_destroy(&a->ithreads);
-	oxd_index_destroy(&a->ientries);
+	ox_index_destroy(&a->istrs);
+	ox_index_destroy(&a->iframes);
+	ox_index_destroy(&a->ifns);
+	ox_index_destroy(&a->istacks);
+	ox_index_destroy(&a->ithreads);
+	ox_index_destroy(&a->ientries);
 	free(a->strs);
 	free(a->frames);
 	free(a->fns);

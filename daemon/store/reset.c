@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index.h"
+#include "ox/index.h"
 #include "ox/xalloc.h"
 
 /* What the dictionary (strings, frames, functions, threads) costs. */
@@ -68,7 +68,7 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 				a->entries[kept++] = a->entries[i];
 	} else {
 		a->nstacks = a->nstack_frames = 0;
-		oxd_index_destroy(&a->istacks);
+		ox_index_destroy(&a->istacks);
 		/* What is left (the dictionary, live rows) is nobody's now. */
 		for (size_t i = 0; i < a->bud.nuids; i++)
 			a->bud.uids[i].agg = 0;

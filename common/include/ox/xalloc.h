@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "ox/index.h"
+
 /* Called with the size that failed; must not return.  The default writes
  * one line to fd 2 and aborts; each program sets its own at startup. */
 typedef void ox_oom_fn(size_t n);
@@ -25,5 +27,14 @@ void ox_xgrow(void *pp, size_t *cap, size_t need, size_t sz);
 /* A NUL-terminated copy of the first len bytes of s; caller frees. */
 char *ox_xstrndup(const char *s, size_t len);
 char *ox_xstrdup(const char *s);
+
+/* ox_index_reserve and ox_index_rebuild (ox/index.h) that cannot fail. */
+void ox_xindex_grow(struct ox_index *x, ox_index_hash_fn hash, const void *ctx);
+static inline void ox_xindex_reserve(struct ox_index *x, ox_index_hash_fn hash, const void *ctx)
+{
+	if (ox_index_growth(x))
+		ox_xindex_grow(x, hash, ctx);
+}
+void ox_xindex_rebuild(struct ox_index *x, uint32_t n, ox_index_hash_fn hash, const void *ctx);
 
 #endif
