@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "frames.h"
+#include "sampler/sampler.h"
+#include "strtab.h"
 
 static size_t slot(const struct oxa_frames *f, uintptr_t pc)
 {
@@ -66,8 +68,16 @@ int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, uint32_t *id)
 		return r;
 	struct oxa_frame *fr = &f->v[f->n];
 	fr->pc = pc;
-	if ((r = oxa_symbols_lookup(f->syms, pc, &fr->func, &fr->module, &fr->offset)) < 0)
+	if (pc == OXA_PC_KERNEL && f->strs) {
+		/* Time in a system call, under the frame that made it. */
+		if ((r = oxa_strtab_intern(f->strs, "[kernel]", 8, &fr->func)) < 0)
+			return r;
+		fr->module = fr->func;
+		fr->offset = 0;
+	} else if ((r = oxa_symbols_lookup(f->syms, pc, &fr->func, &fr->module,
+					  &fr->offset)) < 0) {
 		return r;
+	}
 	f->index[slot(f, pc)] = (uint32_t)f->n + 1;
 	*id = (uint32_t)f->n++;
 	return 0;

@@ -24,11 +24,14 @@ struct oxa_frames {
 	uint32_t *index;        /* open addressing: id + 1 */
 	size_t index_mask;
 	struct oxa_symbols *syms;
+	struct oxa_strtab *strs; /* for names of pcs that are no code: the
+				    sampler's OXA_PC_KERNEL; NULL: none */
 };
 
 int oxa_frames_init(struct oxa_frames *f, struct oxa_symbols *syms);
 void oxa_frames_destroy(struct oxa_frames *f);
-/* The id of pc, symbolising it if new.  0 or -ENOMEM. */
+/* The id of pc, symbolising it if new; OXA_PC_KERNEL (sampler.h) is the
+ * frame "[kernel]" in module "[kernel]".  0 or -ENOMEM. */
 int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, uint32_t *id);
 
 #endif

@@ -46,6 +46,11 @@ extern const struct oxa__engine oxa__engine_perf;       /* engine-perf.c */
 extern const struct oxa__engine oxa__engine_cpu_timer;  /* engine-timer.c */
 extern const struct oxa__engine oxa__engine_wall_timer; /* engine-timer.c */
 
+/* engine-perf.c: can a perf event (counting system time when kernel) be
+ * opened on the calling thread?  0, or -errno with note filled when
+ * note is not NULL. */
+int oxa__perf_probe(int kernel, char *note, size_t len);
+
 /* engine.c */
 /* The engine of a source, NULL for none.  Async-signal-safe. */
 const struct oxa__engine *oxa__engine_of(int source);

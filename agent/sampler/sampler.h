@@ -42,6 +42,17 @@ enum oxa_source {
 	OXA_SOURCE_WALL_TIMER,      /* wall: CLOCK_MONOTONIC per thread */
 };
 
+/* OXPROF_KERNEL: whether cpu mode samples system time too. */
+enum oxa_kernel_opt {
+	OXA_KERNEL_AUTO = 0, /* yes where the rate asked for allows it */
+	OXA_KERNEL_OFF,      /* "0": user time only (perf's :u) */
+	OXA_KERNEL_ON,       /* "1": always, even at the cpu-timer's rate */
+};
+
+/* The leaf an agent adds to a sample taken on the way back from a system
+ * call: no user pc is ever this; frames.c names it "[kernel]". */
+#define OXA_PC_KERNEL ((uintptr_t)-1)
+
 struct oxa_sampler_config {
 	size_t ring_slots;   /* samples the ring holds; 0 = default (16384) */
 	int signo;           /* 0 = default (SIGPROF, or a free real-time signal) */
@@ -54,7 +65,8 @@ struct oxa_sample {
 	uint16_t nframes;     /* >= 1 */
 	int16_t sysno;        /* wall, blocked: syscall number when known
 				 (219 = restart_syscall: a sleep), else -1 */
-	/* Leaf first; ips[0] is the interrupted pc.  ips[1..] are return
+	/* Leaf first; ips[0] is the interrupted pc, or OXA_PC_KERNEL above
+	 * it when the sample was taken in a system call.  ips[1..] are return
 	 * addresses minus one (inside the call instruction), so symbolise
 	 * them as they are, without another -1. */
 	uintptr_t ips[OXA_MAX_DEPTH];
@@ -83,6 +95,13 @@ struct oxa_sampler_stats {
 				  we moved from it to signo */
 	char note[96];         /* about the source, e.g. the cpu-timer's
 				  tick-bound limit and why it is in use */
+	int covers_system;     /* the source counts system time too (and
+				  samples in system calls get a [kernel]
+				  leaf); 0: user time only */
+	/* The process's CPU time (getrusage RUSAGE_SELF), us: all of it, and
+	 * what it spent while sampling was armed, cumulative. */
+	uint64_t cpu_user_us, cpu_sys_us;
+	uint64_t armed_user_us, armed_sys_us;
 };
 
 /* Install the handler and allocate the ring; nothing is armed.  0 or -errno
