@@ -189,8 +189,8 @@ TEST(client_version_mismatch)
 	CTL_FAKE(&res, newer, "status");
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "protocol version mismatch");
-	ASSERT_HAS(res.err, "speaks protocol version 3");
-	ASSERT_HAS(res.err, "speaks version 2");
+	ASSERT_HAS(res.err, "speaks protocol version 4");
+	ASSERT_HAS(res.err, "speaks version 3");
 }
 
 /* Answers a query with its head, then goes away. */
@@ -200,7 +200,7 @@ static int dies(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 	if (oxt_fake_handshake(fd, r, d, &m) || m.u.command.cmd != OXP_CMD_QUERY)
 		return -1;
 	m.type = OXP_MSG_QUERY_HEAD;
-	m.u.query_head = (struct oxp_query_head){ 10, 1, 2, 5, 1 };
+	m.u.query_head = (struct oxp_query_head){ 10, 1, 2, 5, 1, 0, 0, 0 };
 	oxt_fake_send(fd, &m);
 	return 0;
 }
@@ -335,7 +335,7 @@ static int query_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 		 c->limit == 7 && c->sel.npids == 1 && c->sel.pids[0] == 5 &&
 		 c->sel.thread.len == 6 && !memcmp(c->sel.thread.ptr, "worker", 6);
 	m.type = OXP_MSG_QUERY_HEAD;
-	m.u.query_head = (struct oxp_query_head){ 300, 1700000000000ull, 1700000004000ull, 2, 1 };
+	m.u.query_head = (struct oxp_query_head){ 300, 1700000000000ull, 1700000004000ull, 2, 1, 0, 0, 0 };
 	oxt_fake_send(fd, &m);
 	struct oxp_row rows[2] = {
 		{ oxp_str_c("worker-1"), oxp_str_c(""), 5, 6, 200, 200 },
@@ -369,7 +369,7 @@ static int folded_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 		return -1;
 	int ok = m.u.command.by == OXP_BY_STACK && m.u.command.limit == 0;
 	m.type = OXP_MSG_QUERY_HEAD;
-	m.u.query_head = (struct oxp_query_head){ 100, 1, 2, 3, 1 };
+	m.u.query_head = (struct oxp_query_head){ 100, 1, 2, 3, 1, 0, 0, 0 };
 	oxt_fake_send(fd, &m);
 	struct oxp_row rows[3] = {
 		{ oxp_str_c("main;a;leaf_a"), oxp_str_c(""), 0, 0, 60, 60 },
@@ -425,5 +425,5 @@ TEST(client_usage_errors)
 	CTL(&res, "version", "--json", "--socket", "/tmp/oxt-nonexistent.sock");
 	ASSERT_EQ(res.code, 0);
 	ASSERT(json_ok(res.out));
-	ASSERT_HAS(res.out, "\"protocol\": 2");
+	ASSERT_HAS(res.out, "\"protocol\": 3");
 }

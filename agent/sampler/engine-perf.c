@@ -114,6 +114,14 @@ static void perf_stop(struct oxa__thread *th)
 		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
 }
 
+static void perf_resume(struct oxa__thread *th)
+{
+	int fd = atomic_load(&th->fd);
+	if (fd >= 0 && oxa_fd_perf_id(fd))
+		ioctl(fd, atomic_load(&th->freerun) ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_REFRESH,
+		      atomic_load(&th->freerun) ? 0 : 1);
+}
+
 static void perf_end(struct oxa__thread *th)
 {
 	int fd = atomic_exchange(&th->fd, -1);
@@ -148,6 +156,7 @@ const struct oxa__engine oxa__engine_perf = {
 	.check = perf_check,
 	.thread_start = perf_start,
 	.thread_stop = perf_stop,
+	.thread_resume = perf_resume,
 	.thread_end = perf_end,
 	.signalled = perf_signalled,
 	.clock = oxa__thread_cpu_clock,

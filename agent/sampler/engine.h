@@ -32,6 +32,9 @@ struct oxa__engine {
 	/* Stop th's signals (th->armed is already 0).  No-op on a slot that
 	 * holds nothing of this engine's. */
 	void (*thread_stop)(struct oxa__thread *th);
+	/* Start th's signals again after thread_stop, on th's own thread
+	 * (a failed exec).  Async-signal-safe.  NULL: not possible. */
+	void (*thread_resume)(struct oxa__thread *th);
 	/* Release what thread_start made; no handler uses the slot any more.
 	 * No-op on a slot that holds nothing of this engine's. */
 	void (*thread_end)(struct oxa__thread *th);

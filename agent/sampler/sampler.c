@@ -497,6 +497,44 @@ void oxa_sampler_tick(void)
 	pthread_mutex_unlock(&oxa__s.lock);
 }
 
+/* The calling thread's slot, by its real tid: not the cached one, which
+ * a vfork child shares with the parent thread whose TLS it runs on. */
+static struct oxa__thread *own_slot(void)
+{
+	int tid = (int)syscall(SYS_gettid);
+	unsigned hw = atomic_load(&oxa__s.hiwater);
+	for (unsigned i = 0; i < hw && i < OXA_MAX_THREADS; i++)
+		if (atomic_load(&oxa__threads[i].tid) == tid)
+			return &oxa__threads[i];
+	return NULL;
+}
+
+int oxa_sampler_exec_hold(void)
+{
+	if (!__atomic_load_n(&oxa__s.inited, __ATOMIC_ACQUIRE))
+		return 0;
+	struct oxa__thread *th = own_slot();
+	if (!th || !atomic_load(&th->armed) || !th->kernel)
+		return 0;
+	const struct oxa__engine *e = oxa__engine_of(th->source);
+	if (!e || !e->thread_stop || !e->thread_resume)
+		return 0;
+	/* A signal raised before the stop is delivered on the way out of
+	 * its system call, to our handler: none is left for the new image. */
+	e->thread_stop(th);
+	return 1;
+}
+
+void oxa_sampler_exec_release(void)
+{
+	struct oxa__thread *th = own_slot();
+	if (!th || !atomic_load(&th->armed))
+		return;
+	const struct oxa__engine *e = oxa__engine_of(th->source);
+	if (e && e->thread_resume)
+		e->thread_resume(th);
+}
+
 /*
  * Fork child (from our pthread_atfork handler, and from the agent before
  * anything else; the second call finds pid already updated and returns).

@@ -127,6 +127,15 @@ void oxa_sampler_stats(struct oxa_sampler_stats *st);
  * sampling resources of threads that exited without passing through our
  * pthread_create trampoline, refresh the achieved rate. */
 void oxa_sampler_tick(void);
+/* Around an exec on the calling thread (host/exec.c): a source that
+ * counts system time would fire inside execve, and its signal, still
+ * pending, would kill the new image (SIG_DFL).  hold stops the calling
+ * thread's own source - the other threads die in execve - and returns 1
+ * when it did; release starts it again after a failed exec.  Lock-free
+ * and async-signal-safe (exec may be called in a fork child of a threaded
+ * host; in a vfork child the thread is not ours and nothing happens). */
+int oxa_sampler_exec_hold(void);
+void oxa_sampler_exec_release(void);
 /* The calling thread (the agent's own) is never sampled. */
 void oxa_sampler_exclude_self(void);
 /* In a fork child, before anything else: forget the parent's threads and
