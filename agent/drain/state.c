@@ -109,9 +109,11 @@ uint64_t oxa_state_digest(struct oxa_agent *a)
 	h = h * 31 + st.skipped;
 	h = h * 31 + st.unwind_fail;
 	h = h * 31 + st.state;
-	/* Only what the CPU time means, not its every tick: a paused agent
-	 * stays quiet, and batches carry the times while it samples. */
+	/* CPU time changes all the time: batches carry it while the agent
+	 * samples; otherwise the whole process's is worth a message only
+	 * every 10 s of CPU, so a busy paused process stays quiet. */
 	h = h * 31 + st.cpu_covers;
 	h = h * 31 + st.sampled_user_ms + st.sampled_sys_ms;
+	h = h * 31 + (st.cpu_user_ms + st.cpu_sys_ms) / 10000;
 	return h * 31 + st.ack_seq;
 }

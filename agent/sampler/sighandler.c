@@ -175,7 +175,9 @@ static int wall_state(const ucontext_t *uc)
  */
 static int kernel_entry(uintptr_t pc)
 {
-	if (!oxa__text_has(pc, 2))
+	/* Also on pc's own page, the one the thread runs in: a host that
+	 * mprotected a page of a module's text away cannot hurt us. */
+	if ((pc & 0xfff) < 2 || !oxa__text_has(pc, 2))
 		return 0;
 	const volatile uint8_t *p = (const volatile uint8_t *)pc;
 	return p[-2] == 0x0f && p[-1] == 0x05;
