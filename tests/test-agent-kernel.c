@@ -208,6 +208,20 @@ static void check_rate(const struct run *r)
 		   r->hz_status);
 }
 
+/*
+ * The [kernel] share against the kernel's system time share: none of the
+ * system time is lost (10 points below at most: ~200 samples, and the
+ * kernel's split is tick-sampled too), and the excess is bounded.  The
+ * excess is the first user instruction after each call, where the CPU
+ * pays for the return and which the kernel counts as user time: 6 to 10
+ * points against perf record -a on an idle machine, more on a loaded one
+ * (caches and TLBs cold after every switch).
+ */
+static int share_ok(double share, double truth)
+{
+	return share > truth - 0.10 && share < truth + 0.25;
+}
+
 TEST_TIMEOUT(kernel_time_sampled_and_attributed_to_the_caller, 120)
 {
 	struct run *r = calloc(1, sizeof(*r));
@@ -226,10 +240,8 @@ TEST_TIMEOUT(kernel_time_sampled_and_attributed_to_the_caller, 120)
 	       100 * truth, (unsigned long long)k.under_caller,
 	       (unsigned long long)k.parent_ok, (unsigned long long)k.under_never);
 	ASSERT_MSG(k.total > 100, "only %llu samples", (unsigned long long)k.total);
-	/* Within 15 points: ~200 samples, and the kernel's own split is
-	 * tick-sampled too. */
-	ASSERT_MSG(share > truth - 0.15 && share < truth + 0.15,
-		   "[kernel] share %.2f, system time share %.2f", share, truth);
+	ASSERT_MSG(share_ok(share, truth), "[kernel] share %.2f, system time share %.2f", share,
+		   truth);
 	/* The calling frame: the program calls getppid only from sys_work
 	 * (the rest is clock_gettime's fallback to a system call). */
 	ASSERT_MSG(k.under_caller * 10 >= k.kernel * 8, "[kernel] under sys_work: %llu of %llu",
@@ -304,8 +316,8 @@ TEST_TIMEOUT(kernel_time_unprivileged_cpu_timer, 120)
 	       (unsigned long long)k.total, 100 * share, 100 * truth / all,
 	       (unsigned long long)k.under_caller);
 	ASSERT_MSG(k.total > 100, "only %llu samples", (unsigned long long)k.total);
-	ASSERT_MSG(share > truth / all - 0.15 && share < truth / all + 0.15,
-		   "[kernel] share %.2f, system time share %.2f", share, truth / all);
+	ASSERT_MSG(share_ok(share, truth / all), "[kernel] share %.2f, system time share %.2f",
+		   share, truth / all);
 	ASSERT_MSG(k.under_caller * 10 >= k.kernel * 8, "[kernel] under sys_work: %llu of %llu",
 		   (unsigned long long)k.under_caller, (unsigned long long)k.kernel);
 	ASSERT_EQ(k.under_never, 0);
