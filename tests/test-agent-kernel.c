@@ -324,3 +324,84 @@ TEST_TIMEOUT(kernel_time_unprivileged_cpu_timer, 120)
 	unlink(path);
 	rmdir(dir);
 }
+
+/* The processes' CPU times are in the snapshot (format 4): a restarted
+ * daemon's header says what the first one's did. */
+TEST_TIMEOUT(kernel_time_survives_a_daemon_restart, 120)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	const char *args[] = { "--state-dir", d.state, "--snapshot-interval", "3600", NULL };
+	oxt_daemon_restart(&d, args);
+	char before[16384], after[16384], buf[4096];
+	ctl(&d, buf, sizeof(buf), "start", "--hz", "100");
+	static char sockv[400];
+	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
+	const char *env[] = { sockv, NULL };
+	char *argv[] = { OXT_SYSCALLS, "-c", "500", NULL };
+	pid_t p = oxt_spawn_agent(argv, env);
+	int st;
+	ASSERT(waitpid(p, &st, 0) == p);
+	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "syscalls: status 0x%x", st);
+	wait_exited(&d, p);
+	ctl(&d, before, sizeof(before), "query", "--json", "--limit", "1");
+	oxt_daemon_stop(&d); /* writes the snapshot */
+	oxt_daemon_restart(&d, args);
+	ASSERT(oxt_daemon_log_has(&d, "snapshot loaded"));
+	ctl(&d, after, sizeof(after), "query", "--json", "--limit", "1");
+	static const char *const keys[] = { "cpu_user_ms", "cpu_sys_ms", "cpu_sampled_ms", "total" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		double a = json_num(before, NULL, keys[i]), b = json_num(after, NULL, keys[i]);
+		printf("  %s: %.0f before, %.0f after\n", keys[i], a, b);
+		ASSERT_MSG(a > 0 && a == b, "%s: %.0f before the restart, %.0f after", keys[i], a, b);
+	}
+	ASSERT(json_has(after, "cpu_sampled", "user+system"));
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+static int has_50(const struct oxt_agent_row *r)
+{
+	return r->samples >= 50;
+}
+
+/* `start` resets the samples: the header's CPU time then counts from the
+ * reset too, so the rate stays right for a process that runs across it. */
+TEST_TIMEOUT(kernel_time_counts_from_the_reset, 120)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	char buf[16384];
+	ctl(&d, buf, sizeof(buf), "start", "--hz", "100");
+	static char sockv[400];
+	snprintf(sockv, sizeof(sockv), "OXPROF_SOCKET=%s", d.sock);
+	const char *env[] = { sockv, NULL };
+	char *argv[] = { OXT_SYSCALLS, "-c", "3000", NULL };
+	pid_t p = oxt_spawn_agent(argv, env);
+	int ready = 0;
+	for (uint64_t t0 = oxt_ms(); !ready && oxt_ms() - t0 < 60000; usleep(50000)) {
+		struct oxt_status st;
+		oxt_status(&d, &st);
+		const struct oxt_agent_row *r = oxt_status_pid(&st, p);
+		ready = r && has_50(r);
+	}
+	ASSERT_MSG(ready, "no 50 samples from %d", (int)p);
+	ctl(&d, buf, sizeof(buf), "start", "--hz", "100");
+	int st;
+	struct rusage ru;
+	ASSERT(wait4(p, &st, 0, &ru) == p);
+	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "syscalls: status 0x%x", st);
+	wait_exited(&d, p);
+	ctl(&d, buf, sizeof(buf), "query", "--json", "--limit", "1");
+	double all = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+		     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+	double cpu = json_num(buf, NULL, "cpu_user_ms") + json_num(buf, NULL, "cpu_sys_ms");
+	double hz = json_num(buf, NULL, "hz_per_cpu_second");
+	printf("  CPU %.0f ms in all, %.0f ms since the reset; %.1f samples per CPU-second\n", all,
+	       cpu, hz);
+	ASSERT_MSG(cpu > 0 && cpu < all - 300, "header CPU %.0f ms of %.0f ms in all", cpu, all);
+	ASSERT_MSG(hz > 75 && hz < 125, "%.1f samples per sampled CPU-second", hz);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
