@@ -107,6 +107,7 @@ static int setup_tables(struct oxa_agent *a)
 		release_tables(a);
 		return -ENOMEM;
 	}
+	a->frames.strs = &a->strs;
 	a->want.running = a->cfg.start_running;
 	a->want.mode = a->cfg.mode;
 	a->want.hz = a->cfg.hz;

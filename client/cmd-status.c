@@ -29,6 +29,14 @@ static void user_name(uint32_t uid, char *buf, size_t len)
 		snprintf(buf, len, "%u", (unsigned)uid);
 }
 
+/* The CPU time an agent's samples are taken in. */
+static const char *covers_name(uint8_t c)
+{
+	if (c & OXP_CPU_SYSTEM)
+		return "user+system";
+	return c & OXP_CPU_USER ? "user" : "none";
+}
+
 static void json_agent(struct oxc_json *j, const struct oxp_agent_row *a)
 {
 	char user[64];
@@ -53,6 +61,11 @@ static void json_agent(struct oxc_json *j, const struct oxp_agent_row *a)
 	oxc_json_u64(j, "last_batch_ms", a->last_batch_ms);
 	oxc_json_u64(j, "taken", a->taken);
 	oxc_json_u64(j, "sent", a->sent);
+	oxc_json_u64(j, "cpu_user_ms", a->cpu_user_ms);
+	oxc_json_u64(j, "cpu_sys_ms", a->cpu_sys_ms);
+	oxc_json_u64(j, "sampled_user_ms", a->sampled_user_ms);
+	oxc_json_u64(j, "sampled_sys_ms", a->sampled_sys_ms);
+	oxc_json_cstr(j, "cpu_sampled", covers_name(a->cpu_covers));
 	oxc_json_end(j, '}');
 }
 
@@ -141,20 +154,22 @@ static void print_summary(const char *path, const struct oxp_status *s)
 
 static void agent_row(struct oxc_table *t, const struct oxp_agent_row *a)
 {
-	char pid[16], user[64], hz[48], samples[24], drops[24];
+	char pid[16], user[64], hz[48], samples[24], drops[24], cpu[48];
 	snprintf(pid, sizeof(pid), "%d", (int)a->pid);
 	user_name(a->uid, user, sizeof(user));
 	snprintf(hz, sizeof(hz), "%.0f/%u", a->hz_achieved, (unsigned)a->hz_requested);
 	snprintf(samples, sizeof(samples), "%llu", (unsigned long long)a->samples);
 	snprintf(drops, sizeof(drops), "%llu",
 		 (unsigned long long)(a->dropped_agent + a->dropped_daemon));
+	snprintf(cpu, sizeof(cpu), "%.2f+%.2f s", a->cpu_user_ms / 1000.0, a->cpu_sys_ms / 1000.0);
 	char source[128], exe[1024];
 	snprintf(source, sizeof(source), "%.*s", (int)a->source.len, a->source.ptr ? a->source.ptr : "");
 	/* An exe the kernel could not vouch for is the agent's word only. */
 	snprintf(exe, sizeof(exe), "%s%.*s", a->flags & OXP_ROW_CLAIMED ? "[claimed] " : "",
 		 (int)a->exe.len, a->exe.ptr ? a->exe.ptr : "");
 	oxc_table_add(t, (const char *const[]){ pid, user, state_name(a->state), hz, source,
-						samples, drops, exe });
+						samples, drops, cpu,
+						covers_name(a->cpu_covers), exe });
 }
 
 /* Users with refusals: who was held back, and how much they hold. */
@@ -189,13 +204,14 @@ static void print_users(const struct oxp_status *s, int width, int color)
 static void print_text(const char *path, const struct oxp_status *s, int wide)
 {
 	static const char *const titles[] = { "PID", "USER", "STATE", "HZ ACHIEVED/ASKED",
-					      "SOURCE", "SAMPLES", "DROPS", "EXE" };
+					      "SOURCE", "SAMPLES", "DROPS", "CPU USER+SYS",
+					      "SAMPLED", "EXE" };
 	print_summary(path, s);
 	print_users(s, oxc_out_width(stdout, wide), oxc_out_color(stdout));
 	if (!s->nagents)
 		return;
 	putchar('\n');
-	struct oxc_table *t = oxc_table_new(8, titles, "rllrlrrl");
+	struct oxc_table *t = oxc_table_new(10, titles, "rllrlrrrll");
 	for (uint32_t i = 0; i < s->nagents; i++)
 		agent_row(t, &s->agents[i]);
 	oxc_table_print(t, stdout, oxc_out_width(stdout, wide), oxc_out_color(stdout));
@@ -248,6 +264,8 @@ const struct oxc_cmd oxc_cmd_status = {
 		 "  paused, mode, rate, depth), samples and drops, memory, and one row per\n"
 		 "  agent: pid, user, state, achieved/requested rate, sampling source,\n"
 		 "  samples accepted, samples dropped (in the agent and by the daemon),\n"
+		 "  the process's CPU time (user+system seconds) and which of it is\n"
+		 "  sampled (user+system, or user only: see OXPROF_KERNEL),\n"
 		 "  executable (\"[claimed] \" when /proc could not confirm what the agent\n"
 		 "  said).  Users the daemon refused connections, memory or samples are\n"
 		 "  listed with what they hold.\n",

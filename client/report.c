@@ -53,6 +53,9 @@ static int collect(void *arg, const struct oxp_msg *m)
 		r->first_ms = m->u.query_head.first_ms;
 		r->last_ms = m->u.query_head.last_ms;
 		r->nprocs = m->u.query_head.nprocs;
+		r->user_ms = m->u.query_head.user_ms;
+		r->sys_ms = m->u.query_head.sys_ms;
+		r->covered_ms = m->u.query_head.covered_ms;
 	} else if (m->type == OXP_MSG_QUERY_ROWS) {
 		for (uint32_t i = 0; i < m->u.query_rows.nrows; i++) {
 			const struct oxp_row *w = &m->u.query_rows.rows[i];
@@ -117,6 +120,42 @@ const char *oxc_report_basename(const char *path)
 
 /* ---- table ---- */
 
+/* What the samples cover: "user+system", "user", "none" (no CPU time
+ * sampled: wall mode), "" before any process reported its CPU time. */
+static const char *covers_name(const struct oxc_report *r)
+{
+	uint64_t all = r->user_ms + r->sys_ms;
+	if (!all)
+		return "";
+	if (!r->covered_ms)
+		return "none";
+	return r->covered_ms >= all ? "user+system" : r->covered_ms >= r->user_ms ? "user" : "part";
+}
+
+/* Samples per CPU-second of the time they cover. */
+static double covered_hz(const struct oxc_report *r)
+{
+	return r->covered_ms ? (double)r->total * 1000.0 / (double)r->covered_ms : 0.0;
+}
+
+/* "cpu time: 1.08 s user + 0.92 s system; sampled: user+system, 99.5 Hz"
+ * - a profile says how much of the CPU it covers. */
+static void cpu_header(const struct oxc_report *r, FILE *f)
+{
+	const char *c = covers_name(r);
+	if (!*c)
+		return;
+	uint64_t all = r->user_ms + r->sys_ms;
+	fprintf(f, "cpu time: %.2f s user + %.2f s system; sampled: %s time", r->user_ms / 1000.0,
+		r->sys_ms / 1000.0, c);
+	if (r->covered_ms < all)
+		fprintf(f, " (%.0f %% of the CPU; the rest is not in this profile)",
+			100.0 * (double)r->covered_ms / (double)all);
+	if (r->covered_ms)
+		fprintf(f, ", %.1f samples per CPU-second", covered_hz(r));
+	fputc('\n', f);
+}
+
 /* The header: "12345 samples from 2 processes over 12.3 s (from ... to ...)". */
 static void table_header(const struct oxc_report *r, FILE *f)
 {
@@ -132,6 +171,7 @@ static void table_header(const struct oxc_report *r, FILE *f)
 		fprintf(f, " over %s (%s - %s)", span, t0, t1s);
 	}
 	fprintf(f, ", by %s, sorted by %s\n", oxc_by_name(r->by), oxc_sort_name(r->sort));
+	cpu_header(r, f);
 }
 
 /* Columns per grouping: percentages and counts, then the names. */
@@ -223,6 +263,11 @@ void oxc_report_json_write(struct oxc_json *j, const char *key, const struct oxc
 	oxc_json_u64(j, "last_ms", r->last_ms);
 	oxc_json_u64(j, "span_ms", r->last_ms >= r->first_ms ? r->last_ms - r->first_ms : 0);
 	oxc_json_u64(j, "processes", r->nprocs);
+	oxc_json_u64(j, "cpu_user_ms", r->user_ms);
+	oxc_json_u64(j, "cpu_sys_ms", r->sys_ms);
+	oxc_json_u64(j, "cpu_sampled_ms", r->covered_ms);
+	oxc_json_cstr(j, "cpu_sampled", covers_name(r));
+	oxc_json_f64(j, "hz_per_cpu_second", covered_hz(r), 2);
 	oxc_json_arr(j, "rows");
 	for (uint32_t i = 0; i < r->nrows; i++)
 		json_row(j, r, &r->rows[i]);

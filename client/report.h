@@ -24,6 +24,9 @@ struct oxc_report {
 	uint64_t total;         /* samples matching the filter */
 	uint64_t first_ms, last_ms; /* Unix ms; 0 when nothing arrived */
 	uint32_t nprocs;
+	/* CPU time of the processes while sampled, ms, and the part of it
+	 * the samples stand for (QUERY_HEAD, PROTOCOL.md). */
+	uint64_t user_ms, sys_ms, covered_ms;
 	uint32_t nrows, cap;
 	struct oxc_row *rows;   /* owned, in the daemon's order */
 };
@@ -43,8 +46,9 @@ void oxc_report_merge(struct oxc_report *r);
 int oxc_report_fetch(struct oxc_ctl *c, const struct oxp_command *cmd, struct oxc_report *r);
 
 /*
- * The table: a header line with the total and the time span, then aligned
- * columns.  width 0 = no truncation; bold = embolden the header row.
+ * The table: a header line with the total and the time span, a line with
+ * the CPU time and the part of it sampled (when the daemon knows it), then
+ * aligned columns.  width 0 = no truncation; bold = embolden the header row.
  */
 void oxc_report_table(const struct oxc_report *r, FILE *f, int width, int bold);
 /* One JSON document (fields in client/JSON.md). */

@@ -253,7 +253,7 @@ static void dec_reply(struct dec *x, const msgpack_object *o, struct oxp_reply *
 
 static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_agent_row *r)
 {
-	const msgpack_object *a = arr(x, o, 18);
+	const msgpack_object *a = arr(x, o, 23);
 	r->pid = (int32_t)i64(x, &a[0], 0, INT32_MAX);
 	r->uid = (uint32_t)u64(x, &a[1], UINT32_MAX);
 	r->exe = str(x, &a[2]);
@@ -272,6 +272,11 @@ static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_age
 	r->sent = u64(x, &a[15], UINT64_MAX);
 	r->flags = (uint32_t)u64(x, &a[16], UINT32_MAX);
 	r->start_time = u64(x, &a[17], UINT64_MAX);
+	r->cpu_user_ms = u64(x, &a[18], UINT64_MAX);
+	r->cpu_sys_ms = u64(x, &a[19], UINT64_MAX);
+	r->sampled_user_ms = u64(x, &a[20], UINT64_MAX);
+	r->sampled_sys_ms = u64(x, &a[21], UINT64_MAX);
+	r->cpu_covers = (uint8_t)u64(x, &a[22], OXP_CPU_USER | OXP_CPU_SYSTEM);
 }
 
 static void dec_uid_row(struct dec *x, const msgpack_object *o, struct oxp_uid_row *u)
@@ -314,12 +319,15 @@ static void dec_status(struct dec *x, const msgpack_object *o, struct oxp_status
 
 static void dec_query_head(struct dec *x, const msgpack_object *o, struct oxp_query_head *m)
 {
-	const msgpack_object *a = arr(x, o, 5);
+	const msgpack_object *a = arr(x, o, 8);
 	m->total = u64(x, &a[0], UINT64_MAX);
 	m->first_ms = u64(x, &a[1], UINT64_MAX);
 	m->last_ms = u64(x, &a[2], UINT64_MAX);
 	m->nrows = (uint32_t)u64(x, &a[3], UINT32_MAX);
 	m->nprocs = (uint32_t)u64(x, &a[4], UINT32_MAX);
+	m->user_ms = u64(x, &a[5], UINT64_MAX);
+	m->sys_ms = u64(x, &a[6], UINT64_MAX);
+	m->covered_ms = u64(x, &a[7], UINT64_MAX);
 }
 
 static void dec_query_rows(struct dec *x, const msgpack_object *o, struct oxp_query_rows *m)
@@ -349,7 +357,7 @@ static void dec_set_state(struct dec *x, const msgpack_object *o, struct oxp_set
 
 static void dec_stats(struct dec *x, const msgpack_object *o, struct oxp_agent_stats *m)
 {
-	const msgpack_object *a = arr(x, o, 11);
+	const msgpack_object *a = arr(x, o, 16);
 	m->ack_seq = u64(x, &a[0], UINT64_MAX);
 	m->state = (uint8_t)u64(x, &a[1], OXP_AGENT_DISABLED);
 	m->mode = (uint8_t)u64(x, &a[2], OXP_MODE_WALL);
@@ -361,6 +369,11 @@ static void dec_stats(struct dec *x, const msgpack_object *o, struct oxp_agent_s
 	m->dropped = u64(x, &a[8], UINT64_MAX);
 	m->unwind_fail = u64(x, &a[9], UINT64_MAX);
 	m->skipped = u64(x, &a[10], UINT64_MAX);
+	m->cpu_user_ms = u64(x, &a[11], UINT64_MAX);
+	m->cpu_sys_ms = u64(x, &a[12], UINT64_MAX);
+	m->sampled_user_ms = u64(x, &a[13], UINT64_MAX);
+	m->sampled_sys_ms = u64(x, &a[14], UINT64_MAX);
+	m->cpu_covers = (uint8_t)u64(x, &a[15], OXP_CPU_USER | OXP_CPU_SYSTEM);
 }
 
 static void dec_defs(struct dec *x, const msgpack_object *a, struct oxp_samples *m)

@@ -139,7 +139,7 @@ static void enc_reply(struct enc *e, const struct oxp_reply *m)
 
 static void enc_agent_row(struct enc *e, const struct oxp_agent_row *a)
 {
-	pk_arr(e, 18);
+	pk_arr(e, 23);
 	pk_i(e, a->pid);
 	pk_u(e, a->uid);
 	pk_s(e, a->exe);
@@ -158,6 +158,11 @@ static void enc_agent_row(struct enc *e, const struct oxp_agent_row *a)
 	pk_u(e, a->sent);
 	pk_u(e, a->flags);
 	pk_u(e, a->start_time);
+	pk_u(e, a->cpu_user_ms);
+	pk_u(e, a->cpu_sys_ms);
+	pk_u(e, a->sampled_user_ms);
+	pk_u(e, a->sampled_sys_ms);
+	pk_u(e, a->cpu_covers);
 }
 
 static void enc_uid_row(struct enc *e, const struct oxp_uid_row *u)
@@ -195,12 +200,15 @@ static void enc_status(struct enc *e, const struct oxp_status *m)
 
 static void enc_query_head(struct enc *e, const struct oxp_query_head *m)
 {
-	pk_arr(e, 5);
+	pk_arr(e, 8);
 	pk_u(e, m->total);
 	pk_u(e, m->first_ms);
 	pk_u(e, m->last_ms);
 	pk_u(e, m->nrows);
 	pk_u(e, m->nprocs);
+	pk_u(e, m->user_ms);
+	pk_u(e, m->sys_ms);
+	pk_u(e, m->covered_ms);
 }
 
 static void enc_query_rows(struct enc *e, const struct oxp_query_rows *m)
@@ -229,7 +237,7 @@ static void enc_set_state(struct enc *e, const struct oxp_set_state *m)
 
 static void enc_stats(struct enc *e, const struct oxp_agent_stats *m)
 {
-	pk_arr(e, 11);
+	pk_arr(e, 16);
 	pk_u(e, m->ack_seq);
 	pk_u(e, m->state);
 	pk_u(e, m->mode);
@@ -241,6 +249,11 @@ static void enc_stats(struct enc *e, const struct oxp_agent_stats *m)
 	pk_u(e, m->dropped);
 	pk_u(e, m->unwind_fail);
 	pk_u(e, m->skipped);
+	pk_u(e, m->cpu_user_ms);
+	pk_u(e, m->cpu_sys_ms);
+	pk_u(e, m->sampled_user_ms);
+	pk_u(e, m->sampled_sys_ms);
+	pk_u(e, m->cpu_covers);
 }
 
 static void enc_samples(struct enc *e, const struct oxp_samples *m)

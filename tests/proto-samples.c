@@ -7,9 +7,10 @@ static const int32_t pids[] = { 42, 4242, 1 };
 static const struct oxp_agent_row agents[] = {
 	{ 4242, 1000, { "/usr/bin/worker", 15 }, OXP_AGENT_RUNNING, OXP_MODE_CPU,
 	  1000, 998.5, { "perf-task-clock", 15 }, 123456, 7, 3, 2, 1700000000000ull,
-	  1700000001000ull, 123466, 123459, 0, 987654 },
+	  1700000001000ull, 123466, 123459, 0, 987654, 5000, 4000, 2500, 2000,
+	  OXP_CPU_USER | OXP_CPU_SYSTEM },
 	{ 77, 0, { "", 0 }, OXP_AGENT_EXITED, OXP_MODE_WALL, 1, 0.0, { "", 0 }, 0, 0,
-	  0, 0, 0, 0, 0, 0, OXP_ROW_CLAIMED, 0 },
+	  0, 0, 0, 0, 0, 0, OXP_ROW_CLAIMED, 0, 0, 0, 0, 0, 0 },
 };
 static const struct oxp_uid_row uids[] = {
 	{ 1000, 1 << 20, 3, 2, 0, 0, 0 },
@@ -36,7 +37,7 @@ static const struct oxp_stack stacks[] = {
 };
 static const struct oxp_agent_stats stats = {
 	9, OXP_AGENT_RUNNING, OXP_MODE_CPU, 1000, 997.25, { "perf-task-clock", 15 },
-	200, 101, 5, 1, 2,
+	200, 101, 5, 1, 2, 1234, 5678, 1200, 5600, OXP_CPU_USER,
 };
 
 void oxt_sample_msg(int i, struct oxp_msg *m)
@@ -82,7 +83,7 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 	case 7:
 		m->type = OXP_MSG_QUERY_HEAD;
 		m->u.query_head = (struct oxp_query_head){ 1000, 1700000000000ull,
-			1700000009000ull, 2, 1 };
+			1700000009000ull, 2, 1, 4100, 5900, 4100 };
 		break;
 	case 8:
 		m->type = OXP_MSG_QUERY_ROWS;

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "frames.h"
+#include "sampler/sampler.h"
+#include "strtab.h"
 
 struct frame_key {
 	uintptr_t pc;
@@ -64,11 +66,19 @@ int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, int ret, uint32_t *id)
 	struct oxa_frame *fr = &f->v[f->n];
 	fr->pc = pc;
 	fr->ret = ret;
-	int r = oxa_symbols_lookup(f->syms, pc - (uintptr_t)ret, &fr->func, &fr->module,
-				   &fr->offset);
-	if (r < 0)
-		return r;
-	fr->offset += (uint64_t)ret;
+	int r;
+	if (pc == OXA_PC_KERNEL && f->strs) {
+		/* Time in a system call, under the frame that made it. */
+		if ((r = oxa_strtab_intern(f->strs, "[kernel]", 8, &fr->func)) < 0)
+			return r;
+		fr->module = fr->func;
+		fr->offset = 0;
+	} else {
+		if ((r = oxa_symbols_lookup(f->syms, pc - (uintptr_t)ret, &fr->func,
+					    &fr->module, &fr->offset)) < 0)
+			return r;
+		fr->offset += (uint64_t)ret;
+	}
 	*id = ox_index_add(&f->index, slot, (uint32_t)f->n++);
 	return 0;
 }

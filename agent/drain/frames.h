@@ -25,6 +25,8 @@ struct oxa_frames {
 	size_t n, cap;
 	struct ox_index index;
 	struct oxa_symbols *syms;
+	struct oxa_strtab *strs; /* for names of pcs that are no code: the
+				    sampler's OXA_PC_KERNEL; NULL: none */
 };
 
 /* An empty table (allocates nothing until the first pc).  0. */
@@ -35,6 +37,7 @@ void oxa_frames_destroy(struct oxa_frames *f);
  * a call that never returns (exit, abort, an error path) may end its
  * function, and its return address is then the first byte of the next
  * function, or padding no function covers.  The offset stays pc's.
+ * OXA_PC_KERNEL (sampler.h) is the frame "[kernel]" in module "[kernel]".
  * 0 or -ENOMEM. */
 int oxa_frames_id(struct oxa_frames *f, uintptr_t pc, int ret, uint32_t *id);
 

@@ -90,6 +90,13 @@ void oxa_state_fill(struct oxa_agent *a, struct oxp_agent_stats *st, char *src, 
 	st->dropped = s.dropped + a->dropped_full + a->dropped_reset;
 	st->unwind_fail = s.unwind_fail;
 	st->skipped = s.skipped;
+	st->cpu_user_ms = s.cpu_user_us / 1000;
+	st->cpu_sys_ms = s.cpu_sys_us / 1000;
+	st->sampled_user_ms = s.armed_user_us / 1000;
+	st->sampled_sys_ms = s.armed_sys_us / 1000;
+	st->cpu_covers = a->want.mode != OXP_MODE_CPU ? 0
+			 : s.covers_system ? OXP_CPU_USER | OXP_CPU_SYSTEM
+					   : OXP_CPU_USER;
 }
 
 uint64_t oxa_state_digest(struct oxa_agent *a)
@@ -102,5 +109,11 @@ uint64_t oxa_state_digest(struct oxa_agent *a)
 	h = h * 31 + st.skipped;
 	h = h * 31 + st.unwind_fail;
 	h = h * 31 + st.state;
+	/* CPU time changes all the time: batches carry it while the agent
+	 * samples; otherwise the whole process's is worth a message only
+	 * every 10 s of CPU, so a busy paused process stays quiet. */
+	h = h * 31 + st.cpu_covers;
+	h = h * 31 + st.sampled_user_ms + st.sampled_sys_ms;
+	h = h * 31 + (st.cpu_user_ms + st.cpu_sys_ms) / 10000;
 	return h * 31 + st.ack_seq;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "sampler/sampler.h"
 
 #define OXA_EXPORT __attribute__((visibility("default")))
 
@@ -48,10 +49,13 @@ void oxa_exec_init(void)
 	__atomic_store_n(&real.exit_, (void (*)(int))dlsym(RTLD_NEXT, "_exit"), __ATOMIC_RELEASE);
 }
 
+/* Bit 0: the agent stopped (oxa_exec_before said so); bit 1: the calling
+ * thread's sampling source is held (oxa_sampler_exec_hold). */
 static int before(int for_exec)
 {
 	int (*f)(int) = __atomic_load_n(&oxa_exec_before, __ATOMIC_ACQUIRE);
-	return f ? f(for_exec) : 0;
+	int stopped = f ? f(for_exec) != 0 : 0;
+	return stopped | (for_exec && oxa_sampler_exec_hold() ? 2 : 0);
 }
 
 /* After a failed exec: the agent runs again, errno as exec left it. */
@@ -59,7 +63,9 @@ static int failed(int stopped, int r)
 {
 	int e = errno;
 	void (*f)(void) = __atomic_load_n(&oxa_exec_after_failure, __ATOMIC_ACQUIRE);
-	if (stopped && f)
+	if (stopped & 2)
+		oxa_sampler_exec_release();
+	if ((stopped & 1) && f)
 		f();
 	errno = e;
 	return r;

@@ -29,7 +29,7 @@
 #include "engine.h"
 #include "host/fds.h"
 
-static void perf_attr(struct perf_event_attr *a, uint64_t period_ns)
+static void perf_attr(struct perf_event_attr *a, uint64_t period_ns, int kernel)
 {
 	memset(a, 0, sizeof(*a));
 	a->size = sizeof(*a);
@@ -37,14 +37,17 @@ static void perf_attr(struct perf_event_attr *a, uint64_t period_ns)
 	a->config = PERF_COUNT_SW_TASK_CLOCK;
 	a->sample_period = period_ns;
 	a->disabled = 1;
-	a->exclude_kernel = 1; /* paranoid=2 allows user-only events */
+	/* paranoid 2 allows user-only events; counting system time needs
+	 * paranoid <= 1 or CAP_PERFMON.  Either way the signal arrives in
+	 * user space: after a system call, on its way back. */
+	a->exclude_kernel = !kernel;
 	a->exclude_hv = 1;
 }
 
-static int perf_open(pid_t tid, uint64_t period_ns)
+static int perf_open(pid_t tid, uint64_t period_ns, int kernel)
 {
 	struct perf_event_attr a;
-	perf_attr(&a, period_ns);
+	perf_attr(&a, period_ns, kernel);
 	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
 			      PERF_FLAG_FD_CLOEXEC);
 	return fd < 0 ? -errno : oxa_fd_raise(fd); /* out of the host's way (fds.h) */
@@ -52,23 +55,29 @@ static int perf_open(pid_t tid, uint64_t period_ns)
 
 /* A probe event on the calling thread: seccomp, paranoid 3 or a kernel
  * without perf refuse it. */
-static int perf_check(char *note, size_t len)
+int oxa__perf_probe(int kernel, char *note, size_t len)
 {
-	int fd = perf_open(0, 1000000);
+	int fd = perf_open(0, 1000000, kernel);
 	if (fd >= 0) {
 		close(fd);
 		return 0;
 	}
-	snprintf(note, len, "perf_event_open refused (%s); cpu-timer: tick-bound, "
-		 "~CONFIG_HZ (250) Hz at most", strerror(-fd));
+	if (note)
+		snprintf(note, len, "perf_event_open refused (%s); cpu-timer: "
+			 "tick-bound, ~CONFIG_HZ (250) Hz at most", strerror(-fd));
 	return fd;
+}
+
+static int perf_check(char *note, size_t len)
+{
+	return oxa__perf_probe(0, note, len);
 }
 
 static int perf_start(struct oxa__thread *th, unsigned idx, pid_t tid, unsigned hz)
 {
 	(void)idx;
 	uint64_t period = 1000000000ull / hz;
-	int fd = perf_open(tid, oxa__random_phase(period));
+	int fd = perf_open(tid, oxa__random_phase(period), oxa__s.perf_kernel);
 	if (fd < 0)
 		return fd;
 	struct f_owner_ex own = { .type = F_OWNER_TID, .pid = tid };
@@ -105,6 +114,14 @@ static void perf_stop(struct oxa__thread *th)
 		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
 }
 
+static void perf_resume(struct oxa__thread *th)
+{
+	int fd = atomic_load(&th->fd);
+	if (fd >= 0 && oxa_fd_perf_id(fd))
+		ioctl(fd, atomic_load(&th->freerun) ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_REFRESH,
+		      atomic_load(&th->freerun) ? 0 : 1);
+}
+
 static void perf_end(struct oxa__thread *th)
 {
 	int fd = atomic_exchange(&th->fd, -1);
@@ -139,6 +156,7 @@ const struct oxa__engine oxa__engine_perf = {
 	.check = perf_check,
 	.thread_start = perf_start,
 	.thread_stop = perf_stop,
+	.thread_resume = perf_resume,
 	.thread_end = perf_end,
 	.signalled = perf_signalled,
 	.clock = oxa__thread_cpu_clock,

@@ -79,6 +79,18 @@ static void timer_stop(struct oxa__thread *th)
 	}
 }
 
+static void timer_resume(struct oxa__thread *th)
+{
+	if (th->has_timer && oxa__s.hz) {
+		long period = 1000000000L / (long)oxa__s.hz;
+		struct itimerspec its = {
+			.it_interval = { period / 1000000000L, period % 1000000000L },
+			.it_value = { period / 1000000000L, period % 1000000000L },
+		};
+		timer_settime(th->timer, 0, &its, NULL);
+	}
+}
+
 static void timer_end(struct oxa__thread *th)
 {
 	if (th->has_timer) {
@@ -91,6 +103,7 @@ const struct oxa__engine oxa__engine_cpu_timer = {
 	.source = OXA_SOURCE_CPU_TIMER,
 	.thread_start = cpu_start,
 	.thread_stop = timer_stop,
+	.thread_resume = timer_resume,
 	.thread_end = timer_end,
 	.clock = oxa__thread_cpu_clock,
 };

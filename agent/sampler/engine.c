@@ -71,15 +71,43 @@ uint64_t oxa__random_phase(uint64_t period)
 	return 1 + rng_next() % period;
 }
 
+/* OXPROF_KERNEL: "0" user time only, "1" system time always, anything
+ * else (or unset) auto. */
+static int kernel_opt(void)
+{
+	const char *v = secure_getenv("OXPROF_KERNEL");
+	if (v && strcmp(v, "0") == 0)
+		return OXA_KERNEL_OFF;
+	if (v && strcmp(v, "1") == 0)
+		return OXA_KERNEL_ON;
+	return OXA_KERNEL_AUTO;
+}
+
+/* The highest rate at which the cpu-timer is picked for its system time
+ * in auto: it is tick-bound (CONFIG_HZ is commonly 250), and above that
+ * perf's full rate of user time is the better trade. */
+#define OXA_TIMER_AUTO_HZ 250u
+/* The highest rate at which auto has perf count system time: signals
+ * taken inside system calls cost a kernel-heavy host more (threads made
+ * and joined in a loop ran at half speed at 10 kHz, unchanged at 1 kHz). */
+#define OXA_PERF_KERNEL_AUTO_HZ 1000u
+
 /*
- * The source for a new arm: wall mode always uses monotonic timers; cpu
- * mode uses perf unless OXPROF_SOURCE=timer forces the fallback or the
- * kernel refuses a probe event on the calling thread (seccomp, paranoid 3,
- * no perf support).  The note in stats says which and why.
+ * The source for a new arm: wall mode always uses monotonic timers.  cpu
+ * mode wants the CPU covered, system time included (OXPROF_KERNEL, see
+ * enum oxa_kernel_opt): perf counting system time where the kernel allows
+ * it (perf_event_paranoid <= 1, or CAP_PERFMON), else the cpu-timer (a
+ * thread CPU clock counts system time; its signal arrives on the way back
+ * to user space), unless the rate asked for is above what the timer can
+ * give in auto; then perf of user time only.  Above 1 kHz auto samples
+ * user time only with perf too (OXA_PERF_KERNEL_AUTO_HZ).  OXPROF_SOURCE=timer forces
+ * the timer.  The note in stats says which and why.
  */
 int oxa__source_pick(int mode)
 {
 	oxa__s.note[0] = 0;
+	oxa__s.perf_kernel = 0;
+	oxa__s.kernel_opt = kernel_opt();
 	if (mode == OXP_MODE_WALL)
 		return OXA_SOURCE_WALL_TIMER;
 	const char *env = secure_getenv("OXPROF_SOURCE");
@@ -89,8 +117,25 @@ int oxa__source_pick(int mode)
 			 "~CONFIG_HZ (250) Hz at most");
 		return OXA_SOURCE_CPU_TIMER;
 	}
-	if (oxa__engine_perf.check(oxa__s.note, sizeof(oxa__s.note)) == 0)
+	int opt = oxa__s.kernel_opt;
+	if ((opt == OXA_KERNEL_ON ||
+	     (opt == OXA_KERNEL_AUTO && oxa__s.hz <= OXA_PERF_KERNEL_AUTO_HZ)) &&
+	    oxa__perf_probe(1, NULL, 0) == 0) {
+		oxa__s.perf_kernel = 1;
 		return OXA_SOURCE_PERF_TASK_CLOCK;
+	}
+	if (opt == OXA_KERNEL_ON ||
+	    (opt == OXA_KERNEL_AUTO && oxa__s.hz <= OXA_TIMER_AUTO_HZ)) {
+		snprintf(oxa__s.note, sizeof(oxa__s.note), "cpu-timer for "
+			 "system time: perf may not count it here");
+		return OXA_SOURCE_CPU_TIMER;
+	}
+	if (oxa__engine_perf.check(oxa__s.note, sizeof(oxa__s.note)) == 0) {
+		if (opt == OXA_KERNEL_AUTO)
+			snprintf(oxa__s.note, sizeof(oxa__s.note), "user time "
+				 "only: %u Hz is above auto's limit", oxa__s.hz);
+		return OXA_SOURCE_PERF_TASK_CLOCK;
+	}
 	return OXA_SOURCE_CPU_TIMER;
 }
 
@@ -118,6 +163,8 @@ int oxa__source_open(struct oxa__thread *th, unsigned idx, int source,
 	}
 	if (r < 0)
 		return r;
+	th->kernel = e->source == OXA_SOURCE_CPU_TIMER ||
+		     (e->source == OXA_SOURCE_PERF_TASK_CLOCK && oxa__s.perf_kernel);
 	th->clock = e->clock(tid);
 	th->t0_ns = oxa__clock_ns(th->clock);
 	return 0;

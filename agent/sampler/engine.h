@@ -32,6 +32,9 @@ struct oxa__engine {
 	/* Stop th's signals (th->armed is already 0).  No-op on a slot that
 	 * holds nothing of this engine's. */
 	void (*thread_stop)(struct oxa__thread *th);
+	/* Start th's signals again after thread_stop, on th's own thread
+	 * (a failed exec).  Async-signal-safe.  NULL: not possible. */
+	void (*thread_resume)(struct oxa__thread *th);
 	/* Release what thread_start made; no handler uses the slot any more.
 	 * No-op on a slot that holds nothing of this engine's. */
 	void (*thread_end)(struct oxa__thread *th);
@@ -45,6 +48,11 @@ struct oxa__engine {
 extern const struct oxa__engine oxa__engine_perf;       /* engine-perf.c */
 extern const struct oxa__engine oxa__engine_cpu_timer;  /* engine-timer.c */
 extern const struct oxa__engine oxa__engine_wall_timer; /* engine-timer.c */
+
+/* engine-perf.c: can a perf event (counting system time when kernel) be
+ * opened on the calling thread?  0, or -errno with note filled when
+ * note is not NULL. */
+int oxa__perf_probe(int kernel, char *note, size_t len);
 
 /* engine.c */
 /* The engine of a source, NULL for none.  Async-signal-safe. */

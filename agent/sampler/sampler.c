@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -236,10 +237,48 @@ int oxa_sampler_init(const struct oxa_sampler_config *cfg)
 	return r;
 }
 
-/* Samples per CPU-second (cpu) or thread-second (wall) in this window. */
+/* The process's CPU time so far, us (getrusage: what /proc/PID/stat's
+ * utime and stime say, at finer grain).  0 on failure. */
+static void cpu_now(uint64_t *user, uint64_t *sys)
+{
+	struct rusage ru;
+	*user = *sys = 0;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return;
+	*user = (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec;
+	*sys = (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec;
+}
+
+/* Under the lock: the CPU time since the last arm, us. */
+static void cpu_since_arm(uint64_t *user, uint64_t *sys)
+{
+	cpu_now(user, sys);
+	*user = *user > oxa__s.arm_user_us ? *user - oxa__s.arm_user_us : 0;
+	*sys = *sys > oxa__s.arm_sys_us ? *sys - oxa__s.arm_sys_us : 0;
+}
+
+/*
+ * The CPU-seconds this window's samples stand for: all of secs for slots
+ * whose source counts system time, only the user share of secs_u for the
+ * others (user time only: the share is the process's since the arm, as a
+ * thread's own split is not known without reading /proc per thread).
+ */
+static double covered_locked(double secs, double secs_u)
+{
+	if (secs_u <= 0)
+		return secs;
+	uint64_t u, k;
+	cpu_since_arm(&u, &k);
+	double share = u + k ? (double)u / (double)(u + k) : 1.0;
+	return secs + secs_u * share;
+}
+
+/* Samples per covered CPU-second (cpu) or thread-second (wall) in this
+ * window. */
 static double rate_locked(void)
 {
 	double d = (double)oxa__s.win_delivered, secs = oxa__s.win_seconds;
+	double secs_u = oxa__s.win_seconds_u;
 	unsigned hw = atomic_load(&oxa__s.hiwater);
 	for (unsigned i = 0; i < hw; i++) {
 		struct oxa__thread *th = &oxa__threads[i];
@@ -249,8 +288,12 @@ static double rate_locked(void)
 		if (now < 0 || now < th->t0_ns)
 			continue;
 		d += (double)atomic_load(&th->delivered);
-		secs += (double)(now - th->t0_ns) / 1e9;
+		double t = (double)(now - th->t0_ns) / 1e9;
+		secs += t;
+		if (!th->kernel && oxa__s.mode == OXP_MODE_CPU)
+			secs_u += t;
 	}
+	secs = covered_locked(secs - secs_u, secs_u);
 	return secs > 0 ? d / secs : 0;
 }
 
@@ -263,9 +306,13 @@ static void disarm_locked(void)
 	for (unsigned i = 0; i < hw; i++)
 		if (atomic_load(&oxa__threads[i].tid))
 			oxa__slot_disarm(i);
-	oxa__s.last_hz = oxa__s.win_seconds > 0 ?
-				 (double)oxa__s.win_delivered /
-					 oxa__s.win_seconds : 0;
+	double secs = covered_locked(oxa__s.win_seconds - oxa__s.win_seconds_u,
+				     oxa__s.win_seconds_u);
+	oxa__s.last_hz = secs > 0 ? (double)oxa__s.win_delivered / secs : 0;
+	uint64_t u, k;
+	cpu_since_arm(&u, &k);
+	oxa__s.acc_user_us += u;
+	oxa__s.acc_sys_us += k;
 }
 
 static void check_handler_locked(void);
@@ -294,6 +341,9 @@ int oxa_sampler_arm(int mode, unsigned hz, unsigned depth)
 	oxa__s.source = oxa__source_pick(mode);
 	oxa__s.win_delivered = 0;
 	oxa__s.win_seconds = 0;
+	oxa__s.win_seconds_u = 0;
+	oxa__text_refresh();
+	cpu_now(&oxa__s.arm_user_us, &oxa__s.arm_sys_us);
 	atomic_store(&oxa__s.armed, 1);
 	oxa__threads_reap();
 	r = oxa__threads_scan();
@@ -329,9 +379,14 @@ int oxa_sampler_pop(struct oxa_sample *out)
 	out->tid = (uint32_t)tag;
 	out->state = (uint8_t)(buf[0] & 0xff);
 	out->sysno = (int16_t)(uint16_t)(buf[0] >> 8);
-	out->nframes = (uint16_t)(n - 1);
-	for (size_t i = 1; i < n; i++)
-		out->ips[i - 1] = (uintptr_t)buf[i];
+	/* A sample in a system call gets a [kernel] leaf under the frame
+	 * that made the call; a full stack loses its root-most frame. */
+	size_t k = 0;
+	if (buf[0] & OXA_META_KERNEL)
+		out->ips[k++] = OXA_PC_KERNEL;
+	for (size_t i = 1; i < n && k < OXA_MAX_DEPTH; i++)
+		out->ips[k++] = (uintptr_t)buf[i];
+	out->nframes = (uint16_t)k;
 	return 1;
 }
 
@@ -361,6 +416,19 @@ void oxa_sampler_stats(struct oxa_sampler_stats *st)
 	int armed = atomic_load(&oxa__s.armed);
 	st->achieved_hz = armed ? rate_locked() : oxa__s.last_hz;
 	st->source = armed ? oxa__s.source : OXA_SOURCE_NONE;
+	st->covers_system = oxa__s.mode == OXP_MODE_CPU &&
+			    (oxa__s.source == OXA_SOURCE_CPU_TIMER ||
+			     (oxa__s.source == OXA_SOURCE_PERF_TASK_CLOCK &&
+			      oxa__s.perf_kernel));
+	cpu_now(&st->cpu_user_us, &st->cpu_sys_us);
+	st->armed_user_us = oxa__s.acc_user_us;
+	st->armed_sys_us = oxa__s.acc_sys_us;
+	if (armed) {
+		uint64_t u, k;
+		cpu_since_arm(&u, &k);
+		st->armed_user_us += u;
+		st->armed_sys_us += k;
+	}
 	st->signo = oxa__s.signo;
 	st->host_handler = atomic_load(&oxa__s.host_took);
 	st->moved_from = oxa__s.moved_from;
@@ -408,6 +476,7 @@ static void check_handler_locked(void)
 		oxa__s.moved_from = old;
 	if (was_armed) {
 		oxa__s.source = oxa__source_pick(oxa__s.mode);
+		cpu_now(&oxa__s.arm_user_us, &oxa__s.arm_sys_us);
 		atomic_store(&oxa__s.armed, 1);
 		oxa__threads_reap();
 		oxa__threads_scan();
@@ -421,10 +490,49 @@ void oxa_sampler_tick(void)
 		check_handler_locked(); /* one syscall: catch a host soon */
 	if (oxa__s.inited && ++oxa__s.ticks % 10 == 0) {
 		oxa__threads_reap();
+		oxa__text_refresh(); /* dlopen/dlclose since */
 		if (atomic_load(&oxa__s.armed))
 			oxa__threads_scan();
 	}
 	pthread_mutex_unlock(&oxa__s.lock);
+}
+
+/* The calling thread's slot, by its real tid: not the cached one, which
+ * a vfork child shares with the parent thread whose TLS it runs on. */
+static struct oxa__thread *own_slot(void)
+{
+	int tid = (int)syscall(SYS_gettid);
+	unsigned hw = atomic_load(&oxa__s.hiwater);
+	for (unsigned i = 0; i < hw && i < OXA_MAX_THREADS; i++)
+		if (atomic_load(&oxa__threads[i].tid) == tid)
+			return &oxa__threads[i];
+	return NULL;
+}
+
+int oxa_sampler_exec_hold(void)
+{
+	if (!__atomic_load_n(&oxa__s.inited, __ATOMIC_ACQUIRE))
+		return 0;
+	struct oxa__thread *th = own_slot();
+	if (!th || !atomic_load(&th->armed) || !th->kernel)
+		return 0;
+	const struct oxa__engine *e = oxa__engine_of(th->source);
+	if (!e || !e->thread_stop || !e->thread_resume)
+		return 0;
+	/* A signal raised before the stop is delivered on the way out of
+	 * its system call, to our handler: none is left for the new image. */
+	e->thread_stop(th);
+	return 1;
+}
+
+void oxa_sampler_exec_release(void)
+{
+	struct oxa__thread *th = own_slot();
+	if (!th || !atomic_load(&th->armed))
+		return;
+	const struct oxa__engine *e = oxa__engine_of(th->source);
+	if (e && e->thread_resume)
+		e->thread_resume(th);
 }
 
 /*
@@ -449,7 +557,11 @@ void oxa_sampler_atfork_child(void)
 	oxa__s.ret_taken = oxa__s.ret_skipped = oxa__s.ret_unwind_fail = 0;
 	oxa__s.win_delivered = 0;
 	oxa__s.win_seconds = 0;
+	oxa__s.win_seconds_u = 0;
 	oxa__s.last_hz = 0;
+	/* The child's CPU time starts at zero. */
+	oxa__s.arm_user_us = oxa__s.arm_sys_us = 0;
+	oxa__s.acc_user_us = oxa__s.acc_sys_us = 0;
 	atomic_store(&oxa__s.foreign, 0);
 	atomic_store(&oxa__s.stale, 0);
 	if (oxa__tls.excluded)

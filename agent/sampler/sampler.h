@@ -39,6 +39,17 @@ enum oxa_source {
 	OXA_SOURCE_WALL_TIMER,      /* wall: CLOCK_MONOTONIC per thread */
 };
 
+/* OXPROF_KERNEL: whether cpu mode samples system time too. */
+enum oxa_kernel_opt {
+	OXA_KERNEL_AUTO = 0, /* yes where the rate asked for allows it */
+	OXA_KERNEL_OFF,      /* "0": user time only (perf's :u) */
+	OXA_KERNEL_ON,       /* "1": always, even at the cpu-timer's rate */
+};
+
+/* The leaf an agent adds to a sample taken on the way back from a system
+ * call: no user pc is ever this; frames.c names it "[kernel]". */
+#define OXA_PC_KERNEL ((uintptr_t)-1)
+
 struct oxa_sampler_config {
 	size_t ring_slots;   /* samples the ring holds; 0 = default (16384) */
 	int signo;           /* 0 = default (SIGPROF, or a free real-time signal) */
@@ -51,7 +62,8 @@ struct oxa_sample {
 	uint16_t nframes;     /* >= 1 */
 	int16_t sysno;        /* wall, blocked: syscall number when known
 				 (219 = restart_syscall: a sleep), else -1 */
-	/* Leaf first; ips[0] is the interrupted pc.  ips[1..] are return
+	/* Leaf first; ips[0] is the interrupted pc, or OXA_PC_KERNEL above
+	 * it when the sample was taken in a system call.  ips[1..] are return
 	 * addresses minus one (inside the call instruction), so symbolise
 	 * them as they are, without another -1. */
 	uintptr_t ips[OXA_MAX_DEPTH];
@@ -80,6 +92,13 @@ struct oxa_sampler_stats {
 				  we moved from it to signo */
 	char note[96];         /* about the source, e.g. the cpu-timer's
 				  tick-bound limit and why it is in use */
+	int covers_system;     /* the source counts system time too (and
+				  samples in system calls get a [kernel]
+				  leaf); 0: user time only */
+	/* The process's CPU time (getrusage RUSAGE_SELF), us: all of it, and
+	 * what it spent while sampling was armed, cumulative. */
+	uint64_t cpu_user_us, cpu_sys_us;
+	uint64_t armed_user_us, armed_sys_us;
 };
 
 /* Install the handler and allocate the ring; nothing is armed.  0 or -errno
@@ -105,6 +124,15 @@ void oxa_sampler_stats(struct oxa_sampler_stats *st);
  * sampling resources of threads that exited without passing through our
  * pthread_create trampoline, refresh the achieved rate. */
 void oxa_sampler_tick(void);
+/* Around an exec on the calling thread (host/exec.c): a source that
+ * counts system time would fire inside execve, and its signal, still
+ * pending, would kill the new image (SIG_DFL).  hold stops the calling
+ * thread's own source - the other threads die in execve - and returns 1
+ * when it did; release starts it again after a failed exec.  Lock-free
+ * and async-signal-safe (exec may be called in a fork child of a threaded
+ * host; in a vfork child the thread is not ours and nothing happens). */
+int oxa_sampler_exec_hold(void);
+void oxa_sampler_exec_release(void);
 /* The calling thread (the agent's own) is never sampled. */
 void oxa_sampler_exclude_self(void);
 /* In a fork child, before anything else: forget the parent's threads and

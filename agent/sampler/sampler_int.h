@@ -39,6 +39,9 @@
 #define OXA_MAX_THREADS 4096
 /* Frames the handler's own call chain adds above the interrupted one. */
 #define OXA_HANDLER_FRAMES 16
+/* A ring record's first word: thread state (bits 0-7), system call
+ * (bits 8-23), and this bit for a sample taken in a system call. */
+#define OXA_META_KERNEL (1ull << 24)
 /* Timer cookies carry this tag in their top 32 bits (see engine-timer.c). */
 #define OXA_TIMER_MAGIC 0x0a5a11e5u
 
@@ -59,6 +62,8 @@ struct oxa__thread {
 	int excluded;        /* the agent's own thread: never armed */
 	int blocked;         /* had the signal blocked when last looked at */
 	int trampoline;      /* started through our pthread_create */
+	int kernel;          /* its source counts system time too: a sample
+				after a system call is marked (sighandler.c) */
 	uint16_t gen;        /* bumped at every arm, part of the cookie */
 	clockid_t clock;     /* thread CPU clock (cpu) or CLOCK_MONOTONIC */
 	int64_t t0_ns;       /* clock reading when armed */
@@ -110,6 +115,16 @@ struct oxa__state {
 	uint64_t win_delivered;    /* released slots, this arm window */
 	double win_seconds;
 	double last_hz;            /* achieved rate at the last disarm */
+	/* System time (engine.c, oxa__source_pick): kernel_opt is
+	 * OXPROF_KERNEL (enum oxa_kernel_opt), perf_kernel says whether perf
+	 * events of this arm count system time (exclude_kernel == 0). */
+	int kernel_opt, perf_kernel;
+	/* Of win_seconds, the CPU-seconds of slots whose source counts user
+	 * time only; the rate counts only their user share (rate_locked). */
+	double win_seconds_u;
+	/* The process's CPU time (getrusage) at the last arm, and what it
+	 * spent while armed before that, us. */
+	uint64_t arm_user_us, arm_sys_us, acc_user_us, acc_sys_us;
 	unsigned ticks;
 	_Atomic uint64_t foreign, stale, nested;
 	char why[128];
@@ -144,6 +159,10 @@ void oxa__host_switch(int sig, const struct sigaction *host);
 int oxa__unwind_init(void);
 int oxa__unwind(const void *uc, uintptr_t *out, unsigned depth);
 int oxa__in_loader(uintptr_t pc);
+
+/* text.c */
+void oxa__text_refresh(void);
+int oxa__text_has(uintptr_t pc, uintptr_t before);
 
 /* threads.c */
 int oxa__threads_init(void);

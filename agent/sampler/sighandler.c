@@ -161,6 +161,28 @@ static int wall_state(const ucontext_t *uc)
 	return -2;
 }
 
+/*
+ * cpu mode, with a source that counts system time: was the sample taken
+ * in a system call?  Such a sample is signalled on the way back to user
+ * space, so the interrupted pc directly follows the `syscall` instruction
+ * (0f 05) that entered the kernel.  The bytes are read only inside a
+ * readable, executable segment of a known module (text.c), never at an
+ * arbitrary pc.  Misread: a sample in user mode exactly after a `syscall`
+ * (one instruction's worth of user time), code whose instruction ends in
+ * the bytes 0f 05; missed: system time outside system calls (page faults,
+ * interrupts), a call the signal interrupted and the kernel restarted (pc
+ * back on the `syscall`), JIT code.  Async-signal-safe.
+ */
+static int kernel_entry(uintptr_t pc)
+{
+	/* Also on pc's own page, the one the thread runs in: a host that
+	 * mprotected a page of a module's text away cannot hurt us. */
+	if ((pc & 0xfff) < 2 || !oxa__text_has(pc, 2))
+		return 0;
+	const volatile uint8_t *p = (const volatile uint8_t *)pc;
+	return p[-2] == 0x0f && p[-1] == 0x05;
+}
+
 static void bump(_Atomic uint64_t *c)
 {
 	/* Only this thread writes its slot's counters: no locked add. */
@@ -188,13 +210,15 @@ static void take_sample(struct oxa__thread *th, const ucontext_t *uc,
 		bump(&th->unwind_fail);
 		n = 1;
 	}
-	uint64_t meta = 0; /* state (bits 0-7), syscall (bits 8-23) */
+	uint64_t meta = 0; /* state (bits 0-7), syscall (bits 8-23), kernel */
 	if (th->source == OXA_SOURCE_WALL_TIMER) {
 		int s = wall_state(uc);
 		meta = s == -2 ? (uint64_t)0xffff << 8 :
 				 1 | (uint64_t)(uint16_t)s << 8;
 	} else {
 		meta = (uint64_t)0xffff << 8;
+		if (th->kernel && kernel_entry(pc))
+			meta |= OXA_META_KERNEL;
 	}
 	rec[0] = meta;
 	struct oxa_ring *r = __atomic_load_n(&oxa__s.ring, __ATOMIC_ACQUIRE);

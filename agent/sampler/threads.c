@@ -122,8 +122,11 @@ void oxa__slot_disarm(unsigned idx)
 		return;
 	int64_t now = oxa__clock_ns(th->clock);
 	if (now >= 0 && th->t0_ns >= 0 && now >= th->t0_ns) {
+		double t = (double)(now - th->t0_ns) / 1e9;
 		oxa__s.win_delivered += atomic_load(&th->delivered);
-		oxa__s.win_seconds += (double)(now - th->t0_ns) / 1e9;
+		oxa__s.win_seconds += t;
+		if (!th->kernel && oxa__s.mode == OXP_MODE_CPU)
+			oxa__s.win_seconds_u += t; /* user time only */
 	}
 }
 

@@ -97,12 +97,31 @@ struct oxd_proc {
 	uint64_t last_batch_ms;
 	uint64_t mem;           /* bytes charged to this process */
 	uint64_t start_time;    /* /proc/PID/stat field 22 (ticks); 0 unknown */
+	/* CPU time, ms, as the agent last reported it (PROTOCOL.md,
+	 * AGENT_STATE): all of it and while sampled; base: the sampled
+	 * figures at the last reset, so sampled - base is the CPU time the
+	 * samples held now were taken in. */
+	uint64_t cpu_user_ms, cpu_sys_ms;
+	uint64_t sampled_user_ms, sampled_sys_ms;
+	uint64_t base_user_ms, base_sys_ms;
+	uint8_t cpu_covers;     /* OXP_CPU_* */
 	/* Exactly-once delivery (PROTOCOL.md, DURABLE): the agent instance
 	 * (HELLO) and, of its batches, the highest seq aggregated and the
 	 * highest in a written snapshot.  Instance 0: no tracking. */
 	uint64_t instance;
 	uint64_t seq_received, seq_durable;
 };
+
+/* A process's CPU time since the last reset, ms. */
+static inline uint64_t oxd_proc_user_ms(const struct oxd_proc *p)
+{
+	return p->sampled_user_ms > p->base_user_ms ? p->sampled_user_ms - p->base_user_ms : 0;
+}
+
+static inline uint64_t oxd_proc_sys_ms(const struct oxd_proc *p)
+{
+	return p->sampled_sys_ms > p->base_sys_ms ? p->sampled_sys_ms - p->base_sys_ms : 0;
+}
 
 struct oxd_agg {
 	struct oxd_str *strs; size_t nstrs, cap_strs; struct ox_index istrs;

@@ -111,6 +111,14 @@ void oxd_agg_proc_stats(struct oxd_agg *a, uint32_t proc, const struct oxp_agent
 	p->unwind_fail = st->unwind_fail;
 	p->taken = st->taken;
 	p->sent = st->sent;
+	p->cpu_user_ms = st->cpu_user_ms;
+	p->cpu_sys_ms = st->cpu_sys_ms;
+	/* Counters below the base: a new agent on this row started from 0. */
+	if (st->sampled_user_ms < p->base_user_ms || st->sampled_sys_ms < p->base_sys_ms)
+		p->base_user_ms = p->base_sys_ms = 0;
+	p->sampled_user_ms = st->sampled_user_ms;
+	p->sampled_sys_ms = st->sampled_sys_ms;
+	p->cpu_covers = st->cpu_covers;
 }
 
 uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p)

@@ -225,10 +225,28 @@ static size_t top(struct qrow *rows, size_t n, size_t limit)
 
 /* ---- the query ---- */
 
-static void fill_head(const struct oxd_agg *a, const struct counts *c, struct oxp_query_head *h)
+/* The CPU time of the processes the selector names (a thread selector
+ * still counts whole processes), and the part of it samples stand for. */
+static void add_cpu(const struct oxd_proc *p, struct oxp_query_head *h)
+{
+	if (p->mode != OXP_MODE_CPU)
+		return;
+	uint64_t u = oxd_proc_user_ms(p), k = oxd_proc_sys_ms(p);
+	h->user_ms += u;
+	h->sys_ms += k;
+	if (p->cpu_covers & OXP_CPU_USER)
+		h->covered_ms += u;
+	if (p->cpu_covers & OXP_CPU_SYSTEM)
+		h->covered_ms += k;
+}
+
+static void fill_head(const struct oxd_agg *a, const struct filter *f, const struct counts *c,
+		      struct oxp_query_head *h)
 {
 	for (size_t i = 0; i < a->nprocs; i++) {
 		const struct oxd_proc *p = &a->procs[i];
+		if (f->proc_ok[i])
+			add_cpu(p, h);
 		if (!c->proc_samples[i])
 			continue;
 		h->nprocs++;
@@ -268,7 +286,7 @@ int oxd_query_new(struct oxd_agg *a, const struct oxp_command *cmd, struct oxd_q
 	q->generation = a->generation;
 	q->nstrs = (uint32_t)a->nstrs;
 	q->head.total = count_all(a, cmd->by, &f, &c);
-	fill_head(a, &c, &q->head);
+	fill_head(a, &f, &c, &q->head);
 	q->rows = ox_xmalloc((c.nkeys + 1) * sizeof(*q->rows));
 	for (size_t k = 0; k < c.nkeys; k++)
 		if (c.total[k])

@@ -43,6 +43,9 @@ static void forget_proc(struct oxd_agg *a, struct oxd_proc *p)
 	p->samples = p->dropped_daemon = 0;
 	p->first_ms = p->last_ms = 0;
 	p->mem = 0;
+	/* The CPU time of the samples kept starts now too. */
+	p->base_user_ms = p->sampled_user_ms;
+	p->base_sys_ms = p->sampled_sys_ms;
 	if (!p->live)
 		p->removed = 1;
 }

@@ -316,6 +316,33 @@ static void load_instances(struct reader *r, struct oxd_agg *a, const struct map
 	}
 }
 
+/* Format 4: the processes' CPU time (snapfmt.h). */
+static void load_cpu(struct reader *r, struct oxd_agg *a, const struct maps *m,
+		     uint32_t format)
+{
+	uint32_t n = format >= 4 ? (uint32_t)r_count(r, 4, 8 + 6 * 8, "CPU times") : 0;
+	for (uint32_t i = 0; i < n && !r->why[0]; i++) {
+		uint32_t pr = m->proc[r_id(r, m->nproc, "process")];
+		uint32_t covers = r_u32(r);
+		uint64_t v[6];
+		for (size_t k = 0; k < 6; k++)
+			v[k] = r_u64(r);
+		if (!r->why[0] && covers > (OXP_CPU_USER | OXP_CPU_SYSTEM))
+			fail(r, "process %u: unknown CPU coverage 0x%x", (unsigned)pr,
+			     (unsigned)covers);
+		if (r->why[0])
+			break;
+		struct oxd_proc *p = &a->procs[pr];
+		p->cpu_covers = (uint8_t)covers;
+		p->cpu_user_ms = v[0];
+		p->cpu_sys_ms = v[1];
+		p->sampled_user_ms = v[2];
+		p->sampled_sys_ms = v[3];
+		p->base_user_ms = v[4];
+		p->base_sys_ms = v[5];
+	}
+}
+
 int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *why,
 		       size_t whylen)
 {
@@ -346,6 +373,8 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 		load_samples(&r, a, &m);
 	if (!r.why[0])
 		load_instances(&r, a, &m, format);
+	if (!r.why[0])
+		load_cpu(&r, a, &m, format);
 	if (!r.why[0] && r.p != r.end)
 		fail(&r, "%zu bytes after the last entry", (size_t)(r.end - r.p));
 	if (!r.why[0])

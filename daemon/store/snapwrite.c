@@ -97,6 +97,32 @@ static void put_proc(struct writer *w, const struct oxd_proc *p)
 		w_u64(w, v[i]);
 }
 
+static int has_cpu(const struct oxd_proc *p)
+{
+	return p->cpu_user_ms || p->cpu_sys_ms || p->sampled_user_ms || p->sampled_sys_ms ||
+	       p->cpu_covers;
+}
+
+/* Format 4: the processes' CPU time (snapfmt.h). */
+static void put_cpu(struct writer *w, const struct oxd_agg *a)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < a->nprocs; i++)
+		n += has_cpu(&a->procs[i]);
+	w_u32(w, n);
+	for (size_t i = 0; i < a->nprocs; i++) {
+		const struct oxd_proc *p = &a->procs[i];
+		if (!has_cpu(p))
+			continue;
+		w_u32(w, (uint32_t)i);
+		w_u32(w, p->cpu_covers);
+		const uint64_t v[] = { p->cpu_user_ms, p->cpu_sys_ms, p->sampled_user_ms,
+				       p->sampled_sys_ms, p->base_user_ms, p->base_sys_ms };
+		for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+			w_u64(w, v[k]);
+	}
+}
+
 static void put_payload(struct writer *w, const struct oxd_agg *a)
 {
 	w_u64(w, a->samples);
@@ -145,6 +171,7 @@ static void put_payload(struct writer *w, const struct oxd_agg *a)
 			w_u64(w, a->procs[i].instance);
 			w_u64(w, a->procs[i].seq_received);
 		}
+	put_cpu(w, a);
 }
 
 static void make_header(uint8_t *h, uint64_t len, uint32_t crc)

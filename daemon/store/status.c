@@ -42,6 +42,11 @@ static void fill_row(const struct oxd_agg *a, const struct oxd_proc *p, struct o
 		.sent = p->sent,
 		.flags = p->claimed ? OXP_ROW_CLAIMED : 0,
 		.start_time = p->start_time,
+		.cpu_user_ms = p->cpu_user_ms,
+		.cpu_sys_ms = p->cpu_sys_ms,
+		.sampled_user_ms = oxd_proc_user_ms(p),
+		.sampled_sys_ms = oxd_proc_sys_ms(p),
+		.cpu_covers = p->cpu_covers,
 	};
 }
 

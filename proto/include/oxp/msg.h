@@ -105,6 +105,11 @@ struct oxp_agent_row {
 	uint64_t sent;
 	uint32_t flags;         /* OXP_ROW_* */
 	uint64_t start_time;    /* the process's start, ticks since boot; 0 unknown */
+	/* Version 3: CPU time as the agent last reported it (agent_stats),
+	 * ms; sampled_*: since the last reset of its samples. */
+	uint64_t cpu_user_ms, cpu_sys_ms;
+	uint64_t sampled_user_ms, sampled_sys_ms;
+	uint8_t cpu_covers;     /* OXP_CPU_* bits */
 };
 
 /* agent_row.flags */
@@ -144,6 +149,11 @@ struct oxp_query_head {
 	uint64_t last_ms;
 	uint32_t nrows;         /* rows that follow, after limit */
 	uint32_t nprocs;        /* processes contributing */
+	/* Version 3: CPU time of the matching processes while they were
+	 * sampled (since the last reset), ms, and how much of it the samples
+	 * stand for: user + system for processes whose source counts system
+	 * time, user only for the others.  total / covered = achieved rate. */
+	uint64_t user_ms, sys_ms, covered_ms;
 };
 
 /* One row of a query.  For OXP_BY_STACK, name is "f1;f2;...;leaf" (root
@@ -182,6 +192,11 @@ struct oxp_agent_stats {
 	uint64_t dropped;       /* lost in the agent: ring full, budget */
 	uint64_t unwind_fail;
 	uint64_t skipped;       /* in loader/dlopen/fork: not unwound */
+	/* Version 3: the process's CPU time (getrusage RUSAGE_SELF), ms: all
+	 * of it, and what it spent while sampling was armed; cumulative. */
+	uint64_t cpu_user_ms, cpu_sys_ms;
+	uint64_t sampled_user_ms, sampled_sys_ms;
+	uint8_t cpu_covers;     /* OXP_CPU_* bits: the time samples are taken in */
 };
 
 struct oxp_str_def {

@@ -86,6 +86,12 @@ enum oxp_sort { OXP_SORT_SELF = 0, OXP_SORT_TOTAL = 1 };
 /* Thread state of a sample; only wall mode tells BLOCKED from RUNNING. */
 enum oxp_thread_state { OXP_TS_RUNNING = 0, OXP_TS_BLOCKED = 1 };
 
+/* What CPU time an agent's samples are taken in (agent_stats.cpu_covers):
+ * cpu mode, user time only (perf's :u) or user and system time.  0: not
+ * CPU time (wall mode) or not known. */
+#define OXP_CPU_USER 1u
+#define OXP_CPU_SYSTEM 2u
+
 /* Agent state as shown in status. */
 enum oxp_agent_state {
 	OXP_AGENT_PAUSED = 0,
