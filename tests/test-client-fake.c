@@ -203,7 +203,8 @@ static int dies(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 	if (oxt_fake_handshake(fd, r, d, &m) || m.u.command.cmd != OXP_CMD_QUERY)
 		return -1;
 	m.type = OXP_MSG_QUERY_HEAD;
-	m.u.query_head = (struct oxp_query_head){ 10, 1, 2, 5, 1 };
+	m.u.query_head = (struct oxp_query_head){ .total = 10, .first_ms = 1, .last_ms = 2,
+						   .nrows = 5, .nprocs = 1 };
 	oxt_fake_send(fd, &m);
 	return 0;
 }
@@ -338,7 +339,8 @@ static int query_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 		 c->limit == 7 && c->sel.npids == 1 && c->sel.pids[0] == 5 &&
 		 c->sel.thread.len == 6 && !memcmp(c->sel.thread.ptr, "worker", 6);
 	m.type = OXP_MSG_QUERY_HEAD;
-	m.u.query_head = (struct oxp_query_head){ 300, 1700000000000ull, 1700000004000ull, 2, 1 };
+	m.u.query_head = (struct oxp_query_head){ .total = 300, .first_ms = 1700000000000ull, .last_ms = 1700000004000ull,
+						   .nrows = 2, .nprocs = 1 };
 	oxt_fake_send(fd, &m);
 	struct oxp_row rows[2] = {
 		{ oxp_str_c("worker-1"), oxp_str_c(""), 5, 6, 200, 200 },
@@ -372,7 +374,8 @@ static int folded_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 		return -1;
 	int ok = m.u.command.by == OXP_BY_STACK && m.u.command.limit == 0;
 	m.type = OXP_MSG_QUERY_HEAD;
-	m.u.query_head = (struct oxp_query_head){ 100, 1, 2, 3, 1 };
+	m.u.query_head = (struct oxp_query_head){ .total = 100, .first_ms = 1, .last_ms = 2,
+						   .nrows = 3, .nprocs = 1 };
 	oxt_fake_send(fd, &m);
 	struct oxp_row rows[3] = {
 		{ oxp_str_c("main;a;leaf_a"), oxp_str_c(""), 0, 0, 60, 60 },
