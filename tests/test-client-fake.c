@@ -189,8 +189,8 @@ TEST(client_version_mismatch)
 	CTL_FAKE(&res, newer, "status");
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "protocol version mismatch");
-	ASSERT_HAS(res.err, "speaks protocol version 3");
-	ASSERT_HAS(res.err, "speaks version 2");
+	ASSERT_HAS(res.err, "speaks protocol version 4");
+	ASSERT_HAS(res.err, "speaks version 3");
 }
 
 /* Answers a query with its head, then goes away. */
@@ -338,13 +338,13 @@ static int query_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 	m.u.query_head = (struct oxp_query_head){ 300, 1700000000000ull, 1700000004000ull, 2, 1 };
 	oxt_fake_send(fd, &m);
 	struct oxp_row rows[2] = {
-		{ oxp_str_c("worker-1"), oxp_str_c(""), 5, 6, 200, 200 },
-		{ oxp_str_c("main"), oxp_str_c(""), 5, 5, 100, 100 },
+		{ oxp_str_c("worker-1"), oxp_str_c(""), 5, 6, 200, 200, 0, NULL },
+		{ oxp_str_c("main"), oxp_str_c(""), 5, 5, 100, 100, 0, NULL },
 	};
 	m.type = OXP_MSG_QUERY_ROWS;
-	m.u.query_rows = (struct oxp_query_rows){ 1, rows };
+	m.u.query_rows = (struct oxp_query_rows){ .nrows = 1, .rows = rows };
 	oxt_fake_send(fd, &m);
-	m.u.query_rows = (struct oxp_query_rows){ 1, rows + 1 };
+	m.u.query_rows = (struct oxp_query_rows){ .nrows = 1, .rows = rows + 1 };
 	oxt_fake_send(fd, &m);
 	oxt_fake_reply(fd, 0, "", 0);
 	return ok ? 0 : -1;
@@ -372,12 +372,12 @@ static int folded_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 	m.u.query_head = (struct oxp_query_head){ 100, 1, 2, 3, 1 };
 	oxt_fake_send(fd, &m);
 	struct oxp_row rows[3] = {
-		{ oxp_str_c("main;a;leaf_a"), oxp_str_c(""), 0, 0, 60, 60 },
-		{ oxp_str_c("main;b;leaf_b"), oxp_str_c(""), 0, 0, 30, 30 },
-		{ oxp_str_c("main;leaf_c"), oxp_str_c(""), 0, 0, 10, 10 },
+		{ oxp_str_c("main;a;leaf_a"), oxp_str_c(""), 0, 0, 60, 60, 0, NULL },
+		{ oxp_str_c("main;b;leaf_b"), oxp_str_c(""), 0, 0, 30, 30, 0, NULL },
+		{ oxp_str_c("main;leaf_c"), oxp_str_c(""), 0, 0, 10, 10, 0, NULL },
 	};
 	m.type = OXP_MSG_QUERY_ROWS;
-	m.u.query_rows = (struct oxp_query_rows){ 3, rows };
+	m.u.query_rows = (struct oxp_query_rows){ .nrows = 3, .rows = rows };
 	oxt_fake_send(fd, &m);
 	oxt_fake_reply(fd, 0, "", 0);
 	return ok ? 0 : -1;
@@ -425,5 +425,5 @@ TEST(client_usage_errors)
 	CTL(&res, "version", "--json", "--socket", "/tmp/oxt-nonexistent.sock");
 	ASSERT_EQ(res.code, 0);
 	ASSERT(json_ok(res.out));
-	ASSERT_HAS(res.out, "\"protocol\": 2");
+	ASSERT_HAS(res.out, "\"protocol\": 3");
 }

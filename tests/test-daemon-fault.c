@@ -81,9 +81,9 @@ TEST(daemon_fault_malformed_frames)
 	fd = raw_connect(&d);
 	send_raw(fd, "\0\0\0\0", 4);
 	ASSERT_EQ(expect_error(fd, NULL, 0), -EBADMSG);
-	/* Well-formed msgpack of the wrong shape: [2, 1, "x"]. */
+	/* Well-formed msgpack of the wrong shape: [3, 1, "x"]. */
 	fd = raw_connect(&d);
-	send_raw(fd, "\0\0\0\5\x93\x02\x01\xa1x", 9);
+	send_raw(fd, "\0\0\0\5\x93\x03\x01\xa1x", 9);
 	ASSERT_EQ(expect_error(fd, NULL, 0), -OXP_ESHAPE);
 	/* A map, which the protocol refuses. */
 	fd = raw_connect(&d);
@@ -106,7 +106,7 @@ TEST(daemon_fault_malformed_frames)
 	struct oxp_thread_def td = { 1, 0 };
 	struct oxp_str_def sd = { 0, oxp_str_c("t") };
 	m = (struct oxp_msg){ .type = OXP_MSG_SAMPLES };
-	m.u.samples = (struct oxp_samples){ 1, 1, &sd, 0, NULL, 1, &td, 1, &st, { 0 } };
+	m.u.samples = (struct oxp_samples){ 1, 1, &sd, 0, NULL, 1, &td, 1, &st, { 0 }, 0, NULL };
 	ASSERT_EQ(oxt_send(&bad.p, &m), 0);
 	ASSERT_EQ(expect_error(dup(bad.p.fd), NULL, 0), -OXP_ESHAPE);
 	oxt_agent_leave(&bad);
@@ -155,7 +155,7 @@ TEST(daemon_fault_wrong_version_names_both)
 	send_raw(fd, b.data, b.len);
 	char msg[512];
 	ASSERT_EQ(expect_error(fd, msg, sizeof(msg)), -OXP_EVERSION);
-	ASSERT_MSG(strstr(msg, "version 7") && strstr(msg, "version 2"), "%s", msg);
+	ASSERT_MSG(strstr(msg, "version 7") && strstr(msg, "version 3"), "%s", msg);
 	oxp_buf_destroy(&b);
 	still_serves(&d);
 	oxt_daemon_stop(&d);
@@ -311,7 +311,7 @@ static void flood_batch(struct flood *f, int define, uint32_t nfuncs, uint32_t n
 	}
 	struct oxp_msg m = { .type = OXP_MSG_SAMPLES };
 	m.u.samples = (struct oxp_samples){ ++f->seq, define ? nfuncs : 0, sd, define ? nfuncs : 0,
-					    fd, define ? 1 : 0, &td, nstacks, st, { 0 } };
+					    fd, define ? 1 : 0, &td, nstacks, st, { 0 }, 0, NULL };
 	m.u.samples.stats.source = oxp_str_c("flood");
 	ASSERT_EQ(oxt_send(f->p, &m), 0);
 	for (;;) {

@@ -106,6 +106,7 @@ struct oxa_agent {
 	struct oxa_symbols *syms;
 	struct oxa_frames frames;
 	struct oxa_gens str_gens, frame_gens;
+	struct oxa_gens mod_gens; /* module build-ids defined, by path string id */
 	struct oxa_tname *tnames;
 	size_t tnames_mask, ntnames;
 	struct oxa_conn conn;

@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buildid.h"
 #include "elfsyms.h"
 #include "host/fds.h"
+#include "oxp/protocol.h"
 #include "symbols.h"
 
 struct module {
@@ -37,6 +39,10 @@ struct oxa_symbols {
 	off_t jit_size;
 	ino_t jit_ino;
 	uint32_t unknown_id, anon_id, jit_id;
+	/* Module path id -> its build-id's string id + 1 (0: none known).
+	 * Kept when a module is unloaded: its frames may still be unsent. */
+	uint32_t *bids;
+	size_t nbids;
 };
 
 int oxa_symbols_new(struct oxa_symbols **out, struct oxa_strtab *strs)
@@ -70,6 +76,7 @@ void oxa_symbols_free(struct oxa_symbols *s)
 		return;
 	free_mods(s->mods, s->nmods);
 	free(s->jit);
+	free(s->bids);
 	free(s);
 }
 
@@ -90,6 +97,40 @@ static char *module_path(const char *name)
 		return strdup("[exe]");
 	buf[n] = 0;
 	return strdup(buf);
+}
+
+/* Note the build-id of the module whose path is string path_id. */
+static int remember_build_id(struct oxa_symbols *s, const struct dl_phdr_info *info,
+			     uint32_t path_id)
+{
+	char hex[2 * OXP_MAX_BUILD_ID + 1];
+	size_t n = oxa_buildid_read(info, hex, sizeof(hex));
+	if (!n)
+		return 0;
+	if (path_id >= s->nbids) {
+		size_t cap = s->nbids ? s->nbids : 64;
+		while (cap <= path_id)
+			cap *= 2;
+		uint32_t *b = realloc(s->bids, cap * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		memset(b + s->nbids, 0, (cap - s->nbids) * sizeof(*b));
+		s->bids = b;
+		s->nbids = cap;
+	}
+	uint32_t id;
+	if (oxa_strtab_intern(s->strs, hex, n, &id) < 0)
+		return -ENOMEM;
+	s->bids[path_id] = id + 1;
+	return 0;
+}
+
+int oxa_symbols_build_id(const struct oxa_symbols *s, uint32_t module, uint32_t *id)
+{
+	if (module >= s->nbids || !s->bids[module])
+		return 0;
+	*id = s->bids[module] - 1;
+	return 1;
 }
 
 static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
@@ -126,6 +167,11 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	m->hi = hi;
 	m->path = module_path(info->dlpi_name);
 	if (!m->path || oxa_strtab_intern(sc->s->strs, m->path, strlen(m->path), &m->path_id) < 0) {
+		free(m->path);
+		sc->err = -ENOMEM;
+		return 1;
+	}
+	if (remember_build_id(sc->s, info, m->path_id) < 0) {
 		free(m->path);
 		sc->err = -ENOMEM;
 		return 1;

@@ -386,6 +386,7 @@ void oxd_agg_destroy(struct oxd_agg *a)
 	free(a->threads);
 	free(a->entries);
 	free(a->procs);
+	free(a->build_ids);
 	oxd_budget_destroy(&a->bud);
 	memset(a, 0, sizeof(*a));
 }

@@ -19,6 +19,14 @@ int oxd__over(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost);
 /* Charge cost (already in mem_used) to a process and its uid. */
 void oxd__charge_proc(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost);
 
+/* ---- buildid.c ---- */
+
+/* Note that module (a string id) has build-id hex[0..n), charged to proc
+ * (NULL: no check).  Anything but 2..2*OXP_MAX_BUILD_ID lower-case hex
+ * digits is ignored, as is a build-id over a budget (counted there). */
+void oxd__build_id_set(struct oxd_agg *a, struct oxd_proc *proc, uint32_t module,
+		       const char *hex, size_t n);
+
 /* ---- intern.c ---- */
 
 /* What a string of n bytes costs. */

@@ -8,7 +8,7 @@
 #ifndef OXP_PROTOCOL_H
 #define OXP_PROTOCOL_H
 
-#define OXP_PROTOCOL_VERSION 2
+#define OXP_PROTOCOL_VERSION 3
 
 /* Framing: a 4-byte big-endian length, then that many bytes of one msgpack
  * value.  A zero length, or one above the reader's cap, is an error. */
@@ -24,6 +24,7 @@
 #define OXP_MAX_OBJECTS 262144  /* msgpack objects in one frame */
 #define OXP_MAX_DEPTH 512       /* frames in one stack */
 #define OXP_MAX_PIDS 1024       /* pids in one selector */
+#define OXP_MAX_BUILD_ID 64     /* bytes of a GNU build-id (sent as hex) */
 
 /*
  * Message types, grouped by tens.  Every frame is the array
@@ -72,6 +73,7 @@ enum oxp_by {
 	OXP_BY_EXE = 3,
 	OXP_BY_THREAD = 4,
 	OXP_BY_STACK = 5,
+	OXP_BY_FRAMES = 6,   /* per thread and stack, with frame lists (pprof) */
 };
 
 enum oxp_sort { OXP_SORT_SELF = 0, OXP_SORT_TOTAL = 1 };
