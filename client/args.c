@@ -11,6 +11,7 @@
 enum {
 	OPT_SOCKET = 256, OPT_JSON, OPT_PID, OPT_EXE, OPT_THREAD, OPT_HZ,
 	OPT_MODE, OPT_DEPTH, OPT_FORMAT, OPT_BY, OPT_SORT, OPT_LIMIT, OPT_WIDE,
+	OPT_NO_DEMANGLE,
 };
 
 /* Which group each option belongs to; 0 = global. */
@@ -33,13 +34,14 @@ static const struct {
 	{ { "limit", required_argument, NULL, OPT_LIMIT }, OXC_OPT_QUERY | OXC_OPT_RECORD },
 	{ { "wide", no_argument, NULL, OPT_WIDE }, OXC_OPT_QUERY },
 	{ { "output", required_argument, NULL, 'o' }, OXC_OPT_RECORD },
+	{ { "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE }, OXC_OPT_QUERY | OXC_OPT_RECORD },
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
 static const char *const by_names[] = { "function", "module", "process", "exe", "thread", "stack" };
 static const char *const sort_names[] = { "self", "total" };
 static const char *const mode_names[] = { "cpu", "wall" };
-static const char *const format_names[] = { "table", "json", "folded" };
+static const char *const format_names[] = { "table", "json", "folded", "pprof" };
 
 #define NAME_OF(tbl, i) ((i) >= 0 && (size_t)(i) < sizeof(tbl) / sizeof(tbl[0]) ? tbl[i] : "?")
 const char *oxc_by_name(int by) { return NAME_OF(by_names, by); }
@@ -111,6 +113,7 @@ static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len
 	case OPT_EXE: o->exe = a; return 0;
 	case OPT_THREAD: o->thread = a; return 0;
 	case OPT_WIDE: o->wide = 1; return 0;
+	case OPT_NO_DEMANGLE: o->no_demangle = 1; return 0;
 	case 'o': o->output = a; return 0;
 	case OPT_HZ:
 		if (parse_num(a, 1, OXP_MAX_HZ, &v) < 0)
@@ -132,7 +135,7 @@ static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len
 			fail(err, len, "--mode %s: use cpu or wall", a) : 0;
 	case OPT_FORMAT:
 		return PARSE_ENUM(a, format_names, &o->format) < 0 ?
-			fail(err, len, "--format %s: use table, json or folded", a) : 0;
+			fail(err, len, "--format %s: use table, json, folded or pprof", a) : 0;
 	case OPT_BY:
 		return PARSE_ENUM(a, by_names, &o->by) < 0 ?
 			fail(err, len, "--by %s: use function, module, process, exe, thread or stack", a) : 0;

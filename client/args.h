@@ -22,7 +22,7 @@ enum oxc_optset {
 	OXC_OPT_RECORD = 1u << 4, /* -o FILE, --format, --limit */
 };
 
-enum oxc_format { OXC_FMT_UNSET = -1, OXC_FMT_TABLE, OXC_FMT_JSON, OXC_FMT_FOLDED };
+enum oxc_format { OXC_FMT_UNSET = -1, OXC_FMT_TABLE, OXC_FMT_JSON, OXC_FMT_FOLDED, OXC_FMT_PPROF };
 
 struct oxc_opts {
 	/* global */
@@ -44,6 +44,7 @@ struct oxc_opts {
 	int sort;               /* enum oxp_sort */
 	long limit;             /* -1 not given; 0 unlimited */
 	int wide;
+	int no_demangle;        /* --no-demangle: names as the agent reported */
 	const char *output;     /* record -o FILE */
 	/* positional arguments after the options (pointers into argv) */
 	int argc;

@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "fail.h"
 #include "json.h"
+#include "pprof.h"
 #include "record.h"
 #include "report.h"
 #include "term.h"
@@ -119,19 +120,51 @@ static int wait_agents(struct rec *x, struct oxc_ctl *c)
 	}
 }
 
+static void query_cmd(struct rec *x, struct oxp_command *cmd, int by, long limit)
+{
+	oxc_ctl_command_init(cmd, OXP_CMD_QUERY, x->o);
+	/* A shared daemon holds other processes' samples too. */
+	cmd->sel.npids = x->private_daemon ? 0 : 1;
+	cmd->sel.pids = &x->pid;
+	cmd->sel.exe = oxp_str_c("");
+	cmd->by = (uint8_t)by;
+	cmd->sort = OXP_SORT_SELF;
+	cmd->limit = (uint32_t)limit;
+}
+
 static int run_query(struct rec *x, struct oxc_ctl *c, int by, long limit, struct oxc_report *rep)
 {
 	struct oxp_command cmd;
-	oxc_ctl_command_init(&cmd, OXP_CMD_QUERY, x->o);
-	/* A shared daemon holds other processes' samples too. */
-	cmd.sel.npids = x->private_daemon ? 0 : 1;
-	cmd.sel.pids = &x->pid;
-	cmd.sel.exe = oxp_str_c("");
-	cmd.by = (uint8_t)by;
-	cmd.sort = OXP_SORT_SELF;
-	cmd.limit = (uint32_t)limit;
+	query_cmd(x, &cmd, by, limit);
 	oxc_report_init(rep, by, OXP_SORT_SELF);
+	rep->no_demangle = x->o->no_demangle;
 	return oxc_report_fetch(c, &cmd, rep);
+}
+
+/* -o FILE.pb.gz: the profile as pprof. */
+static int write_pprof(struct rec *x, struct oxc_ctl *c)
+{
+	struct oxp_command cmd;
+	query_cmd(x, &cmd, OXP_BY_FRAMES, 0);
+	struct oxc_pprof_opts po = { x->o->mode == OXP_MODE_WALL ? OXP_MODE_WALL : OXP_MODE_CPU,
+				     x->o->hz ? x->o->hz : RECORD_HZ, x->o->no_demangle, 0 };
+	struct oxc_pprof_info info;
+	FILE *f = fopen(x->o->output, "wb");
+	if (!f) {
+		int r = -errno;
+		snprintf(c->err, sizeof(c->err), "cannot write %s: %s", x->o->output, strerror(-r));
+		return r;
+	}
+	int r = oxc_pprof_save(c, &cmd, &po, f, x->o->output, &info);
+	if (fclose(f) != 0 && r == 0) {
+		r = -errno;
+		snprintf(c->err, sizeof(c->err), "cannot write %s: %s", x->o->output, strerror(-r));
+	}
+	if (r == 0)
+		fprintf(stderr, "oxprofctl: wrote %llu stacks (pprof, %llu bytes) to %s\n",
+			(unsigned long long)info.samples, (unsigned long long)info.bytes,
+			x->o->output);
+	return r;
 }
 
 /* -o FILE: the whole profile, folded stacks or JSON. */
@@ -139,6 +172,8 @@ static int write_file(struct rec *x, struct oxc_ctl *c)
 {
 	struct oxc_report rep;
 	int folded = x->file_format == OXC_FMT_FOLDED;
+	if (x->file_format == OXC_FMT_PPROF)
+		return write_pprof(x, c);
 	int r = run_query(x, c, folded ? OXP_BY_STACK : OXP_BY_FUNCTION, 0, &rep);
 	if (r < 0) {
 		oxc_report_destroy(&rep);
@@ -265,6 +300,9 @@ static int check_opts(struct rec *x)
 		size_t n = o->output ? strlen(o->output) : 0;
 		x->file_format = n > 5 && !strcmp(o->output + n - 5, ".json") ? OXC_FMT_JSON :
 										OXC_FMT_FOLDED;
+		if ((n > 6 && !strcmp(o->output + n - 6, ".pb.gz")) ||
+		    (n > 6 && !strcmp(o->output + n - 6, ".pprof")))
+			x->file_format = OXC_FMT_PPROF;
 	}
 	return 0;
 }
@@ -315,7 +353,8 @@ const struct oxc_cmd oxc_cmd_record = {
 	.name = "record",
 	.summary = "profile one program from start to exit",
 	.usage = "record [--hz N] [--mode cpu|wall] [--depth N] [-o FILE]\n"
-		 "       [--format folded|json] [--limit N] [--] CMD [ARGS...]\n"
+		 "       [--format folded|json|pprof] [--limit N] [--no-demangle]\n"
+		 "       [--] CMD [ARGS...]\n"
 		 "  Run CMD with the agent (liboxprof.so) preloaded and sampling from its\n"
 		 "  first instruction, its forked children included.  Uses the oxprofd at\n"
 		 "  the socket if one answers, else starts a private one for the run and\n"
@@ -328,8 +367,10 @@ const struct oxc_cmd oxc_cmd_record = {
 		 "  --mode M      cpu (default) or wall\n"
 		 "  --depth N     frames per stack, 1..512\n"
 		 "  -o FILE       write the whole profile to FILE\n"
-		 "  --format F    FILE's format: folded (default; json when FILE ends\n"
-		 "                in .json) or json\n"
+		 "  --format F    FILE's format: folded, json or pprof; by default json\n"
+		 "                when FILE ends in .json, pprof for .pb.gz or .pprof,\n"
+		 "                else folded\n"
+		 "  --no-demangle show C++ and Rust symbols as mangled in the binary\n"
 		 "  --limit N     rows in the table (default 20; 0 = all)\n"
 		 "  Environment: OXPROF_AGENT (the agent library), OXPROFD (the\n"
 		 "  oxprofd to start), TMPDIR (where the private daemon's dir goes).\n",

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "demangle.h"
 #include "format.h"
 #include "json.h"
 #include "report.h"
@@ -21,6 +22,7 @@ void oxc_report_destroy(struct oxc_report *r)
 {
 	for (uint32_t i = 0; i < r->nrows; i++) {
 		free(r->rows[i].name);
+		free(r->rows[i].system_name);
 		free(r->rows[i].module);
 	}
 	free(r->rows);
@@ -37,6 +39,7 @@ void oxc_report_add(struct oxc_report *r, const char *name, size_t nlen, const c
 	}
 	struct oxc_row *row = &r->rows[r->nrows++];
 	row->name = ox_xstrndup(name ? name : "", name ? nlen : 0);
+	row->system_name = NULL;
 	row->module = ox_xstrndup(module ? module : "", module ? mlen : 0);
 	row->pid = pid;
 	row->tid = tid;
@@ -90,6 +93,7 @@ void oxc_report_merge(struct oxc_report *r)
 			keep->self += w->self;
 			keep->total += w->total;
 			free(w->name);
+			free(w->system_name);
 			free(w->module);
 		} else {
 			r->rows[++out] = *w;
@@ -99,9 +103,27 @@ void oxc_report_merge(struct oxc_report *r)
 	qsort(r->rows, r->nrows, sizeof(*r->rows), by_count);
 }
 
+void oxc_report_demangle(struct oxc_report *r)
+{
+	if (r->by != OXP_BY_FUNCTION && r->by != OXP_BY_STACK)
+		return;
+	for (uint32_t i = 0; i < r->nrows; i++) {
+		struct oxc_row *w = &r->rows[i];
+		char *d = r->by == OXP_BY_STACK ? oxc_demangle_folded(w->name) : oxc_demangle(w->name);
+		if (!d || w->system_name) {
+			free(d);
+			continue;
+		}
+		w->system_name = w->name;
+		w->name = d;
+	}
+}
+
 int oxc_report_fetch(struct oxc_ctl *c, const struct oxp_command *cmd, struct oxc_report *r)
 {
 	int e = oxc_ctl_command(c, cmd, collect, r);
+	if (e == 0 && !r->no_demangle)
+		oxc_report_demangle(r);
 	/* The daemon may keep stacks apart that differ only in addresses
 	 * within a function; by name they are one line of folded output. */
 	if (e == 0 && r->by == OXP_BY_STACK)
@@ -203,6 +225,8 @@ static void json_row(struct oxc_json *j, const struct oxc_report *r, const struc
 	double whole = r->total ? (double)r->total : 1.0;
 	oxc_json_obj(j, NULL);
 	oxc_json_cstr(j, "name", w->name);
+	if (r->by == OXP_BY_FUNCTION || r->by == OXP_BY_STACK)
+		oxc_json_cstr(j, "system_name", w->system_name ? w->system_name : w->name);
 	oxc_json_cstr(j, "module", w->module);
 	oxc_json_i64(j, "pid", w->pid);
 	oxc_json_i64(j, "tid", w->tid);
