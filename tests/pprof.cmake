@@ -20,3 +20,6 @@ if(TARGET oxprofd AND TARGET oxprof-agent AND TARGET hotspots AND TARGET oddname
       ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
   endif()
 endif()
+
+# The encoder alone: its output parsed at the wire level (no go needed).
+oxprof_test(test-client-pprof SOURCES test-client-pprof.c LIBS oxc PkgConfig::ZLIB)
