@@ -247,3 +247,40 @@ TEST(daemon_frames_split_over_many_frames)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+TEST(daemon_build_ids_survive_a_restart)
+{
+	/* Snapshot format 4: an exited process's build-ids are still there
+	 * for pprof after the daemon restarts from its state dir. */
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	oxt_daemon_stop(&d);
+	const char *args[] = { "--state-dir", d.state, NULL };
+	oxt_daemon_restart(&d, args);
+	struct oxt_peer p;
+	ASSERT_EQ(oxt_peer_open(&p, &d, OXP_ROLE_AGENT, "/usr/bin/app", NULL, 0), 0);
+	struct oxp_str_def sd[] = { { 0, oxp_str_c("f") }, { 1, oxp_str_c("/usr/lib/libf.so") },
+				    { 2, oxp_str_c("t") } };
+	struct oxp_frame_def fd = { 0, 0, 1, 0x10 };
+	struct oxp_thread_def td = { 5, 2 };
+	const uint32_t s1[] = { 0 };
+	struct oxp_stack st = { 5, 0, 4, 1, s1 };
+	struct oxp_module_def md = { 1, oxp_str_c(BID_A) };
+	struct oxp_samples s = { 1, 3, sd, 1, &fd, 1, &td, 1, &st, { 0 }, 1, &md };
+	int32_t code;
+	ASSERT_EQ(send_batch(&p, &s, &code), OXP_MSG_SAMPLES_ACK);
+	oxt_peer_close(&p);
+	oxt_daemon_stop(&d); /* writes the snapshot */
+	oxt_daemon_restart(&d, args);
+	ASSERT(oxt_daemon_log_has(&d, "snapshot loaded"));
+	struct fq q;
+	ASSERT_EQ(frames_query(&d, NULL, &q), 0);
+	ASSERT_EQ(q.sum, 4);
+	int found = 0;
+	for (int i = 0; i < 4096; i++)
+		found += q.path[i] && !strcmp(q.path[i], "/usr/lib/libf.so") && !strcmp(q.bid[i], BID_A);
+	ASSERT_EQ(found, 1);
+	fq_free(&q);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}

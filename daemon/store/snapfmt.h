@@ -15,7 +15,9 @@
  *     u64 n, entries [u32 thread, u32 stack, u64 count];
  *     (format 3) u32 n, agent instances [u32 proc, u64 instance, u64 seq]:
  *     the highest batch seq of that agent instance the file holds, which
- *     the agent learns when it reconnects (PROTOCOL.md, DURABLE).
+ *     the agent learns when it reconnects (PROTOCOL.md, DURABLE);
+ *     (format 4) u32 n, build-ids [u32 module string, u32 build-id string]:
+ *     the GNU build-id agents reported for a module path (pprof mappings).
  * Loading checks every length and id against what was read before it and
  * every value against what a live daemon can hold (see "reading"), so a
  * damaged or crafted file is refused as a whole, never half-loaded, and
@@ -30,7 +32,7 @@
 #include <zlib.h>
 
 #define MAGIC "OXPDSNAP"
-#define FORMAT 3
+#define FORMAT 4
 #define FORMAT_OLDEST 2 /* no agent instances */
 #define HDR OXD_SNAPSHOT_HDR /* snapshot.h, included first */
 #define NAME "oxprofd.snap"

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "snapfmt.h"
+#include "store.h"
 #include "ox/xalloc.h"
 
 /* ---- reading ---- */
@@ -316,6 +317,19 @@ static void load_instances(struct reader *r, struct oxd_agg *a, const struct map
 	}
 }
 
+/* Format 4: modules' build-ids, checked as agents' are (buildid.c). */
+static void load_build_ids(struct reader *r, struct oxd_agg *a, const struct maps *m,
+			   uint32_t format)
+{
+	uint32_t n = format >= 4 ? r_u32(r) : 0;
+	for (uint32_t i = 0; i < n && !r->why[0]; i++) {
+		uint32_t mo = m->str[r_id(r, m->nstr, "string")];
+		uint32_t b = m->str[r_id(r, m->nstr, "string")];
+		if (!r->why[0])
+			oxd__build_id_set(a, NULL, mo, a->strs[b].p, a->strs[b].len);
+	}
+}
+
 int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *why,
 		       size_t whylen)
 {
@@ -346,6 +360,8 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 		load_samples(&r, a, &m);
 	if (!r.why[0])
 		load_instances(&r, a, &m, format);
+	if (!r.why[0])
+		load_build_ids(&r, a, &m, format);
 	if (!r.why[0] && r.p != r.end)
 		fail(&r, "%zu bytes after the last entry", (size_t)(r.end - r.p));
 	if (!r.why[0])

@@ -145,6 +145,15 @@ static void put_payload(struct writer *w, const struct oxd_agg *a)
 			w_u64(w, a->procs[i].instance);
 			w_u64(w, a->procs[i].seq_received);
 		}
+	uint32_t nbid = 0;
+	for (size_t i = 0; i < a->cap_build_ids; i++)
+		nbid += a->build_ids[i] != 0;
+	w_u32(w, nbid);
+	for (size_t i = 0; i < a->cap_build_ids; i++)
+		if (a->build_ids[i]) {
+			w_u32(w, (uint32_t)i);
+			w_u32(w, a->build_ids[i] - 1);
+		}
 }
 
 static void make_header(uint8_t *h, uint64_t len, uint32_t crc)
