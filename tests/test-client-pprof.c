@@ -11,6 +11,7 @@
 
 #include <zlib.h>
 
+#include "demangle.h"
 #include "oxp/oxp.h"
 #include "pprof.h"
 #include "task.h"
@@ -333,4 +334,60 @@ TEST(pprof_refuses_undefined_frames_and_reports_write_errors)
 	fclose(f);
 	ASSERT_MSG(r == -ENOSPC, "write to /dev/full: %d", r);
 	oxc_pprof_free(p);
+}
+
+/* ---- names ---- */
+
+static void expect_demangled(const char *in, const char *want)
+{
+	char *d = oxc_demangle(in);
+	if (!want) {
+		ASSERT_MSG(d == NULL, "%s demangled to %s", in, d);
+		return;
+	}
+	ASSERT_MSG(d != NULL, "%s did not demangle", in);
+	ASSERT_STREQ(d, want);
+	free(d);
+}
+
+TEST(demangle_cxx_rust_and_the_rest)
+{
+	expect_demangled("_ZN2ns3fooIiEEvT_", "void ns::foo<int>(int)");
+	expect_demangled("_ZZ4mainENKUlvE_clEv", "main::{lambda()#1}::operator()() const");
+	expect_demangled("_Z1fv.cold", "f() [clone .cold]");
+	/* Rust: legacy (its hash dropped) and v0. */
+	expect_demangled("_ZN4core3fmt5write17h0123456789abcdefE", "core::fmt::write");
+	expect_demangled("_RNvCs1234_7mycrate3foo", "mycrate::foo");
+	/* Not mangled, or not validly: shown as they are. */
+	expect_demangled("main", NULL);
+	expect_demangled("_", NULL);
+	expect_demangled("", NULL);
+	expect_demangled("_Z", NULL);
+	expect_demangled("_ZN3foo", NULL);
+	/* 8 KiB of something that starts like a mangled name. */
+	static char junk[8193];
+	memset(junk, 'N', 8192);
+	memcpy(junk, "_ZN", 3);
+	char *d = oxc_demangle(junk);
+	free(d); /* whatever it says, it returns */
+	/* Deep nesting: libiberty's recursion limit, not our stack. */
+	static char deep[8193];
+	strcpy(deep, "_Z1fI");
+	for (size_t i = strlen(deep); i < 8000; i += 2)
+		memcpy(deep + i, "PF", 2);
+	free(oxc_demangle(deep));
+}
+
+TEST(demangle_folded_keeps_frames_apart)
+{
+	char *d = oxc_demangle_folded("main;_ZN2ns3fooIiEEvT_;leaf");
+	ASSERT(d);
+	ASSERT_STREQ(d, "main;void ns::foo<int>(int);leaf");
+	free(d);
+	ASSERT(oxc_demangle_folded("main;work;leaf") == NULL); /* nothing to do */
+	ASSERT(oxc_demangle_folded("") == NULL);
+	d = oxc_demangle_folded(";_Z1fv;");
+	ASSERT(d);
+	ASSERT_STREQ(d, ";f();");
+	free(d);
 }
