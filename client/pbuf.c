@@ -131,7 +131,6 @@ int oxc_gz_write(struct oxc_gz *g, const void *p, size_t n)
 {
 	if (g->err)
 		return g->err;
-	g->z.next_in = (Bytef *)(uintptr_t)p;
 	while (n) {
 		/* avail_in is 32-bit. */
 		uInt chunk = n > (1u << 30) ? 1u << 30 : (uInt)n;

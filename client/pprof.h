@@ -19,7 +19,9 @@
  * shared library whose first PT_LOAD is at address 0, which is the usual
  * layout, that is exactly how pprof maps an address back into the file.
  * Frames outside any module ([anon], [jit]) get a mapping of their own too,
- * with their absolute pc as the offset.
+ * with their absolute pc as the offset.  Mappings with an unresolved frame
+ * say has_functions = false, so a symboliser (pprof's own, given the
+ * binary by path or build-id) may name those addresses later.
  */
 #ifndef OXC_PPROF_H
 #define OXC_PPROF_H
