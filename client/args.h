@@ -22,7 +22,9 @@ enum oxc_optset {
 	OXC_OPT_RECORD = 1u << 4, /* -o FILE, --format, --limit */
 };
 
-enum oxc_format { OXC_FMT_UNSET = -1, OXC_FMT_TABLE, OXC_FMT_JSON, OXC_FMT_FOLDED, OXC_FMT_PPROF };
+enum oxc_format {
+	OXC_FMT_UNSET = -1, OXC_FMT_TABLE, OXC_FMT_JSON, OXC_FMT_FOLDED, OXC_FMT_PPROF,
+};
 
 struct oxc_opts {
 	/* global */
