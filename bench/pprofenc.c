@@ -79,7 +79,7 @@ static void feed(struct oxc_pprof *p, struct gen *g, uint64_t n)
 				if (!g->msent[mod]) {
 					g->msent[mod] = 1;
 					g->mods[nm++] = (struct oxp_qmodule){ mod, oxp_str_c(g->paths[mod]),
-									      oxp_str_c(g->bids[mod]) };
+									      oxp_str_c(g->bids[mod]), 0 };
 				}
 				if (!g->fsent[f]) {
 					g->fsent[f] = 1;

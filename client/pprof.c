@@ -55,7 +55,10 @@ struct pframe {
 struct pmod {
 	uint8_t defined, used, unresolved;
 	uint32_t path, build_id; /* strings */
-	uint64_t max_off, start;
+	uint64_t load;          /* link-time address of file offset 0 */
+	/* Per write: */
+	uint64_t min_off, max_off, start;
+	uint64_t adj;           /* load, or 0 when an offset lies below it */
 	uint32_t mapping;       /* pprof Mapping id */
 };
 
@@ -216,6 +219,7 @@ static int add_defs(struct oxc_pprof *p, const struct oxp_query_rows *q)
 		m->defined = 1;
 		m->path = str_intern(&p->strs, d->path.ptr, d->path.len);
 		m->build_id = str_intern(&p->strs, d->build_id.ptr, d->build_id.len);
+		m->load = d->load;
 	}
 	for (uint32_t i = 0; i < q->nframes; i++) {
 		const struct oxp_qframe *d = &q->frames[i];
@@ -327,7 +331,8 @@ static int is_unresolved(const struct oxc_pprof *p, const struct pframe *f)
 }
 
 /* Mappings: one per module a frame uses, side by side from 64 KiB up, each
- * as long as its highest offset needs. */
+ * as long as its highest offset needs.  A frame's address is the mapping's
+ * start plus its offset less the module's load address (see pprof.h). */
 static void plan_mappings(struct writer *w)
 {
 	struct oxc_pprof *p = w->p;
@@ -336,10 +341,19 @@ static void plan_mappings(struct writer *w)
 		if (!f->defined)
 			continue;
 		struct pmod *m = &p->mods[f->module];
+		if (!m->used || f->offset < m->min_off)
+			m->min_off = f->offset;
 		m->used = 1;
 		if (f->offset > m->max_off)
 			m->max_off = f->offset;
 		m->unresolved |= (uint8_t)is_unresolved(p, f);
+	}
+	for (size_t i = 0; i < p->cap_mods; i++) {
+		struct pmod *m = &p->mods[i];
+		/* An offset below the load address is no frame of that file
+		 * layout: keep offsets as they are rather than wrap. */
+		m->adj = m->used && m->min_off >= m->load ? m->load : 0;
+		m->max_off -= m->adj;
 	}
 	uint64_t next = 0x10000;
 	uint32_t id = 0;
@@ -453,7 +467,7 @@ static int emit_locations(struct writer *w)
 		oxc_pb_reset(&w->msg);
 		oxc_pb_uint(&w->msg, LOC_ID, f->loc);
 		oxc_pb_uint(&w->msg, LOC_MAPPING_ID, m->mapping);
-		oxc_pb_uint(&w->msg, LOC_ADDRESS, m->start + f->offset);
+		oxc_pb_uint(&w->msg, LOC_ADDRESS, m->start + f->offset - m->adj);
 		if (!is_unresolved(p, f)) {
 			oxc_pb_reset(&w->sub);
 			oxc_pb_uint(&w->sub, LINE_FUNCTION_ID, w->fn_of[f->func]);

@@ -14,10 +14,13 @@
  *   sample labels pid and tid (numbers, so -tagfocus=pid=N works), thread
  *   and exe (strings).
  * Addresses: each module gets a mapping [start, limit) of its own, with
- * file_offset 0, and a frame's address is start + its offset (the pc minus
- * the module's load bias, i.e. its link-time address).  For a PIE or
- * shared library whose first PT_LOAD is at address 0, which is the usual
- * layout, that is exactly how pprof maps an address back into the file.
+ * file_offset 0, and a frame's address is start + offset - load, where
+ * offset is the pc minus the module's load bias (its link-time address)
+ * and load the link-time address of the module's file offset 0 (0 for a
+ * PIE or shared library, 0x400000 for a classic executable; the agent
+ * reports it).  pprof maps an address back into the file as
+ * address - start + file_offset, then to a link-time address through the
+ * program headers: this layout makes that land on offset.
  * Frames outside any module ([anon], [jit]) get a mapping of their own too,
  * with their absolute pc as the offset.  Mappings with an unresolved frame
  * say has_functions = false, so a symboliser (pprof's own, given the

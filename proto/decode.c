@@ -351,10 +351,11 @@ static void dec_query_defs(struct dec *x, const msgpack_object *a, struct oxp_qu
 	l = list(x, &a[2], &m->nmodules, OXP_MAX_ARRAY);
 	struct oxp_qmodule *md = grow(x, &d->qmodules, &d->qmodules_cap, m->nmodules, sizeof(*md));
 	for (uint32_t i = 0; i < m->nmodules && !x->err; i++) {
-		const msgpack_object *e = arr(x, &l[i], 3);
+		const msgpack_object *e = arr(x, &l[i], 4);
 		md[i].id = (uint32_t)u64(x, &e[0], UINT32_MAX);
 		md[i].path = str(x, &e[1]);
 		md[i].build_id = str(x, &e[2]);
+		md[i].load = u64(x, &e[3], UINT64_MAX);
 	}
 	m->modules = md;
 }
@@ -478,9 +479,10 @@ static void dec_samples(struct dec *x, const msgpack_object *o, struct oxp_sampl
 	l = list(x, &a[6], &m->nmodules, OXP_MAX_ARRAY);
 	struct oxp_module_def *md = grow(x, &d->mods, &d->mods_cap, m->nmodules, sizeof(*md));
 	for (uint32_t i = 0; i < m->nmodules && !x->err; i++) {
-		const msgpack_object *e = arr(x, &l[i], 2);
+		const msgpack_object *e = arr(x, &l[i], 3);
 		md[i].module = (uint32_t)u64(x, &e[0], UINT32_MAX);
 		md[i].build_id = str(x, &e[1]);
+		md[i].load = u64(x, &e[2], UINT64_MAX);
 	}
 	m->modules = md;
 }

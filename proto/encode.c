@@ -236,10 +236,11 @@ static void enc_query_rows(struct enc *e, const struct oxp_query_rows *m)
 	pk_arr(e, m->nmodules);
 	for (uint32_t i = 0; i < m->nmodules; i++) {
 		const struct oxp_qmodule *d = &m->modules[i];
-		pk_arr(e, 3);
+		pk_arr(e, 4);
 		pk_u(e, d->id);
 		pk_s(e, d->path);
 		pk_s(e, d->build_id);
+		pk_u(e, d->load);
 	}
 }
 
@@ -310,9 +311,10 @@ static void enc_samples(struct enc *e, const struct oxp_samples *m)
 	enc_stats(e, &m->stats);
 	pk_arr(e, m->nmodules);
 	for (uint32_t i = 0; i < m->nmodules; i++) {
-		pk_arr(e, 2);
+		pk_arr(e, 3);
 		pk_u(e, m->modules[i].module);
 		pk_s(e, m->modules[i].build_id);
+		pk_u(e, m->modules[i].load);
 	}
 }
 
@@ -320,7 +322,7 @@ size_t oxp_samples_objects(const struct oxp_samples *s)
 {
 	size_t n = 4 + 1 + 1 + 12; /* envelope, seq, array headers, stats */
 	n += 3 * (size_t)s->nstrings + 5 * (size_t)s->nframes + 3 * (size_t)s->nthreads;
-	n += 1 + 3 * (size_t)s->nmodules;
+	n += 1 + 4 * (size_t)s->nmodules;
 	for (uint32_t i = 0; i < s->nstacks; i++)
 		n += 5 + (size_t)s->stacks[i].nframes;
 	return n + 3;

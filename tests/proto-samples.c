@@ -24,9 +24,9 @@ static const struct oxp_qframe qframes[] = {
 	{ 7, { "leaf_c", 6 }, 2, 0x1234 }, { 3, { "", 0 }, 2, 0x10 },
 };
 static const struct oxp_qmodule qmodules[] = {
-	{ 2, { "/tmp/workload", 13 }, { "0a1b2c3d", 8 } },
+	{ 2, { "/tmp/workload", 13 }, { "0a1b2c3d", 8 }, 0x400000 },
 };
-static const struct oxp_module_def mdefs[] = { { 1, { "00ff", 4 } } };
+static const struct oxp_module_def mdefs[] = { { 1, { "00ff", 4 }, 0x400000 } };
 static const struct oxp_str_def strs[] = {
 	{ 0, { "leaf_a", 6 } }, { 1, { "/tmp/workload", 13 } }, { 2, { "main", 4 } },
 	{ 3, { "worker-1", 8 } },

@@ -201,8 +201,9 @@ static void feed(struct oxc_pprof *p)
 	m.u.query_head = (struct oxp_query_head){ 10, 1700000000000ull, 1700000002500ull, 2, 2 };
 	ASSERT_EQ(oxc_pprof_add(p, &m), 0);
 	static const struct oxp_qmodule mods[] = {
-		{ 40, { "/usr/bin/app", 12 }, { BID, 40 } },
-		{ 41, { "[anon]", 6 }, { "", 0 } },
+		/* A classic executable: file offset 0 at 0x1000, not 0. */
+		{ 40, { "/usr/bin/app", 12 }, { BID, 40 }, 0x1000 },
+		{ 41, { "[anon]", 6 }, { "", 0 }, 0 },
 	};
 	static const struct oxp_qframe frames[] = {
 		{ 7, { "_ZNK3geo4GridImE5relaxEm", 24 }, 40, 0x1234 },
@@ -279,7 +280,8 @@ TEST(pprof_layout_as_go_cpu_profiles)
 	ASSERT_STREQ(fn_name(&q, q.s[1].locs[1], 0), "bad\xef\xbf\xbd\xef\xbf\xbd");
 	/* The unresolved frame keeps its address and no line. */
 	ASSERT(fn_name(&q, q.s[1].locs[0], 0) == NULL);
-	/* Mappings: build-id, and address = start + offset inside [start, limit). */
+	/* Mappings: build-id, and address = start + offset - load inside
+	 * [start, limit). */
 	ASSERT_EQ(q.nm, 2);
 	for (size_t i = 0; i < q.nl; i++) {
 		const __typeof__(q.m[0]) *m = &q.m[q.l[i].mapping - 1];
@@ -294,7 +296,7 @@ TEST(pprof_layout_as_go_cpu_profiles)
 	for (size_t i = 0; i < q.nl; i++)
 		if (q.l[i].id == q.s[0].locs[0])
 			relax = q.l[i].addr;
-	ASSERT_EQ(relax, q.m[0].start + 0x1234);
+	ASSERT_EQ(relax, q.m[0].start + 0x1234 - 0x1000);
 	prof_free(&q);
 	free(buf);
 

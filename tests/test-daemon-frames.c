@@ -25,6 +25,7 @@ struct fq {
 	size_t cap;
 	char *bid[4096];        /* module id (< 4096) -> build-id */
 	char *path[4096];
+	uint64_t load[4096];
 	uint32_t last_tid;
 	int32_t last_pid;
 	char last_name[64], last_exe[256];
@@ -39,6 +40,7 @@ static void fq_defs(struct fq *q, const struct oxp_query_rows *m)
 			   d->id);
 		q->path[d->id] = strndup(d->path.ptr, d->path.len);
 		q->bid[d->id] = strndup(d->build_id.ptr, d->build_id.len);
+		q->load[d->id] = d->load;
 	}
 	for (uint32_t i = 0; i < m->nframes; i++) {
 		const struct oxp_qframe *f = &m->frames[i];
@@ -147,8 +149,10 @@ TEST(daemon_frames_rows_defs_and_build_ids)
 	struct oxp_thread_def td[] = { { 101, 4 }, { 102, 5 } };
 	const uint32_t s1[] = { 10, 11 }, s2[] = { 12, 10, 11 };
 	struct oxp_stack st[] = { { 101, 0, 7, 2, s1 }, { 102, 0, 5, 2, s1 }, { 101, 0, 3, 3, s2 } };
-	/* A good build-id for liba.so, junk (not hex) for the exe: ignored. */
-	struct oxp_module_def md[] = { { 1, oxp_str_c(BID_A) }, { 3, oxp_str_c("XYZ not hex") } };
+	/* A good build-id for liba.so, junk (not hex) for the exe: ignored,
+	 * but its layout is kept. */
+	struct oxp_module_def md[] = { { 1, oxp_str_c(BID_A), 0 },
+				       { 3, oxp_str_c("XYZ not hex"), 0x400000 } };
 	struct oxp_samples s = { 1, 7, sd, 3, fd, 2, td, 3, st, { 0 }, 2, md };
 	int32_t code;
 	ASSERT_EQ(send_batch(&p, &s, &code), OXP_MSG_SAMPLES_ACK);
@@ -169,6 +173,8 @@ TEST(daemon_frames_rows_defs_and_build_ids)
 	ASSERT(a >= 0 && e >= 0);
 	ASSERT_STREQ(q.bid[a], BID_A);
 	ASSERT_STREQ(q.bid[e], "");
+	ASSERT_EQ(q.load[a], 0);
+	ASSERT_EQ(q.load[e], 0x400000);
 	ASSERT_EQ(q.last_pid, getpid());
 	fq_free(&q);
 
@@ -182,7 +188,7 @@ TEST(daemon_frames_rows_defs_and_build_ids)
 	fq_free(&q);
 
 	/* A build-id for a module string never defined: a broken batch. */
-	struct oxp_module_def bad = { 999, oxp_str_c(BID_A) };
+	struct oxp_module_def bad = { 999, oxp_str_c(BID_A), 0 };
 	struct oxp_samples s2b = { 2, 0, NULL, 0, NULL, 0, NULL, 0, NULL, { 0 }, 1, &bad };
 	ASSERT_EQ(send_batch(&p, &s2b, &code), OXP_MSG_ERROR);
 	ASSERT_EQ(code, -OXP_ESHAPE);
@@ -223,7 +229,7 @@ TEST(daemon_frames_split_over_many_frames)
 		ids[s][1] = (uint32_t)(s / NF);
 		st[s] = (struct oxp_stack){ 7, 0, 1, DEPTH, ids[s] };
 	}
-	struct oxp_module_def md = { NF, oxp_str_c(BID_A) };
+	struct oxp_module_def md = { NF, oxp_str_c(BID_A), 0 };
 	/* Within the frame limit: definitions in one batch, stacks in two. */
 	struct oxp_samples s1 = { 1, NF + 2, sd, NF, fd, 1, &td, 0, NULL, { 0 }, 1, &md };
 	int32_t code;
@@ -250,8 +256,9 @@ TEST(daemon_frames_split_over_many_frames)
 
 TEST(daemon_build_ids_survive_a_restart)
 {
-	/* Snapshot format 4: an exited process's build-ids are still there
-	 * for pprof after the daemon restarts from its state dir. */
+	/* Snapshot format 4: an exited process's build-ids and module
+	 * layouts are still there for pprof after the daemon restarts from
+	 * its state dir. */
 	struct oxt_daemon d;
 	oxt_daemon_start(&d, NULL);
 	oxt_daemon_stop(&d);
@@ -265,7 +272,7 @@ TEST(daemon_build_ids_survive_a_restart)
 	struct oxp_thread_def td = { 5, 2 };
 	const uint32_t s1[] = { 0 };
 	struct oxp_stack st = { 5, 0, 4, 1, s1 };
-	struct oxp_module_def md = { 1, oxp_str_c(BID_A) };
+	struct oxp_module_def md = { 1, oxp_str_c(BID_A), 0x2000 };
 	struct oxp_samples s = { 1, 3, sd, 1, &fd, 1, &td, 1, &st, { 0 }, 1, &md };
 	int32_t code;
 	ASSERT_EQ(send_batch(&p, &s, &code), OXP_MSG_SAMPLES_ACK);
@@ -278,7 +285,8 @@ TEST(daemon_build_ids_survive_a_restart)
 	ASSERT_EQ(q.sum, 4);
 	int found = 0;
 	for (int i = 0; i < 4096; i++)
-		found += q.path[i] && !strcmp(q.path[i], "/usr/lib/libf.so") && !strcmp(q.bid[i], BID_A);
+		found += q.path[i] && !strcmp(q.path[i], "/usr/lib/libf.so") &&
+			 !strcmp(q.bid[i], BID_A) && q.load[i] == 0x2000;
 	ASSERT_EQ(found, 1);
 	fq_free(&q);
 	oxt_daemon_stop(&d);

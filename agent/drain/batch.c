@@ -97,19 +97,22 @@ static int def_string(struct oxa_agent *a, struct batch *b, uint32_t id)
 	return 0;
 }
 
-/* A module's build-id, once per connection, with the module's first frame. */
+/* A module's build-id and layout, once per connection, with the module's
+ * first frame ([anon] and [jit] are no loaded module: nothing). */
 static int def_module(struct oxa_agent *a, struct batch *b, uint32_t module)
 {
 	uint32_t bid;
+	uint64_t load;
 	int was, r = oxa_gens_defined(&a->mod_gens, module, a->conn.gen, &was);
-	if (r < 0 || was || !oxa_symbols_build_id(a->syms, module, &bid))
+	if (r < 0 || was || !oxa_symbols_module(a->syms, module, &bid, &load))
 		return r;
 	if (oxa_grow(&b->mods, &b->cap_mods, b->nmods + 1, sizeof(*b->mods)) < 0)
 		return -ENOMEM;
-	b->mods[b->nmods++] = (struct oxp_module_def){ module,
-						       { a->strs.strs[bid], a->strs.lens[bid] } };
+	struct oxp_str hex = bid ? (struct oxp_str){ a->strs.strs[bid - 1], a->strs.lens[bid - 1] }
+				 : (struct oxp_str){ "", 0 };
+	b->mods[b->nmods++] = (struct oxp_module_def){ module, hex, load };
 	b->objects += b->cost.module;
-	b->bytes += a->strs.lens[bid] + 16;
+	b->bytes += hex.len + 24;
 	return 0;
 }
 

@@ -55,6 +55,16 @@ static size_t scan_notes(const unsigned char *p, size_t size, char *hex, size_t 
 	return 0;
 }
 
+uint64_t oxa_buildid_load(const struct dl_phdr_info *info)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD)
+			return ph->p_vaddr >= ph->p_offset ? ph->p_vaddr - ph->p_offset : 0;
+	}
+	return 0;
+}
+
 size_t oxa_buildid_read(const struct dl_phdr_info *info, char *hex, size_t len)
 {
 	for (int i = 0; i < info->dlpi_phnum; i++) {

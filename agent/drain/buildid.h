@@ -20,4 +20,10 @@
  */
 size_t oxa_buildid_read(const struct dl_phdr_info *info, char *hex, size_t len);
 
+/* The link-time address of the module's file offset 0: the first PT_LOAD's
+ * p_vaddr - p_offset (0 for a PIE or shared library, 0x400000 for a
+ * classic executable), which a symboliser needs to map an offset from the
+ * load bias back into the file (pprof mappings). */
+uint64_t oxa_buildid_load(const struct dl_phdr_info *info);
+
 #endif

@@ -39,10 +39,14 @@ struct oxa_symbols {
 	off_t jit_size;
 	ino_t jit_ino;
 	uint32_t unknown_id, anon_id, jit_id;
-	/* Module path id -> its build-id's string id + 1 (0: none known).
-	 * Kept when a module is unloaded: its frames may still be unsent. */
-	uint32_t *bids;
-	size_t nbids;
+	/* By module path id: its build-id and layout.  Kept when a module is
+	 * unloaded: its frames may still be unsent. */
+	struct modinfo {
+		uint8_t known;
+		uint32_t bid;   /* build-id's string id + 1; 0 none */
+		uint64_t load;  /* oxa_buildid_load */
+	} *mi;
+	size_t nmi;
 };
 
 int oxa_symbols_new(struct oxa_symbols **out, struct oxa_strtab *strs)
@@ -76,7 +80,7 @@ void oxa_symbols_free(struct oxa_symbols *s)
 		return;
 	free_mods(s->mods, s->nmods);
 	free(s->jit);
-	free(s->bids);
+	free(s->mi);
 	free(s);
 }
 
@@ -99,37 +103,42 @@ static char *module_path(const char *name)
 	return strdup(buf);
 }
 
-/* Note the build-id of the module whose path is string path_id. */
-static int remember_build_id(struct oxa_symbols *s, const struct dl_phdr_info *info,
-			     uint32_t path_id)
+/* Note the build-id and layout of the module whose path is string path_id. */
+static int remember_module(struct oxa_symbols *s, const struct dl_phdr_info *info,
+			   uint32_t path_id)
 {
 	char hex[2 * OXP_MAX_BUILD_ID + 1];
 	size_t n = oxa_buildid_read(info, hex, sizeof(hex));
-	if (!n)
-		return 0;
-	if (path_id >= s->nbids) {
-		size_t cap = s->nbids ? s->nbids : 64;
+	if (path_id >= s->nmi) {
+		size_t cap = s->nmi ? s->nmi : 64;
 		while (cap <= path_id)
 			cap *= 2;
-		uint32_t *b = realloc(s->bids, cap * sizeof(*b));
-		if (!b)
+		struct modinfo *m = realloc(s->mi, cap * sizeof(*m));
+		if (!m)
 			return -ENOMEM;
-		memset(b + s->nbids, 0, (cap - s->nbids) * sizeof(*b));
-		s->bids = b;
-		s->nbids = cap;
+		memset(m + s->nmi, 0, (cap - s->nmi) * sizeof(*m));
+		s->mi = m;
+		s->nmi = cap;
 	}
+	struct modinfo *m = &s->mi[path_id];
+	m->known = 1;
+	m->load = oxa_buildid_load(info);
+	m->bid = 0;
 	uint32_t id;
-	if (oxa_strtab_intern(s->strs, hex, n, &id) < 0)
+	if (n && oxa_strtab_intern(s->strs, hex, n, &id) < 0)
 		return -ENOMEM;
-	s->bids[path_id] = id + 1;
+	if (n)
+		m->bid = id + 1;
 	return 0;
 }
 
-int oxa_symbols_build_id(const struct oxa_symbols *s, uint32_t module, uint32_t *id)
+int oxa_symbols_module(const struct oxa_symbols *s, uint32_t module, uint32_t *bid,
+		       uint64_t *load)
 {
-	if (module >= s->nbids || !s->bids[module])
+	if (module >= s->nmi || !s->mi[module].known)
 		return 0;
-	*id = s->bids[module] - 1;
+	*bid = s->mi[module].bid;
+	*load = s->mi[module].load;
 	return 1;
 }
 
@@ -171,7 +180,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		sc->err = -ENOMEM;
 		return 1;
 	}
-	if (remember_build_id(sc->s, info, m->path_id) < 0) {
+	if (remember_module(sc->s, info, m->path_id) < 0) {
 		free(m->path);
 		sc->err = -ENOMEM;
 		return 1;

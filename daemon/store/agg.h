@@ -114,8 +114,10 @@ struct oxd_agg {
 	struct oxd_entry *entries; size_t nentries, cap_entries; struct oxd_index ientries;
 	struct oxd_proc *procs; size_t nprocs, cap_procs;
 	/* Module path string id -> its GNU build-id's string id + 1 (0: none
-	 * known); see buildid.c.  Strings outlive resets, so this does too. */
+	 * known), and the link-time address of its file offset 0 (0 unknown);
+	 * see buildid.c.  Strings outlive resets, so these do too. */
 	uint32_t *build_ids; size_t cap_build_ids;
+	uint64_t *module_loads; /* cap_build_ids of them */
 	struct oxd_arena *arena;
 	uint32_t mark_gen;
 	uint64_t samples, dropped;  /* accepted and refused, all processes */
@@ -246,6 +248,11 @@ static inline uint32_t oxd_agg_build_id(const struct oxd_agg *a, uint32_t module
 {
 	return module < a->cap_build_ids && a->build_ids[module] ? a->build_ids[module] - 1
 								  : OXD_NONE;
+}
+
+static inline uint64_t oxd_agg_module_load(const struct oxd_agg *a, uint32_t module)
+{
+	return module < a->cap_build_ids ? a->module_loads[module] : 0;
 }
 
 /* Frames of a stack, leaf first. */

@@ -146,8 +146,8 @@ static int define(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samp
 		if (!mo)
 			return -OXP_ESHAPE;
 		if (mo != REFUSED)
-			oxd__build_id_set(a, p, mo - 1, s->modules[i].build_id.ptr,
-					  s->modules[i].build_id.len);
+			oxd__module_set(a, p, mo - 1, s->modules[i].build_id.ptr,
+					s->modules[i].build_id.len, s->modules[i].load);
 	}
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		uint32_t nm = map_get(&g->strs, s->threads[i].name);

@@ -380,7 +380,8 @@ static void frames_defs(struct oxd_query *q, const struct oxd_agg *a, uint32_t s
 			struct oxp_str bid = b == OXD_NONE ? (struct oxp_str){ "", 0 }
 				: (struct oxp_str){ a->strs[b].p, a->strs[b].len };
 			ox_xgrow(&d->mods, &d->cap_mods, d->nmods + 1, sizeof(*d->mods));
-			d->mods[d->nmods++] = (struct oxp_qmodule){ fr->module, { p->p, p->len }, bid };
+			d->mods[d->nmods++] = (struct oxp_qmodule){ fr->module, { p->p, p->len }, bid,
+								    oxd_agg_module_load(a, fr->module) };
 			d->bytes += p->len + bid.len + 16;
 			d->objects += 4;
 		}

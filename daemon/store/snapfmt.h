@@ -16,8 +16,9 @@
  *     (format 3) u32 n, agent instances [u32 proc, u64 instance, u64 seq]:
  *     the highest batch seq of that agent instance the file holds, which
  *     the agent learns when it reconnects (PROTOCOL.md, DURABLE);
- *     (format 4) u32 n, build-ids [u32 module string, u32 build-id string]:
- *     the GNU build-id agents reported for a module path (pprof mappings).
+ *     (format 4) u32 n, modules [u32 module string, u32 build-id string
+ *     (UINT32_MAX none), u64 load]: the GNU build-id and the link-time
+ *     address of file offset 0 agents reported for a module path (pprof).
  * Loading checks every length and id against what was read before it and
  * every value against what a live daemon can hold (see "reading"), so a
  * damaged or crafted file is refused as a whole, never half-loaded, and

@@ -317,16 +317,23 @@ static void load_instances(struct reader *r, struct oxd_agg *a, const struct map
 	}
 }
 
-/* Format 4: modules' build-ids, checked as agents' are (buildid.c). */
+/* Format 4: modules' build-ids (UINT32_MAX: none) and load addresses,
+ * checked as agents' are (buildid.c). */
 static void load_build_ids(struct reader *r, struct oxd_agg *a, const struct maps *m,
 			   uint32_t format)
 {
 	uint32_t n = format >= 4 ? r_u32(r) : 0;
 	for (uint32_t i = 0; i < n && !r->why[0]; i++) {
 		uint32_t mo = m->str[r_id(r, m->nstr, "string")];
-		uint32_t b = m->str[r_id(r, m->nstr, "string")];
-		if (!r->why[0])
-			oxd__build_id_set(a, NULL, mo, a->strs[b].p, a->strs[b].len);
+		uint32_t fb = r_u32(r); /* the file's string id */
+		uint64_t load = r_u64(r);
+		if (!r->why[0] && fb != UINT32_MAX && fb >= m->nstr)
+			fail(r, "module %u: build-id string %u out of range", (unsigned)i,
+			     (unsigned)fb);
+		if (r->why[0])
+			break;
+		const struct oxd_str *b = fb == UINT32_MAX ? NULL : &a->strs[m->str[fb]];
+		oxd__module_set(a, NULL, mo, b ? b->p : "", b ? b->len : 0, load);
 	}
 }
 

@@ -145,14 +145,15 @@ static void put_payload(struct writer *w, const struct oxd_agg *a)
 			w_u64(w, a->procs[i].instance);
 			w_u64(w, a->procs[i].seq_received);
 		}
-	uint32_t nbid = 0;
+	uint32_t nmod = 0;
 	for (size_t i = 0; i < a->cap_build_ids; i++)
-		nbid += a->build_ids[i] != 0;
-	w_u32(w, nbid);
+		nmod += a->build_ids[i] || a->module_loads[i];
+	w_u32(w, nmod);
 	for (size_t i = 0; i < a->cap_build_ids; i++)
-		if (a->build_ids[i]) {
+		if (a->build_ids[i] || a->module_loads[i]) {
 			w_u32(w, (uint32_t)i);
-			w_u32(w, a->build_ids[i] - 1);
+			w_u32(w, a->build_ids[i] ? a->build_ids[i] - 1 : UINT32_MAX);
+			w_u64(w, a->module_loads[i]);
 		}
 }
 

@@ -173,6 +173,7 @@ struct oxp_qmodule {
 	uint32_t id;
 	struct oxp_str path;
 	struct oxp_str build_id; /* lower-case hex; "" unknown */
+	uint64_t load;          /* as in oxp_module_def; 0 unknown */
 };
 
 struct oxp_query_rows {
@@ -225,10 +226,13 @@ struct oxp_thread_def {
 	uint32_t name;          /* string id */
 };
 
-/* A module's GNU build-id, sent once per connection. */
+/* A module's GNU build-id and layout, sent once per connection. */
 struct oxp_module_def {
 	uint32_t module;        /* string id of the module's path */
-	struct oxp_str build_id; /* lower-case hex, at most 2 * OXP_MAX_BUILD_ID */
+	struct oxp_str build_id; /* lower-case hex, at most 2 * OXP_MAX_BUILD_ID;
+				    "" none */
+	uint64_t load;          /* link-time address of file offset 0 (the
+				   first PT_LOAD's p_vaddr - p_offset) */
 };
 
 struct oxp_stack {
