@@ -1,7 +1,8 @@
 # pprof output and demangled names, end to end: the real daemon, agent and
 # oxprofctl; go tool pprof reads the files (the test skips, exit 77,
 # without go).
-if(TARGET oxprofd AND TARGET oxprof-agent AND TARGET hotspots AND TARGET oddnames)
+if(TARGET oxprofd AND TARGET oxprof-agent AND TARGET hotspots AND TARGET oddnames
+   AND TARGET hotspots-nopie)
   set(OXT_PPROF_PRELOAD "")
   if(OXPROF_SANITIZE MATCHES "address")
     execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
@@ -9,7 +10,8 @@ if(TARGET oxprofd AND TARGET oxprof-agent AND TARGET hotspots AND TARGET oddname
   endif()
   add_test(NAME pprof-e2e COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/pprof.sh
     $<TARGET_FILE:oxprofctl> $<TARGET_FILE:oxprofd> $<TARGET_FILE:oxprof-agent>
-    $<TARGET_FILE:hotspots> $<TARGET_FILE:oddnames> "${OXT_PPROF_PRELOAD}")
+    $<TARGET_FILE:hotspots> $<TARGET_FILE:oddnames> $<TARGET_FILE:hotspots-nopie>
+    "${OXT_PPROF_PRELOAD}")
   set_tests_properties(pprof-e2e PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
     ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0")
   if(TARGET cxxshapes)

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# pprof.sh OXPROFCTL OXPROFD AGENT HOTSPOTS ODDNAMES [EXTRA_PRELOAD]
+# pprof.sh OXPROFCTL OXPROFD AGENT HOTSPOTS ODDNAMES HOTSPOTS_NOPIE [EXTRA_PRELOAD]
 #
 # pprof output read by the real `go tool pprof` (Debian golang-go): a
 # `record -o FILE.pb.gz` of hotspots agrees with `query --json` on the top
 # three functions and their shares (within 0.1 pp); a two-process fleet's
 # `query --format pprof` narrows to one process with -tagfocus=pid=N and
-# with --pid; the mappings carry the build-ids `readelf -n` shows; hostile
+# with --pid; the mappings carry the build-ids `readelf -n` shows, and a
+# location's address maps back to its function's place in the file, for a
+# PIE and for a classic executable, as a symboliser computes it; hostile
 # names (8 KiB, not UTF-8, metacharacters) leave a file go tool pprof reads
 # and whose strings are all UTF-8.  Exit 77 (skipped) without go.
 set -uo pipefail
-ctl=$1 oxprofd=$2 agent=$3 hot=$4 odd=$5 extra=${6:-}
+ctl=$1 oxprofd=$2 agent=$3 hot=$4 odd=$5 nopie=$6 extra=${7:-}
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v go >/dev/null 2>&1; then
 	echo "SKIP: go is not installed (Debian golang-go; scripts/deps.sh test)"
@@ -80,6 +82,33 @@ done < <(awk '/^Mappings/ {on = 1; next} on && NF >= 4 {print $3, $4}' "$T/raw")
 [ "$checked" -ge 2 ] && ok "build-ids of $checked mappings match readelf -n" ||
 	fail "only $checked mappings with a build-id to check: $(sed -n '/^Mappings/,$p' "$T/raw")"
 grep -q "/0x0 $hot [0-9a-f]" "$T/raw" || fail "no mapping for $hot with a build-id"
+
+echo "== addresses map back into the file (PIE and classic executable)"
+# What pprof's symbolisers compute for a mapping with file offset 0: the
+# link-time address is address - start + (p_vaddr - p_offset of the
+# first PT_LOAD).  It must fall inside leaf_a as nm -S places it.
+for bin in "$hot" "$nopie"; do
+	"$ctl" record -o "$T/addr.pb.gz" -- "$bin" -n 1500 >/dev/null 2>"$T/addr.err" ||
+		{ fail "record $bin: $(cat "$T/addr.err")"; continue; }
+	pp -raw "$T/addr.pb.gz" >"$T/addr.raw" || { fail "pprof -raw: $(cat "$T/pp.err")"; continue; }
+	load=$(readelf -lW "$bin" | awk '$1 == "LOAD" {print $3, $2; exit}')
+	read -r sym size < <(nm -S "$bin" | awk '$4 == "leaf_a" {print $1, $2}')
+	read -r addr mid < <(awk '$3 ~ /^M=/ && $4 == "leaf_a" {sub(/M=/, "", $3); print $2, $3; exit}' \
+		"$T/addr.raw")
+	start=$(awk -v m="$mid:" '/^Mappings/ {on = 1; next} on && $1 == m {split($2, a, "/"); print a[1]}' \
+		"$T/addr.raw")
+	if [ -z "$addr" ] || [ -z "$start" ] || [ -z "$sym" ]; then
+		fail "$bin: no leaf_a location/mapping/symbol (addr '$addr' start '$start' sym '$sym')"
+		continue
+	fi
+	read -r vaddr off <<<"$load"
+	got=$(( addr - start + vaddr - off ))
+	if [ "$got" -ge $((0x$sym)) ] && [ "$got" -lt $((0x$sym + 0x$size)) ]; then
+		ok "$(basename "$bin"): leaf_a at $addr maps to $(printf '%#x' "$got") in [0x$sym, +0x$size)"
+	else
+		fail "$(basename "$bin"): leaf_a at $addr (mapping at $start, load $vaddr) maps to $(printf '%#x' "$got"), not into 0x$sym+0x$size"
+	fi
+done
 
 echo "== a two-process fleet, narrowed by -tagfocus=pid and by --pid"
 LD_PRELOAD=$preload "$hot" -p >"$T/h1.out" &
