@@ -49,9 +49,10 @@ static void release_tables(struct oxa_agent *a)
 	oxa_strtab_destroy(&a->strs);
 	free(a->str_gens.gen);
 	free(a->frame_gens.gen);
+	free(a->mod_gens.gen);
 	free(a->tnames);
 	ox_index_destroy(&a->itnames);
-	a->str_gens = a->frame_gens = (struct oxa_gens){ 0 };
+	a->str_gens = a->frame_gens = a->mod_gens = (struct oxa_gens){ 0 };
 	a->tnames = NULL;
 	a->ntnames = a->cap_tnames = 0;
 }

@@ -11,6 +11,7 @@
 enum {
 	OPT_SOCKET = 256, OPT_JSON, OPT_PID, OPT_EXE, OPT_THREAD, OPT_HZ,
 	OPT_MODE, OPT_DEPTH, OPT_FORMAT, OPT_BY, OPT_SORT, OPT_LIMIT, OPT_WIDE,
+	OPT_NO_DEMANGLE,
 };
 
 /* Which group each option belongs to; 0 = global. */
@@ -34,6 +35,7 @@ static const struct {
 	{ { "limit", required_argument, NULL, OPT_LIMIT }, OXC_OPT_QUERY | OXC_OPT_RECORD },
 	{ { "wide", no_argument, NULL, OPT_WIDE }, OXC_OPT_QUERY },
 	{ { "output", required_argument, NULL, 'o' }, OXC_OPT_RECORD },
+	{ { "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE }, OXC_OPT_QUERY | OXC_OPT_RECORD },
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -114,6 +116,7 @@ static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len
 	case OPT_EXE: o->exe = a; return 0;
 	case OPT_THREAD: o->thread = a; return 0;
 	case OPT_WIDE: o->wide = 1; return 0;
+	case OPT_NO_DEMANGLE: o->no_demangle = 1; return 0;
 	case 'o': o->output = a; return 0;
 	case OPT_HZ:
 		if (parse_num(a, 1, OXP_MAX_HZ, &v) < 0)

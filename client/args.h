@@ -54,6 +54,7 @@ struct oxc_opts {
 	int sort;               /* enum oxp_sort */
 	long limit;             /* -1 not given; 0 unlimited */
 	int wide;
+	int no_demangle;        /* --no-demangle: names as the agent reported */
 	const char *output;     /* record -o FILE */
 	/* positional arguments after the options (pointers into argv) */
 	int argc;

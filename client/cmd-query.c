@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "ctl.h"
 #include "fail.h"
+#include "pprof.h"
 #include "report.h"
 #include "term.h"
 
@@ -63,17 +65,33 @@ static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 	int by = format == OXC_FMT_TABLE || format == OXC_FMT_JSON ? o->by :
 								     oxc_report_format_by(format);
 	long limit = o->limit >= 0 ? o->limit : (format == OXC_FMT_TABLE ? TABLE_LIMIT : 0);
+	if (format == OXC_FMT_PPROF && isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "oxprofctl query: pprof is gzip'ed binary: redirect it to a file\n");
+		return 2;
+	}
 	struct oxc_ctl c;
 	int r = oxc_ctl_connect(&c, o);
 	if (r)
 		return r;
 	struct oxp_command cmd;
 	oxc_ctl_command_init(&cmd, OXP_CMD_QUERY, o);
+	if (format == OXC_FMT_PPROF) {
+		struct oxc_pprof_opts po = { c.fleet.mode, c.fleet.hz, o->no_demangle, 0 };
+		cmd.limit = (uint32_t)(o->limit >= 0 ? o->limit : 0);
+		r = oxc_pprof_save(&c, &cmd, &po, stdout, "standard output", NULL);
+		if (selects(o) && r == -OXP_ENOMATCH)
+			r = no_match(&c, o);
+		else if (r < 0)
+			r = oxc_ctl_fail(&c, o->json, r);
+		oxc_ctl_close(&c);
+		return r;
+	}
 	cmd.by = (uint8_t)by;
 	cmd.sort = (uint8_t)o->sort;
 	cmd.limit = (uint32_t)limit;
 	struct oxc_report rep;
 	oxc_report_init(&rep, by, o->sort);
+	rep.no_demangle = o->no_demangle;
 	r = oxc_report_fetch(&c, &cmd, &rep);
 	if (selects(o) && (r == -OXP_ENOMATCH || (r == 0 && rep.total == 0))) {
 		r = no_match(&c, o);
@@ -96,17 +114,21 @@ out:
 const struct oxc_cmd oxc_cmd_query = {
 	.name = "query",
 	.summary = "show the aggregated profile (table, JSON or folded stacks)",
-	.usage = "query [--format table|json|folded] [--by GROUP] [--sort self|total]\n"
-		 "      [--limit N] [--wide] [--pid PID]... [--exe NAME] [--thread TID|NAME]\n"
+	.usage = "query [--format table|json|folded|pprof] [--by GROUP] [--sort self|total]\n"
+		 "      [--limit N] [--wide] [--no-demangle] [--pid PID]... [--exe NAME]\n"
+		 "      [--thread TID|NAME]\n"
 		 "  Samples aggregated so far, across all processes unless filtered.\n"
 		 "  --format F    table (default), json (same as --json), or folded:\n"
-		 "                `root;...;leaf COUNT` lines for flame graph tools\n"
+		 "                `root;...;leaf COUNT` lines for flame graph tools, or\n"
+		 "                pprof: gzip'ed profile.proto for go tool pprof (stdout\n"
+		 "                must not be a terminal)\n"
 		 "  --by GROUP    function (default), module, process, exe, thread, stack\n"
 		 "  --sort KEY    self (default: samples in the row itself) or total\n"
 		 "                (samples with the row anywhere on the stack)\n"
 		 "  --limit N     rows to show; default 20 for the table, all otherwise;\n"
 		 "                0 = all\n"
 		 "  --wide        do not truncate names to the terminal width\n"
+		 "  --no-demangle show C++ and Rust symbols as mangled in the binary\n"
 		 "  --pid PID     only samples of this process (repeatable)\n"
 		 "  --exe NAME    only samples of processes of this executable\n"
 		 "  --thread T    only samples of this thread (tid or name)\n"

@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "fail.h"
 #include "json.h"
+#include "pprof.h"
 #include "record.h"
 #include "report.h"
 #include "sink.h"
@@ -125,25 +126,58 @@ static int wait_agents(struct rec *x, struct oxc_ctl *c)
 	}
 }
 
+static void query_cmd(struct rec *x, struct oxp_command *cmd, int by, long limit)
+{
+	oxc_ctl_command_init(cmd, OXP_CMD_QUERY, x->o);
+	/* A shared daemon holds other processes' samples too. */
+	cmd->sel.npids = x->private_daemon ? 0 : 1;
+	cmd->sel.pids = &x->pid;
+	cmd->sel.exe = oxp_str_c("");
+	cmd->by = (uint8_t)by;
+	cmd->sort = OXP_SORT_SELF;
+	cmd->limit = (uint32_t)limit;
+}
+
 static int run_query(struct rec *x, struct oxc_ctl *c, int by, long limit, struct oxc_report *rep)
 {
 	struct oxp_command cmd;
-	oxc_ctl_command_init(&cmd, OXP_CMD_QUERY, x->o);
-	/* A shared daemon holds other processes' samples too. */
-	cmd.sel.npids = x->private_daemon ? 0 : 1;
-	cmd.sel.pids = &x->pid;
-	cmd.sel.exe = oxp_str_c("");
-	cmd.by = (uint8_t)by;
-	cmd.sort = OXP_SORT_SELF;
-	cmd.limit = (uint32_t)limit;
+	query_cmd(x, &cmd, by, limit);
 	oxc_report_init(rep, by, OXP_SORT_SELF);
+	rep->no_demangle = x->o->no_demangle;
 	return oxc_report_fetch(c, &cmd, rep);
+}
+
+/* -o FILE.pb.gz: the profile as pprof, from its own by=frames query. */
+static int write_pprof(struct rec *x, struct oxc_ctl *c, uint64_t *stacks)
+{
+	struct oxp_command cmd;
+	query_cmd(x, &cmd, OXP_BY_FRAMES, 0);
+	struct oxc_pprof_opts po = { x->o->mode == OXP_MODE_WALL ? OXP_MODE_WALL : OXP_MODE_CPU,
+				     x->o->hz ? x->o->hz : RECORD_HZ, x->o->no_demangle, 0 };
+	struct oxc_pprof_info info = { 0 };
+	int r = oxc_pprof_save(c, &cmd, &po, x->out.f, x->out.name, &info);
+	*stacks = info.samples;
+	return r;
 }
 
 /* -o FILE: the whole profile in the file's format, all or nothing.  The
  * sink was opened before the program started.  0, or 1 on failure. */
 static int write_file(struct rec *x, struct oxc_ctl *c)
 {
+	if (x->file_format == OXC_FMT_PPROF) {
+		uint64_t n = 0;
+		int r = write_pprof(x, c, &n);
+		if (r < 0) {
+			oxc_sink_discard(&x->out);
+			return oxc_ctl_fail(c, x->o->json, r);
+		}
+		if ((r = oxc_sink_close(&x->out)) < 0)
+			return oxc_fail(x->o->json, r, "cannot write %s: %s", x->out.name,
+					strerror(-r));
+		fprintf(stderr, "oxprofctl: wrote %llu stacks (pprof) to %s\n",
+			(unsigned long long)n, x->out.name);
+		return 0;
+	}
 	struct oxc_report rep;
 	int r = run_query(x, c, oxc_report_format_by(x->file_format), 0, &rep);
 	if (r < 0) {
@@ -411,7 +445,8 @@ const struct oxc_cmd oxc_cmd_record = {
 	.name = "record",
 	.summary = "profile one program from start to exit",
 	.usage = "record [--hz N] [--mode cpu|wall] [--depth N] [-o FILE]\n"
-		 "       [--format folded|json|pprof|html] [--limit N] [--] CMD [ARGS...]\n"
+		 "       [--format folded|json|pprof|html] [--limit N] [--no-demangle]\n"
+		 "       [--] CMD [ARGS...]\n"
 		 "  Run CMD with the agent (liboxprof.so) preloaded and sampling from its\n"
 		 "  first instruction, its forked children included.  Uses the oxprofd at\n"
 		 "  the socket if one answers, else starts a private one for the run and\n"
@@ -429,6 +464,7 @@ const struct oxc_cmd oxc_cmd_record = {
 		 "  --format F    FILE's format, by default from its name: .json json,\n"
 		 "                .pb.gz or .pprof pprof, .html html (a flame graph),\n"
 		 "                anything else folded (flamegraph.pl); .svg is refused\n"
+		 "  --no-demangle show C++ and Rust symbols as mangled in the binary\n"
 		 "  --limit N     rows in the table (default 20; 0 = all)\n"
 		 "  Environment: OXPROF_AGENT (the agent library), OXPROFD (the\n"
 		 "  oxprofd to start), TMPDIR (where the private daemon's dir goes).\n",

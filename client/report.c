@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "demangle.h"
 #include "format.h"
 #include "json.h"
 #include "report.h"
@@ -21,6 +22,7 @@ void oxc_report_destroy(struct oxc_report *r)
 {
 	for (uint32_t i = 0; i < r->nrows; i++) {
 		free(r->rows[i].name);
+		free(r->rows[i].system_name);
 		free(r->rows[i].module);
 	}
 	free(r->rows);
@@ -37,6 +39,7 @@ void oxc_report_add(struct oxc_report *r, const char *name, size_t nlen, const c
 	}
 	struct oxc_row *row = &r->rows[r->nrows++];
 	row->name = ox_xstrndup(name ? name : "", name ? nlen : 0);
+	row->system_name = NULL;
 	row->module = ox_xstrndup(module ? module : "", module ? mlen : 0);
 	row->pid = pid;
 	row->tid = tid;
@@ -93,6 +96,7 @@ void oxc_report_merge(struct oxc_report *r)
 			keep->self += w->self;
 			keep->total += w->total;
 			free(w->name);
+			free(w->system_name);
 			free(w->module);
 		} else {
 			r->rows[++out] = *w;
@@ -102,9 +106,27 @@ void oxc_report_merge(struct oxc_report *r)
 	qsort(r->rows, r->nrows, sizeof(*r->rows), by_count);
 }
 
+void oxc_report_demangle(struct oxc_report *r)
+{
+	if (r->by != OXP_BY_FUNCTION && r->by != OXP_BY_STACK)
+		return;
+	for (uint32_t i = 0; i < r->nrows; i++) {
+		struct oxc_row *w = &r->rows[i];
+		char *d = r->by == OXP_BY_STACK ? oxc_demangle_folded(w->name) : oxc_demangle(w->name);
+		if (!d || w->system_name) {
+			free(d);
+			continue;
+		}
+		w->system_name = w->name;
+		w->name = d;
+	}
+}
+
 int oxc_report_fetch(struct oxc_ctl *c, const struct oxp_command *cmd, struct oxc_report *r)
 {
 	int e = oxc_ctl_command(c, cmd, collect, r);
+	if (e == 0 && !r->no_demangle)
+		oxc_report_demangle(r);
 	/* The daemon may keep stacks apart that differ only in addresses
 	 * within a function; by name they are one line of folded output. */
 	if (e == 0 && r->by == OXP_BY_STACK)
@@ -243,6 +265,8 @@ static void json_row(struct oxc_json *j, const struct oxc_report *r, const struc
 	double whole = r->total ? (double)r->total : 1.0;
 	oxc_json_obj(j, NULL);
 	oxc_json_cstr(j, "name", w->name);
+	if (r->by == OXP_BY_FUNCTION || r->by == OXP_BY_STACK)
+		oxc_json_cstr(j, "system_name", w->system_name ? w->system_name : w->name);
 	oxc_json_cstr(j, "module", w->module);
 	oxc_json_i64(j, "pid", w->pid);
 	oxc_json_i64(j, "tid", w->tid);
@@ -308,16 +332,19 @@ static int write_folded(const struct oxc_report *r, FILE *f)
 	return 0;
 }
 
-/* The one place a file format meets its writer.  write NULL: the format
- * is named (options, -o extensions) but its writer is not built yet. */
+/* The one place a file format meets its writer.  own_queries: the writer
+ * asks the daemon itself, for more than one report holds (pprof.c: the
+ * frames; flame.c: stacks, modules, processes and status), so write is
+ * NULL here and query and record call it directly. */
 static const struct {
 	int by;
 	int (*write)(const struct oxc_report *r, FILE *f);
+	int own_queries;
 } file_formats[] = {
-	[OXC_FMT_JSON] = { OXP_BY_FUNCTION, write_json },
-	[OXC_FMT_FOLDED] = { OXP_BY_STACK, write_folded },
-	[OXC_FMT_PPROF] = { OXP_BY_STACK, NULL },
-	[OXC_FMT_HTML] = { OXP_BY_STACK, NULL },
+	[OXC_FMT_JSON] = { OXP_BY_FUNCTION, write_json, 0 },
+	[OXC_FMT_FOLDED] = { OXP_BY_STACK, write_folded, 0 },
+	[OXC_FMT_PPROF] = { OXP_BY_FRAMES, NULL, 1 },
+	[OXC_FMT_HTML] = { OXP_BY_STACK, NULL, 1 },
 };
 #define NFILE_FORMATS ((int)(sizeof(file_formats) / sizeof(file_formats[0])))
 
@@ -333,7 +360,8 @@ int oxc_report_format_by(int format)
 
 int oxc_report_format_built(int format)
 {
-	return is_file_format(format) && file_formats[format].write != NULL;
+	return is_file_format(format) &&
+	       (file_formats[format].write != NULL || file_formats[format].own_queries);
 }
 
 int oxc_report_write(const struct oxc_report *r, int format, FILE *f)

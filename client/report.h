@@ -13,7 +13,9 @@
 #include "ctl.h"
 
 struct oxc_row {
-	char *name;             /* owned */
+	char *name;             /* owned; demangled unless asked not to */
+	char *system_name;      /* owned: the name as reported, when demangling
+				   changed it; else NULL */
 	char *module;           /* owned */
 	int32_t pid, tid;
 	uint64_t self, total;
@@ -21,6 +23,7 @@ struct oxc_row {
 
 struct oxc_report {
 	int by, sort;           /* what was asked (enum oxp_by, oxp_sort) */
+	int no_demangle;        /* fetch leaves names as reported */
 	uint64_t total;         /* samples matching the filter */
 	uint64_t first_ms, last_ms; /* Unix ms; 0 when nothing arrived */
 	uint32_t nprocs;
@@ -40,6 +43,10 @@ void oxc_report_add(struct oxc_report *r, const char *name, size_t nlen, const c
 /* Merge rows with the same name and module, then order by self count
  * (descending).  fetch does this for stacks. */
 void oxc_report_merge(struct oxc_report *r);
+
+/* Demangle function names (by function, and each frame by stack), keeping
+ * the reported ones in system_name.  fetch does this unless no_demangle. */
+void oxc_report_demangle(struct oxc_report *r);
 
 /* Run cmd (a QUERY) on c and collect the answer into r.  0 or the error
  * from oxc_ctl_command (c->err says why). */

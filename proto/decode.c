@@ -37,6 +37,14 @@ struct oxp_decoder {
 	size_t uids_cap;
 	struct oxp_row *rows;
 	size_t rows_cap;
+	uint32_t *row_ids;
+	size_t row_ids_cap;
+	struct oxp_qframe *qframes;
+	size_t qframes_cap;
+	struct oxp_qmodule *qmodules;
+	size_t qmodules_cap;
+	struct oxp_module_def *mods;
+	size_t mods_cap;
 };
 
 struct dec {
@@ -71,6 +79,10 @@ void oxp_decoder_free(struct oxp_decoder *d)
 	free(d->agents);
 	free(d->uids);
 	free(d->rows);
+	free(d->row_ids);
+	free(d->qframes);
+	free(d->qmodules);
+	free(d->mods);
 	free(d);
 }
 
@@ -235,7 +247,7 @@ static void dec_command(struct dec *x, const msgpack_object *o, struct oxp_comma
 	m->hz = (uint32_t)u64(x, &a[2], OXP_MAX_HZ);
 	m->mode = (uint8_t)u64(x, &a[3], 0xff);
 	m->depth = (uint32_t)u64(x, &a[4], OXP_MAX_DEPTH);
-	m->by = (uint8_t)u64(x, &a[5], OXP_BY_STACK);
+	m->by = (uint8_t)u64(x, &a[5], OXP_BY_FRAMES);
 	m->sort = (uint8_t)u64(x, &a[6], OXP_SORT_TOTAL);
 	m->limit = (uint32_t)u64(x, &a[7], UINT32_MAX);
 	if (!x->err && (m->cmd < OXP_CMD_STATUS ||
@@ -330,21 +342,62 @@ static void dec_query_head(struct dec *x, const msgpack_object *o, struct oxp_qu
 	m->covered_ms = u64(x, &a[7], UINT64_MAX);
 }
 
+/* by=frames definitions of a QUERY_ROWS body (a[1], a[2]). */
+static void dec_query_defs(struct dec *x, const msgpack_object *a, struct oxp_query_rows *m)
+{
+	struct oxp_decoder *d = x->d;
+	const msgpack_object *l = list(x, &a[1], &m->nframes, OXP_MAX_ARRAY);
+	struct oxp_qframe *f = grow(x, &d->qframes, &d->qframes_cap, m->nframes, sizeof(*f));
+	for (uint32_t i = 0; i < m->nframes && !x->err; i++) {
+		const msgpack_object *e = arr(x, &l[i], 4);
+		f[i].id = (uint32_t)u64(x, &e[0], UINT32_MAX);
+		f[i].func = str(x, &e[1]);
+		f[i].module = (uint32_t)u64(x, &e[2], UINT32_MAX);
+		f[i].offset = u64(x, &e[3], UINT64_MAX);
+	}
+	m->frames = f;
+	l = list(x, &a[2], &m->nmodules, OXP_MAX_ARRAY);
+	struct oxp_qmodule *md = grow(x, &d->qmodules, &d->qmodules_cap, m->nmodules, sizeof(*md));
+	for (uint32_t i = 0; i < m->nmodules && !x->err; i++) {
+		const msgpack_object *e = arr(x, &l[i], 4);
+		md[i].id = (uint32_t)u64(x, &e[0], UINT32_MAX);
+		md[i].path = str(x, &e[1]);
+		md[i].build_id = str(x, &e[2]);
+		md[i].load = u64(x, &e[3], UINT64_MAX);
+	}
+	m->modules = md;
+}
+
 static void dec_query_rows(struct dec *x, const msgpack_object *o, struct oxp_query_rows *m)
 {
-	const msgpack_object *a = arr(x, o, 1);
+	struct oxp_decoder *d = x->d;
+	const msgpack_object *a = arr(x, o, 3);
 	const msgpack_object *l = list(x, &a[0], &m->nrows, OXP_MAX_ARRAY);
-	struct oxp_row *rows = grow(x, &x->d->rows, &x->d->rows_cap, m->nrows, sizeof(*rows));
+	struct oxp_row *rows = grow(x, &d->rows, &d->rows_cap, m->nrows, sizeof(*rows));
+	/* First pass sizes the id array, so pointers into it stay valid. */
+	size_t nids = 0;
 	for (uint32_t i = 0; i < m->nrows && !x->err; i++) {
-		const msgpack_object *r = arr(x, &l[i], 6);
+		const msgpack_object *r = arr(x, &l[i], 7);
+		if (!x->err && r[6].type == MSGPACK_OBJECT_ARRAY)
+			nids += r[6].via.array.size;
+	}
+	uint32_t *ids = grow(x, &d->row_ids, &d->row_ids_cap, nids ? nids : 1, sizeof(*ids));
+	nids = 0;
+	for (uint32_t i = 0; i < m->nrows && !x->err; i++) {
+		const msgpack_object *r = arr(x, &l[i], 7);
 		rows[i].name = str(x, &r[0]);
 		rows[i].module = str(x, &r[1]);
 		rows[i].pid = (int32_t)i64(x, &r[2], 0, INT32_MAX);
 		rows[i].tid = (int32_t)i64(x, &r[3], 0, INT32_MAX);
 		rows[i].self = u64(x, &r[4], UINT64_MAX);
 		rows[i].total = u64(x, &r[5], UINT64_MAX);
+		const msgpack_object *fr = list(x, &r[6], &rows[i].nframes, OXP_MAX_DEPTH);
+		rows[i].frames = ids ? ids + nids : NULL;
+		for (uint32_t j = 0; j < rows[i].nframes && !x->err; j++)
+			ids[nids++] = (uint32_t)u64(x, &fr[j], UINT32_MAX);
 	}
 	m->rows = rows;
+	dec_query_defs(x, a, m);
 }
 
 static void dec_set_state(struct dec *x, const msgpack_object *o, struct oxp_set_state *m)
@@ -410,7 +463,7 @@ static void dec_defs(struct dec *x, const msgpack_object *a, struct oxp_samples 
 static void dec_samples(struct dec *x, const msgpack_object *o, struct oxp_samples *m)
 {
 	struct oxp_decoder *d = x->d;
-	const msgpack_object *a = arr(x, o, 6);
+	const msgpack_object *a = arr(x, o, 7);
 	m->seq = u64(x, &a[0], UINT64_MAX);
 	dec_defs(x, a, m);
 	const msgpack_object *l = list(x, &a[4], &m->nstacks, OXP_MAX_ARRAY);
@@ -436,6 +489,15 @@ static void dec_samples(struct dec *x, const msgpack_object *o, struct oxp_sampl
 	}
 	m->stacks = st;
 	dec_stats(x, &a[5], &m->stats);
+	l = list(x, &a[6], &m->nmodules, OXP_MAX_ARRAY);
+	struct oxp_module_def *md = grow(x, &d->mods, &d->mods_cap, m->nmodules, sizeof(*md));
+	for (uint32_t i = 0; i < m->nmodules && !x->err; i++) {
+		const msgpack_object *e = arr(x, &l[i], 3);
+		md[i].module = (uint32_t)u64(x, &e[0], UINT32_MAX);
+		md[i].build_id = str(x, &e[1]);
+		md[i].load = u64(x, &e[2], UINT64_MAX);
+	}
+	m->modules = md;
 }
 
 static void dec_ack(struct dec *x, const msgpack_object *o, struct oxp_samples_ack *m)

@@ -213,17 +213,42 @@ static void enc_query_head(struct enc *e, const struct oxp_query_head *m)
 
 static void enc_query_rows(struct enc *e, const struct oxp_query_rows *m)
 {
-	pk_arr(e, 1);
+	pk_arr(e, 3);
 	pk_arr(e, m->nrows);
-	for (uint32_t i = 0; i < m->nrows; i++) {
+	for (uint32_t i = 0; i < m->nrows && !e->err; i++) {
 		const struct oxp_row *r = &m->rows[i];
-		pk_arr(e, 6);
+		if (r->nframes > OXP_MAX_DEPTH) {
+			e->err = -EMSGSIZE;
+			break;
+		}
+		pk_arr(e, 7);
 		pk_s(e, r->name);
 		pk_s(e, r->module);
 		pk_i(e, r->pid);
 		pk_i(e, r->tid);
 		pk_u(e, r->self);
 		pk_u(e, r->total);
+		pk_arr(e, r->nframes);
+		for (uint32_t j = 0; j < r->nframes; j++)
+			pk_u(e, r->frames[j]);
+	}
+	pk_arr(e, m->nframes);
+	for (uint32_t i = 0; i < m->nframes; i++) {
+		const struct oxp_qframe *f = &m->frames[i];
+		pk_arr(e, 4);
+		pk_u(e, f->id);
+		pk_s(e, f->func);
+		pk_u(e, f->module);
+		pk_u(e, f->offset);
+	}
+	pk_arr(e, m->nmodules);
+	for (uint32_t i = 0; i < m->nmodules; i++) {
+		const struct oxp_qmodule *d = &m->modules[i];
+		pk_arr(e, 4);
+		pk_u(e, d->id);
+		pk_s(e, d->path);
+		pk_s(e, d->build_id);
+		pk_u(e, d->load);
 	}
 }
 
@@ -258,7 +283,7 @@ static void enc_stats(struct enc *e, const struct oxp_agent_stats *m)
 
 static void enc_samples(struct enc *e, const struct oxp_samples *m)
 {
-	pk_arr(e, 6);
+	pk_arr(e, 7);
 	pk_u(e, m->seq);
 	pk_arr(e, m->nstrings);
 	for (uint32_t i = 0; i < m->nstrings; i++) {
@@ -297,12 +322,20 @@ static void enc_samples(struct enc *e, const struct oxp_samples *m)
 			pk_u(e, s->frames[j]);
 	}
 	enc_stats(e, &m->stats);
+	pk_arr(e, m->nmodules);
+	for (uint32_t i = 0; i < m->nmodules; i++) {
+		pk_arr(e, 3);
+		pk_u(e, m->modules[i].module);
+		pk_s(e, m->modules[i].build_id);
+		pk_u(e, m->modules[i].load);
+	}
 }
 
 size_t oxp_samples_objects(const struct oxp_samples *s)
 {
 	size_t n = 4 + 1 + 1 + 12; /* envelope, seq, array headers, stats */
 	n += 3 * (size_t)s->nstrings + 5 * (size_t)s->nframes + 3 * (size_t)s->nthreads;
+	n += 1 + 4 * (size_t)s->nmodules;
 	for (uint32_t i = 0; i < s->nstacks; i++)
 		n += 5 + (size_t)s->stacks[i].nframes;
 	return n + 3;

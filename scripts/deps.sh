@@ -4,12 +4,12 @@
 set -euo pipefail
 job=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev libmsgpack-dev libunwind-dev
-      zlib1g-dev)
+      zlib1g-dev libiberty-dev)
 case $job in
 test) pkgs+=(clang libclang-rt-14-dev jq python3 procps util-linux systemd strace
-              groff-base man-db) ;;
+              groff-base man-db golang-go binutils) ;;
 bench) pkgs+=(google-perftools libgoogle-perftools-dev linux-perf hyperfine
-              valgrind python3 procps) ;;
+              valgrind python3 procps golang-go) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -16,10 +16,18 @@ static const struct oxp_uid_row uids[] = {
 	{ 1000, 1 << 20, 3, 2, 0, 0, 0 },
 	{ 65534, 4 << 20, 256, 255, 768, 12, 5000 },
 };
+static const uint32_t row_frames[] = { 7, 3, 9 };
 static const struct oxp_row rows[] = {
-	{ { "leaf_a", 6 }, { "/tmp/workload", 13 }, 0, 0, 600, 600 },
-	{ { "main;round_work;leaf_c", 22 }, { "", 0 }, 4242, 4243, 100, 100 },
+	{ { "leaf_a", 6 }, { "/tmp/workload", 13 }, 0, 0, 600, 600, 0, NULL },
+	{ { "main;round_work;leaf_c", 22 }, { "", 0 }, 4242, 4243, 100, 100, 3, row_frames },
 };
+static const struct oxp_qframe qframes[] = {
+	{ 7, { "leaf_c", 6 }, 2, 0x1234 }, { 3, { "", 0 }, 2, 0x10 },
+};
+static const struct oxp_qmodule qmodules[] = {
+	{ 2, { "/tmp/workload", 13 }, { "0a1b2c3d", 8 }, 0x400000 },
+};
+static const struct oxp_module_def mdefs[] = { { 1, { "00ff", 4 }, 0x400000 } };
 static const struct oxp_str_def strs[] = {
 	{ 0, { "leaf_a", 6 } }, { 1, { "/tmp/workload", 13 } }, { 2, { "main", 4 } },
 	{ 3, { "worker-1", 8 } },
@@ -87,7 +95,7 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 		break;
 	case 8:
 		m->type = OXP_MSG_QUERY_ROWS;
-		m->u.query_rows = (struct oxp_query_rows){ 2, rows };
+		m->u.query_rows = (struct oxp_query_rows){ 2, rows, 2, qframes, 1, qmodules };
 		break;
 	case 9:
 		m->type = OXP_MSG_SET_STATE;
@@ -108,7 +116,7 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 	default:
 		m->type = OXP_MSG_SAMPLES;
 		m->u.samples = (struct oxp_samples){ 5, 4, strs, 2, frames, 1, threads,
-			3, stacks, stats };
+			3, stacks, stats, 1, mdefs };
 		break;
 	}
 }

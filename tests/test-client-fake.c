@@ -343,13 +343,13 @@ static int query_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 						   .nrows = 2, .nprocs = 1 };
 	oxt_fake_send(fd, &m);
 	struct oxp_row rows[2] = {
-		{ oxp_str_c("worker-1"), oxp_str_c(""), 5, 6, 200, 200 },
-		{ oxp_str_c("main"), oxp_str_c(""), 5, 5, 100, 100 },
+		{ oxp_str_c("worker-1"), oxp_str_c(""), 5, 6, 200, 200, 0, NULL },
+		{ oxp_str_c("main"), oxp_str_c(""), 5, 5, 100, 100, 0, NULL },
 	};
 	m.type = OXP_MSG_QUERY_ROWS;
-	m.u.query_rows = (struct oxp_query_rows){ 1, rows };
+	m.u.query_rows = (struct oxp_query_rows){ .nrows = 1, .rows = rows };
 	oxt_fake_send(fd, &m);
-	m.u.query_rows = (struct oxp_query_rows){ 1, rows + 1 };
+	m.u.query_rows = (struct oxp_query_rows){ .nrows = 1, .rows = rows + 1 };
 	oxt_fake_send(fd, &m);
 	oxt_fake_reply(fd, 0, "", 0);
 	return ok ? 0 : -1;
@@ -378,12 +378,12 @@ static int folded_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 						   .nrows = 3, .nprocs = 1 };
 	oxt_fake_send(fd, &m);
 	struct oxp_row rows[3] = {
-		{ oxp_str_c("main;a;leaf_a"), oxp_str_c(""), 0, 0, 60, 60 },
-		{ oxp_str_c("main;b;leaf_b"), oxp_str_c(""), 0, 0, 30, 30 },
-		{ oxp_str_c("main;leaf_c"), oxp_str_c(""), 0, 0, 10, 10 },
+		{ oxp_str_c("main;a;leaf_a"), oxp_str_c(""), 0, 0, 60, 60, 0, NULL },
+		{ oxp_str_c("main;b;leaf_b"), oxp_str_c(""), 0, 0, 30, 30, 0, NULL },
+		{ oxp_str_c("main;leaf_c"), oxp_str_c(""), 0, 0, 10, 10, 0, NULL },
 	};
 	m.type = OXP_MSG_QUERY_ROWS;
-	m.u.query_rows = (struct oxp_query_rows){ 3, rows };
+	m.u.query_rows = (struct oxp_query_rows){ .nrows = 3, .rows = rows };
 	oxt_fake_send(fd, &m);
 	oxt_fake_reply(fd, 0, "", 0);
 	return ok ? 0 : -1;

@@ -331,7 +331,7 @@ static void body_hello_nul_in_string(msgpack_packer *pk)
 
 static void body_stack_too_deep(msgpack_packer *pk)
 {
-	msgpack_pack_array(pk, 6);
+	msgpack_pack_array(pk, 7);
 	msgpack_pack_uint8(pk, 1);
 	for (int i = 0; i < 3; i++)
 		msgpack_pack_array(pk, 0);
@@ -344,6 +344,7 @@ static void body_stack_too_deep(msgpack_packer *pk)
 	for (int i = 0; i <= OXP_MAX_DEPTH; i++)
 		msgpack_pack_uint8(pk, 0);
 	msgpack_pack_array(pk, 0); /* stats: wrong anyway, never reached */
+	msgpack_pack_array(pk, 0); /* modules */
 }
 
 TEST(proto_decode_checks_types_shapes_version)

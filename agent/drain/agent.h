@@ -107,6 +107,7 @@ struct oxa_agent {
 	struct oxa_symbols *syms;
 	struct oxa_frames frames;
 	struct oxa_gens str_gens, frame_gens;
+	struct oxa_gens mod_gens; /* module build-ids defined, by path string id */
 	struct oxa_tname *tnames; /* the names of threads seen, by first sight */
 	size_t ntnames, cap_tnames;
 	struct ox_index itnames;  /* over tnames, by tid */

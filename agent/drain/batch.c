@@ -31,6 +31,8 @@ struct batch {
 	size_t nframes, cap_frames;
 	struct oxp_thread_def *threads;
 	size_t nthreads, cap_threads;
+	struct oxp_module_def *mods;
+	size_t nmods, cap_mods;
 	struct oxp_stack *stacks;
 	struct oxa_held_rec *recs;  /* the table entry of each stack */
 	size_t nstacks;
@@ -39,7 +41,7 @@ struct batch {
 	size_t objects;
 	size_t bytes;         /* an upper bound of the encoded size */
 	struct costs {        /* msgpack objects of each part */
-		size_t empty, str, frame, thread, stack, stack_frame;
+		size_t empty, str, frame, thread, stack, stack_frame, module;
 	} cost;
 };
 
@@ -60,6 +62,8 @@ static void costs(struct costs *c)
 	c->stack = oxp_samples_objects(&s) - c->empty;
 	st.nframes = 1;
 	c->stack_frame = oxp_samples_objects(&s) - c->empty - c->stack;
+	s.nstacks = 0, s.nmodules = 1;
+	c->module = oxp_samples_objects(&s) - c->empty;
 }
 
 int oxa_gens_defined(struct oxa_gens *g, uint32_t id, uint32_t gen, int *was)
@@ -93,13 +97,33 @@ static int def_string(struct oxa_agent *a, struct batch *b, uint32_t id)
 	return 0;
 }
 
+/* A module's build-id and layout, once per connection, with the module's
+ * first frame ([anon] and [jit] are no loaded module: nothing). */
+static int def_module(struct oxa_agent *a, struct batch *b, uint32_t module)
+{
+	uint32_t bid;
+	uint64_t load;
+	int was, r = oxa_gens_defined(&a->mod_gens, module, a->conn.gen, &was);
+	if (r < 0 || was || !oxa_symbols_module(a->syms, module, &bid, &load))
+		return r;
+	if (oxa_grow(&b->mods, &b->cap_mods, b->nmods + 1, sizeof(*b->mods)) < 0)
+		return -ENOMEM;
+	struct oxp_str hex = bid ? (struct oxp_str){ a->strs.strs[bid - 1], a->strs.lens[bid - 1] }
+				 : (struct oxp_str){ "", 0 };
+	b->mods[b->nmods++] = (struct oxp_module_def){ module, hex, load };
+	b->objects += b->cost.module;
+	b->bytes += hex.len + 24;
+	return 0;
+}
+
 static int def_frame(struct oxa_agent *a, struct batch *b, uint32_t id)
 {
 	int was, r = oxa_gens_defined(&a->frame_gens, id, a->conn.gen, &was);
 	if (r < 0 || was)
 		return r;
 	const struct oxa_frame *f = &a->frames.v[id];
-	if ((r = def_string(a, b, f->func)) < 0 || (r = def_string(a, b, f->module)) < 0)
+	if ((r = def_string(a, b, f->func)) < 0 || (r = def_string(a, b, f->module)) < 0 ||
+	    (r = def_module(a, b, f->module)) < 0)
 		return r;
 	if (oxa_grow(&b->frames, &b->cap_frames, b->nframes + 1, sizeof(*b->frames)) < 0)
 		return -ENOMEM;
@@ -166,6 +190,8 @@ static int emit(struct oxa_agent *a, struct batch *b)
 	s->threads = b->threads;
 	s->nstacks = (uint32_t)b->nstacks;
 	s->stacks = b->stacks;
+	s->nmodules = (uint32_t)b->nmods;
+	s->modules = b->mods;
 	oxa_state_fill(a, &s->stats, src, sizeof(src));
 	int r = oxa_held_reserve(a, b->nstacks);
 	if (r == 0)
@@ -183,7 +209,7 @@ static int emit(struct oxa_agent *a, struct batch *b)
 			e->pending += b->recs[i].count;
 		}
 	}
-	b->nstrs = b->nframes = b->nthreads = b->nstacks = b->nids = 0;
+	b->nstrs = b->nframes = b->nthreads = b->nstacks = b->nids = b->nmods = 0;
 	b->objects = b->cost.empty;
 	b->bytes = 0;
 	return r;
@@ -194,6 +220,7 @@ static void batch_free(struct batch *b)
 	free(b->strs);
 	free(b->frames);
 	free(b->threads);
+	free(b->mods);
 	free(b->stacks);
 	free(b->recs);
 	free(b->ids);

@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buildid.h"
 #include "elfsyms.h"
 #include "host/fds.h"
+#include "oxp/protocol.h"
 #include "symbols.h"
 
 struct module {
@@ -39,6 +41,14 @@ struct oxa_symbols {
 	off_t jit_size;
 	ino_t jit_ino;
 	uint32_t unknown_id, anon_id, jit_id;
+	/* By module path id: its build-id and layout.  Kept when a module is
+	 * unloaded: its frames may still be unsent. */
+	struct modinfo {
+		uint8_t known;
+		uint32_t bid;   /* build-id's string id + 1; 0 none */
+		uint64_t load;  /* oxa_buildid_load */
+	} *mi;
+	size_t nmi;
 };
 
 int oxa_symbols_new(struct oxa_symbols **out, struct oxa_strtab *strs)
@@ -72,6 +82,7 @@ void oxa_symbols_free(struct oxa_symbols *s)
 		return;
 	free_mods(s->mods, s->nmods);
 	free(s->jit);
+	free(s->mi);
 	free(s);
 }
 
@@ -102,6 +113,45 @@ static int is_vdso(const struct dl_phdr_info *info)
 	uintptr_t eh = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
 	return eh && (uintptr_t)info->dlpi_phdr >= eh &&
 	       (uintptr_t)info->dlpi_phdr - eh < sizeof(ElfW(Ehdr)) + 4096;
+}
+
+/* Note the build-id and layout of the module whose path is string path_id. */
+static int remember_module(struct oxa_symbols *s, const struct dl_phdr_info *info,
+			   uint32_t path_id)
+{
+	char hex[2 * OXP_MAX_BUILD_ID + 1];
+	size_t n = oxa_buildid_read(info, hex, sizeof(hex));
+	if (path_id >= s->nmi) {
+		size_t cap = s->nmi ? s->nmi : 64;
+		while (cap <= path_id)
+			cap *= 2;
+		struct modinfo *m = realloc(s->mi, cap * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		memset(m + s->nmi, 0, (cap - s->nmi) * sizeof(*m));
+		s->mi = m;
+		s->nmi = cap;
+	}
+	struct modinfo *m = &s->mi[path_id];
+	m->known = 1;
+	m->load = oxa_buildid_load(info);
+	m->bid = 0;
+	uint32_t id;
+	if (n && oxa_strtab_intern(s->strs, hex, n, &id) < 0)
+		return -ENOMEM;
+	if (n)
+		m->bid = id + 1;
+	return 0;
+}
+
+int oxa_symbols_module(const struct oxa_symbols *s, uint32_t module, uint32_t *bid,
+		       uint64_t *load)
+{
+	if (module >= s->nmi || !s->mi[module].known)
+		return 0;
+	*bid = s->mi[module].bid;
+	*load = s->mi[module].load;
+	return 1;
 }
 
 static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
@@ -139,6 +189,11 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	m->vdso = is_vdso(info);
 	m->path = m->vdso ? strdup("[vdso]") : module_path(info->dlpi_name);
 	if (!m->path || oxa_strtab_intern(sc->s->strs, m->path, strlen(m->path), &m->path_id) < 0) {
+		free(m->path);
+		sc->err = -ENOMEM;
+		return 1;
+	}
+	if (remember_module(sc->s, info, m->path_id) < 0) {
 		free(m->path);
 		sc->err = -ENOMEM;
 		return 1;

@@ -38,5 +38,10 @@ int oxa_symbols_parse_jit(struct oxa_symbols *s, const char *buf, size_t len);
 
 int oxa_symbols_lookup(struct oxa_symbols *s, uintptr_t pc, uint32_t *func,
 		       uint32_t *module, uint64_t *offset);
+/* Whether the module whose path is string module was seen loaded; if so,
+ * *bid is the string id + 1 of its GNU build-id in lower-case hex (0: it
+ * has none) and *load the link-time address of its file offset 0. */
+int oxa_symbols_module(const struct oxa_symbols *s, uint32_t module, uint32_t *bid,
+		       uint64_t *load);
 
 #endif

@@ -132,6 +132,11 @@ struct oxd_agg {
 	struct oxd_thread *threads; size_t nthreads, cap_threads; struct ox_index ithreads;
 	struct oxd_entry *entries; size_t nentries, cap_entries; struct ox_index ientries;
 	struct oxd_proc *procs; size_t nprocs, cap_procs;
+	/* Module path string id -> its GNU build-id's string id + 1 (0: none
+	 * known), and the link-time address of its file offset 0 (0 unknown);
+	 * see buildid.c.  Strings outlive resets, so these do too. */
+	uint32_t *build_ids; size_t cap_build_ids;
+	uint64_t *module_loads; /* cap_build_ids of them */
 	struct oxd_arena *arena;
 	uint32_t mark_gen;
 	uint64_t samples, dropped;  /* accepted and refused, all processes */
@@ -256,6 +261,18 @@ void oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *f
  * An exe selector never selects a claimed row: anyone can claim sshd. */
 int oxd_agg_proc_match(const struct oxd_agg *a, const struct oxd_proc *p,
 		       const struct oxp_selector *sel);
+
+/* The string id of module's build-id (lower-case hex), or OXD_NONE. */
+static inline uint32_t oxd_agg_build_id(const struct oxd_agg *a, uint32_t module)
+{
+	return module < a->cap_build_ids && a->build_ids[module] ? a->build_ids[module] - 1
+								  : OXD_NONE;
+}
+
+static inline uint64_t oxd_agg_module_load(const struct oxd_agg *a, uint32_t module)
+{
+	return module < a->cap_build_ids ? a->module_loads[module] : 0;
+}
 
 /* Frames of a stack, leaf first. */
 static inline const uint32_t *oxd_agg_stack_frames(const struct oxd_agg *a, uint32_t stack)

@@ -141,6 +141,14 @@ static int define(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_samp
 		if (map_set(a, g, &g->frames, d->id, id == REFUSED ? REFUSED : id + 1, 1) < 0)
 			return -ENOSPC;
 	}
+	for (uint32_t i = 0; i < s->nmodules; i++) {
+		uint32_t mo = map_get(&g->strs, s->modules[i].module);
+		if (!mo)
+			return -OXP_ESHAPE;
+		if (mo != REFUSED)
+			oxd__module_set(a, p, mo - 1, s->modules[i].build_id.ptr,
+					s->modules[i].build_id.len, s->modules[i].load);
+	}
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		uint32_t nm = map_get(&g->strs, s->threads[i].name);
 		if (!nm)

@@ -33,6 +33,18 @@ struct oxd_query {
 	size_t nrows, next;
 	struct oxp_buf names;       /* scratch for one chunk's names */
 	struct oxp_row *out;        /* scratch rows of one chunk */
+	struct defs *defs;          /* by=frames only */
+};
+
+/* by=frames: which frames and modules the client knows, and one chunk's
+ * new definitions (their strings point into the aggregate). */
+struct defs {
+	uint8_t *frame_sent, *mod_sent;
+	struct oxp_qframe *frames;
+	size_t nframes, cap_frames;
+	struct oxp_qmodule *mods;
+	size_t nmods, cap_mods;
+	size_t bytes, objects;      /* of the chunk so far */
 };
 
 struct filter {
@@ -97,6 +109,7 @@ static size_t nkeys_for(const struct oxd_agg *a, uint8_t by)
 	case OXP_BY_PROCESS: return a->nprocs;
 	case OXP_BY_EXE: return a->nstrs * 2; /* claimed exes apart: see count_entry */
 	case OXP_BY_THREAD: return a->nthreads;
+	case OXP_BY_FRAMES: return a->nentries;
 	default: return a->nstacks;
 	}
 }
@@ -105,6 +118,7 @@ static size_t nkeys_for(const struct oxd_agg *a, uint8_t by)
 static void count_entry(const struct oxd_agg *a, uint8_t by, const struct oxd_entry *e,
 			uint32_t mark, struct counts *c)
 {
+	/* mark is the entry's index + 1: by=frames keys are entries. */
 	const struct oxd_thread *t = &a->threads[e->thread];
 	uint32_t key;
 	switch (by) {
@@ -132,6 +146,7 @@ static void count_entry(const struct oxd_agg *a, uint8_t by, const struct oxd_en
 		break;
 	}
 	case OXP_BY_THREAD: key = e->thread; break;
+	case OXP_BY_FRAMES: key = mark - 1; break;
 	default: key = e->stack; break;
 	}
 	c->self[key] += e->count;
@@ -267,7 +282,7 @@ static void counts_destroy(struct counts *c)
 
 int oxd_query_new(struct oxd_agg *a, const struct oxp_command *cmd, struct oxd_query **out)
 {
-	if (cmd->by > OXP_BY_STACK || cmd->sort > OXP_SORT_TOTAL)
+	if (cmd->by > OXP_BY_FRAMES || cmd->sort > OXP_SORT_TOTAL)
 		return -EINVAL;
 	struct filter f;
 	int r = filter_init(&f, a, &cmd->sel);
@@ -296,6 +311,11 @@ int oxd_query_new(struct oxd_agg *a, const struct oxp_command *cmd, struct oxd_q
 	q->head.nrows = (uint32_t)q->nrows;
 	oxp_buf_init(&q->names);
 	q->out = ox_xmalloc(CHUNK_ROWS * sizeof(*q->out));
+	if (cmd->by == OXP_BY_FRAMES) {
+		q->defs = ox_xcalloc(1, sizeof(*q->defs));
+		q->defs->frame_sent = ox_xcalloc(a->nframes + 1, 1);
+		q->defs->mod_sent = ox_xcalloc(a->nstrs + 1, 1);
+	}
 	counts_destroy(&c);
 	filter_destroy(&f);
 	*out = q;
@@ -309,6 +329,13 @@ void oxd_query_free(struct oxd_query *q)
 	free(q->rows);
 	free(q->out);
 	oxp_buf_destroy(&q->names);
+	if (q->defs) {
+		free(q->defs->frame_sent);
+		free(q->defs->mod_sent);
+		free(q->defs->frames);
+		free(q->defs->mods);
+		free(q->defs);
+	}
 	free(q);
 }
 
@@ -356,6 +383,59 @@ static void put_folded(struct oxp_buf *b, const struct oxd_agg *a, uint32_t stac
 	}
 }
 
+/* Definitions of the frames and modules of stack that the client does not
+ * know yet, into q->defs. */
+static void frames_defs(struct oxd_query *q, const struct oxd_agg *a, uint32_t stack)
+{
+	struct defs *d = q->defs;
+	const uint32_t *f = oxd_agg_stack_frames(a, stack);
+	for (uint32_t i = 0; i < a->stacks[stack].n; i++) {
+		const struct oxd_frame *fr = &a->frames[f[i]];
+		if (!d->mod_sent[fr->module]) {
+			d->mod_sent[fr->module] = 1;
+			uint32_t b = oxd_agg_build_id(a, fr->module);
+			const struct oxd_str *p = &a->strs[fr->module];
+			struct oxp_str bid = b == OXD_NONE ? (struct oxp_str){ "", 0 }
+				: (struct oxp_str){ a->strs[b].p, a->strs[b].len };
+			ox_xgrow(&d->mods, &d->cap_mods, d->nmods + 1, sizeof(*d->mods));
+			d->mods[d->nmods++] = (struct oxp_qmodule){ fr->module, { p->p, p->len }, bid,
+								    oxd_agg_module_load(a, fr->module) };
+			d->bytes += p->len + bid.len + 16;
+			d->objects += 4;
+		}
+		if (d->frame_sent[f[i]])
+			continue;
+		d->frame_sent[f[i]] = 1;
+		/* Agents cut names at OXP_MAX_NAME; a hostile one may not. */
+		const struct oxd_str *fn = &a->strs[fr->func];
+		uint32_t n = fn->len < OXP_MAX_NAME ? fn->len : OXP_MAX_NAME;
+		ox_xgrow(&d->frames, &d->cap_frames, d->nframes + 1, sizeof(*d->frames));
+		d->frames[d->nframes++] = (struct oxp_qframe){ f[i], { fn->p, n }, fr->module,
+							      fr->offset };
+		d->bytes += n + 24;
+		d->objects += 5;
+	}
+}
+
+/* A by=frames row: the thread's name, its process's exe as the module,
+ * the stack's frame ids (leaf first, as the aggregate keeps them). */
+static void frames_row(struct oxd_query *q, const struct oxd_agg *a, const struct qrow *r,
+		       struct oxp_row *o, const char **mod)
+{
+	const struct oxd_entry *e = &a->entries[r->key];
+	const struct oxd_thread *t = &a->threads[e->thread];
+	const struct oxd_proc *p = &a->procs[t->proc];
+	put(&q->names, a->strs[t->name].p, a->strs[t->name].len);
+	*mod = a->strs[p->exe].p;
+	o->pid = p->pid;
+	o->tid = (int32_t)t->tid;
+	o->nframes = a->stacks[e->stack].n;
+	o->frames = oxd_agg_stack_frames(a, e->stack);
+	frames_defs(q, a, e->stack);
+	q->defs->objects += 9 + o->nframes;
+	q->defs->bytes += 16 + 5 * (size_t)o->nframes;
+}
+
 /* Name and module of row r into names; offsets stand in for pointers until
  * the buffer stops moving. */
 static void row_names(struct oxd_query *q, const struct oxd_agg *a, const struct qrow *r,
@@ -396,6 +476,9 @@ static void row_names(struct oxd_query *q, const struct oxd_agg *a, const struct
 		o->tid = (int32_t)t->tid;
 		break;
 	}
+	case OXP_BY_FRAMES:
+		frames_row(q, a, r, o, &mod);
+		break;
 	default:
 		put_folded(&q->names, a, r->key);
 	}
@@ -413,7 +496,13 @@ int oxd_query_next(struct oxd_query *q, const struct oxd_agg *a, struct oxp_buf 
 		return 0;
 	oxp_buf_reset(&q->names);
 	size_t n = 0;
-	while (q->next + n < q->nrows && n < CHUNK_ROWS && q->names.len < CHUNK_BYTES) {
+	if (q->defs)
+		q->defs->nframes = q->defs->nmods = q->defs->bytes = q->defs->objects = 0;
+	/* by=frames: definitions count too, and a row may bring 512 of them
+	 * (each cut to OXP_MAX_NAME), so stop at half a frame's worth. */
+	while (q->next + n < q->nrows && n < CHUNK_ROWS && q->names.len < CHUNK_BYTES &&
+	       (!q->defs || (q->defs->bytes + q->names.len < OXP_FRAME_MAX / 4 &&
+			     q->defs->objects < OXP_MAX_OBJECTS / 2))) {
 		row_names(q, a, &q->rows[q->next + n], &q->out[n]);
 		n++;
 	}
@@ -423,7 +512,13 @@ int oxd_query_next(struct oxd_query *q, const struct oxd_agg *a, struct oxp_buf 
 	}
 	struct oxp_msg m = { .type = OXP_MSG_QUERY_ROWS };
 	for (;;) {
-		m.u.query_rows = (struct oxp_query_rows){ (uint32_t)n, q->out };
+		m.u.query_rows = (struct oxp_query_rows){ .nrows = (uint32_t)n, .rows = q->out };
+		if (q->defs) {
+			m.u.query_rows.nframes = (uint32_t)q->defs->nframes;
+			m.u.query_rows.frames = q->defs->frames;
+			m.u.query_rows.nmodules = (uint32_t)q->defs->nmods;
+			m.u.query_rows.modules = q->defs->mods;
+		}
 		int r = oxp_encode(out, &m);
 		if (r == 0)
 			break;

@@ -20,6 +20,7 @@ static uint64_t dict_cost(const struct oxd_agg *a)
 	m += a->nframes * (sizeof(struct oxd_frame) + IDX_SLOT);
 	m += a->nfns * (sizeof(struct oxd_fn) + IDX_SLOT);
 	m += a->nthreads * (sizeof(struct oxd_thread) + IDX_SLOT);
+	m += a->cap_build_ids * (sizeof(*a->build_ids) + sizeof(*a->module_loads));
 	return m;
 }
 

@@ -18,7 +18,10 @@
  *     the agent learns when it reconnects (PROTOCOL.md, DURABLE);
  *     (format 4) u32 n, process CPU times [u32 proc, u32 cpu_covers, u64
  *     cpu_user_ms, cpu_sys_ms, sampled_user_ms, sampled_sys_ms,
- *     base_user_ms, base_sys_ms] (agg.h).
+ *     base_user_ms, base_sys_ms] (agg.h);
+ *     (format 4) u32 n, modules [u32 module string, u32 build-id string
+ *     (UINT32_MAX none), u64 load]: the GNU build-id and the link-time
+ *     address of file offset 0 agents reported for a module path (pprof).
  * Loading checks every length and id against what was read before it and
  * every value against what a live daemon can hold (see "reading"), so a
  * damaged or crafted file is refused as a whole, never half-loaded, and

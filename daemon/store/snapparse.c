@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "snapfmt.h"
+#include "store.h"
 #include "ox/xalloc.h"
 
 /* ---- reading ---- */
@@ -340,6 +341,23 @@ static void load_cpu(struct reader *r, struct oxd_agg *a, const struct maps *m,
 		p->sampled_sys_ms = v[3];
 		p->base_user_ms = v[4];
 		p->base_sys_ms = v[5];
+/* Format 4: modules' build-ids (UINT32_MAX: none) and load addresses,
+ * checked as agents' are (buildid.c). */
+static void load_build_ids(struct reader *r, struct oxd_agg *a, const struct maps *m,
+			   uint32_t format)
+{
+	uint32_t n = format >= 4 ? r_u32(r) : 0;
+	for (uint32_t i = 0; i < n && !r->why[0]; i++) {
+		uint32_t mo = m->str[r_id(r, m->nstr, "string")];
+		uint32_t fb = r_u32(r); /* the file's string id */
+		uint64_t load = r_u64(r);
+		if (!r->why[0] && fb != UINT32_MAX && fb >= m->nstr)
+			fail(r, "module %u: build-id string %u out of range", (unsigned)i,
+			     (unsigned)fb);
+		if (r->why[0])
+			break;
+		const struct oxd_str *b = fb == UINT32_MAX ? NULL : &a->strs[m->str[fb]];
+		oxd__module_set(a, NULL, mo, b ? b->p : "", b ? b->len : 0, load);
 	}
 }
 
@@ -375,6 +393,8 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 		load_instances(&r, a, &m, format);
 	if (!r.why[0])
 		load_cpu(&r, a, &m, format);
+	if (!r.why[0])
+		load_build_ids(&r, a, &m, format);
 	if (!r.why[0] && r.p != r.end)
 		fail(&r, "%zu bytes after the last entry", (size_t)(r.end - r.p));
 	if (!r.why[0])

@@ -172,6 +172,16 @@ static void put_payload(struct writer *w, const struct oxd_agg *a)
 			w_u64(w, a->procs[i].seq_received);
 		}
 	put_cpu(w, a);
+	uint32_t nmod = 0;
+	for (size_t i = 0; i < a->cap_build_ids; i++)
+		nmod += a->build_ids[i] || a->module_loads[i];
+	w_u32(w, nmod);
+	for (size_t i = 0; i < a->cap_build_ids; i++)
+		if (a->build_ids[i] || a->module_loads[i]) {
+			w_u32(w, (uint32_t)i);
+			w_u32(w, a->build_ids[i] ? a->build_ids[i] - 1 : UINT32_MAX);
+			w_u64(w, a->module_loads[i]);
+		}
 }
 
 static void make_header(uint8_t *h, uint64_t len, uint32_t crc)

@@ -19,6 +19,15 @@ int oxd__over(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost);
 /* Charge cost (already in mem_used) to a process and its uid. */
 void oxd__charge_proc(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost);
 
+/* ---- buildid.c ---- */
+
+/* Note that module (a string id) has build-id hex[0..n) and its file
+ * offset 0 at link-time address load, charged to proc (NULL: no check).
+ * A build-id of anything but 2..2*OXP_MAX_BUILD_ID lower-case hex digits
+ * is ignored ("" says none); everything is over a budget (counted there). */
+void oxd__module_set(struct oxd_agg *a, struct oxd_proc *proc, uint32_t module,
+		     const char *hex, size_t n, uint64_t load);
+
 /* ---- intern.c ---- */
 
 /* What a string of n bytes costs. */

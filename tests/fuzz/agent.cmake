@@ -8,6 +8,7 @@ oxprof_fuzz(elf SOURCES fuzz/fuzz-elf.c ${OXT_AGENT_SRC}/drain/elfsyms.c ${OXT_A
 target_include_directories(fuzz-elf PRIVATE ${OXT_AGENT_SRC} ${OXT_AGENT_SRC}/drain)
 oxprof_fuzz(perfmap SOURCES fuzz/fuzz-perfmap.c ${OXT_AGENT_SRC}/drain/symbols.c
   ${OXT_AGENT_SRC}/drain/elfsyms.c ${OXT_AGENT_SRC}/drain/elfimage.c ${OXT_AGENT_SRC}/drain/ehframe.c
-  ${OXT_AGENT_SRC}/drain/plt.c ${OXT_AGENT_SRC}/drain/strtab.c ${OXT_AGENT_SRC}/host/fds.c
+  ${OXT_AGENT_SRC}/drain/plt.c ${OXT_AGENT_SRC}/drain/buildid.c ${OXT_AGENT_SRC}/drain/strtab.c
+  ${OXT_AGENT_SRC}/host/fds.c
   LIBS PkgConfig::LIBUNWIND dl)
 target_include_directories(fuzz-perfmap PRIVATE ${OXT_AGENT_SRC} ${OXT_AGENT_SRC}/drain)

@@ -165,11 +165,36 @@ struct oxp_row {
 	int32_t tid;            /* by thread; else 0 */
 	uint64_t self;
 	uint64_t total;
+	/* OXP_BY_FRAMES: the stack as frame ids (leaf first) defined in this
+	 * or an earlier QUERY_ROWS of the query; else empty. */
+	uint32_t nframes;
+	const uint32_t *frames;
+};
+
+/* A frame of a by=frames query: module is a module id (oxp_qmodule). */
+struct oxp_qframe {
+	uint32_t id;
+	struct oxp_str func;    /* as the agent named it; "" unresolved */
+	uint32_t module;
+	uint64_t offset;        /* pc - the module's load bias */
+};
+
+struct oxp_qmodule {
+	uint32_t id;
+	struct oxp_str path;
+	struct oxp_str build_id; /* lower-case hex; "" unknown */
+	uint64_t load;          /* as in oxp_module_def; 0 unknown */
 };
 
 struct oxp_query_rows {
 	uint32_t nrows;
 	const struct oxp_row *rows;
+	/* by=frames: definitions first used by these rows (each sent once
+	 * per query); empty for other groupings. */
+	uint32_t nframes;
+	const struct oxp_qframe *frames;
+	uint32_t nmodules;
+	const struct oxp_qmodule *modules;
 };
 
 struct oxp_set_state {
@@ -216,6 +241,15 @@ struct oxp_thread_def {
 	uint32_t name;          /* string id */
 };
 
+/* A module's GNU build-id and layout, sent once per connection. */
+struct oxp_module_def {
+	uint32_t module;        /* string id of the module's path */
+	struct oxp_str build_id; /* lower-case hex, at most 2 * OXP_MAX_BUILD_ID;
+				    "" none */
+	uint64_t load;          /* link-time address of file offset 0 (the
+				   first PT_LOAD's p_vaddr - p_offset) */
+};
+
 struct oxp_stack {
 	uint32_t tid;
 	uint8_t state;          /* enum oxp_thread_state */
@@ -239,6 +273,8 @@ struct oxp_samples {
 	uint32_t nstacks;
 	const struct oxp_stack *stacks;
 	struct oxp_agent_stats stats;
+	uint32_t nmodules;      /* build-ids of modules (version 3) */
+	const struct oxp_module_def *modules;
 };
 
 /* The daemon aggregated batch seq: accepted + refused = its samples. */

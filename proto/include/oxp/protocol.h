@@ -31,6 +31,7 @@
 #define OXP_MAX_OBJECTS 262144  /* msgpack objects in one frame */
 #define OXP_MAX_DEPTH 256       /* frames in one stack */
 #define OXP_MAX_PIDS 1024       /* pids in one selector */
+#define OXP_MAX_BUILD_ID 64     /* bytes of a GNU build-id (sent as hex) */
 
 /*
  * Message types, grouped by tens.  Every frame is the array
@@ -79,6 +80,7 @@ enum oxp_by {
 	OXP_BY_EXE = 3,
 	OXP_BY_THREAD = 4,
 	OXP_BY_STACK = 5,
+	OXP_BY_FRAMES = 6,   /* per thread and stack, with frame lists (pprof) */
 };
 
 enum oxp_sort { OXP_SORT_SELF = 0, OXP_SORT_TOTAL = 1 };
