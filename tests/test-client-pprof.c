@@ -198,7 +198,8 @@ static void prof_free(struct prof *p)
 static void feed(struct oxc_pprof *p)
 {
 	struct oxp_msg m = { .type = OXP_MSG_QUERY_HEAD };
-	m.u.query_head = (struct oxp_query_head){ 10, 1700000000000ull, 1700000002500ull, 2, 2 };
+	m.u.query_head = (struct oxp_query_head){ .total = 10, .first_ms = 1700000000000ull,
+						   .last_ms = 1700000002500ull, .nrows = 2, .nprocs = 2 };
 	ASSERT_EQ(oxc_pprof_add(p, &m), 0);
 	static const struct oxp_qmodule mods[] = {
 		/* A classic executable: file offset 0 at 0x1000, not 0. */

@@ -341,6 +341,9 @@ static void load_cpu(struct reader *r, struct oxd_agg *a, const struct maps *m,
 		p->sampled_sys_ms = v[3];
 		p->base_user_ms = v[4];
 		p->base_sys_ms = v[5];
+	}
+}
+
 /* Format 4: modules' build-ids (UINT32_MAX: none) and load addresses,
  * checked as agents' are (buildid.c). */
 static void load_build_ids(struct reader *r, struct oxd_agg *a, const struct maps *m,
