@@ -167,7 +167,7 @@ kill "$p1" "$p2" 2>/dev/null
 
 echo "== hostile names: 8 KiB, not UTF-8, <>&\"';"
 "$ctl" reset >/dev/null
-"$ctl" record -o "$T/odd.pb.gz" -- "$odd" 100 >/dev/null 2>"$T/odd.err" || fail "record oddnames"
+"$ctl" record -o "$T/odd.pb.gz" -- "$odd" 600 >/dev/null 2>"$T/odd.err" || fail "record oddnames"
 if pp -top "$T/odd.pb.gz" >"$T/odd.top"; then
 	for n in long_LLLL bad_utf8_ meta_; do
 		grep -q "$n" "$T/odd.top" || fail "no $n in pprof -top of the hostile names"
