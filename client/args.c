@@ -39,7 +39,7 @@ static const struct {
 static const char *const by_names[] = { "function", "module", "process", "exe", "thread", "stack" };
 static const char *const sort_names[] = { "self", "total" };
 static const char *const mode_names[] = { "cpu", "wall" };
-static const char *const format_names[] = { "table", "json", "folded" };
+static const char *const format_names[] = { "table", "json", "folded", "html" };
 
 #define NAME_OF(tbl, i) ((i) >= 0 && (size_t)(i) < sizeof(tbl) / sizeof(tbl[0]) ? tbl[i] : "?")
 const char *oxc_by_name(int by) { return NAME_OF(by_names, by); }
@@ -132,7 +132,7 @@ static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len
 			fail(err, len, "--mode %s: use cpu or wall", a) : 0;
 	case OPT_FORMAT:
 		return PARSE_ENUM(a, format_names, &o->format) < 0 ?
-			fail(err, len, "--format %s: use table, json or folded", a) : 0;
+			fail(err, len, "--format %s: use table, json, folded or html", a) : 0;
 	case OPT_BY:
 		return PARSE_ENUM(a, by_names, &o->by) < 0 ?
 			fail(err, len, "--by %s: use function, module, process, exe, thread or stack", a) : 0;

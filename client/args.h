@@ -22,7 +22,7 @@ enum oxc_optset {
 	OXC_OPT_RECORD = 1u << 4, /* -o FILE, --format, --limit */
 };
 
-enum oxc_format { OXC_FMT_UNSET = -1, OXC_FMT_TABLE, OXC_FMT_JSON, OXC_FMT_FOLDED };
+enum oxc_format { OXC_FMT_UNSET = -1, OXC_FMT_TABLE, OXC_FMT_JSON, OXC_FMT_FOLDED, OXC_FMT_HTML };
 
 struct oxc_opts {
 	/* global */

@@ -4,6 +4,7 @@
 
 #include "cmd.h"
 #include "ctl.h"
+#include "flame.h"
 #include "report.h"
 #include "term.h"
 
@@ -24,6 +25,11 @@ static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 		return r;
 	struct oxp_command cmd;
 	oxc_ctl_command_init(&cmd, OXP_CMD_QUERY, o);
+	if (format == OXC_FMT_HTML) {
+		r = oxc_flame_fetch_write(&c, &cmd, NULL, stdout);
+		oxc_ctl_close(&c);
+		return r < 0 ? oxc_ctl_fail(&c, o->json, r) : 0;
+	}
 	cmd.by = (uint8_t)by;
 	cmd.sort = (uint8_t)o->sort;
 	cmd.limit = (uint32_t)limit;
@@ -48,11 +54,13 @@ static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 const struct oxc_cmd oxc_cmd_query = {
 	.name = "query",
 	.summary = "show the aggregated profile (table, JSON or folded stacks)",
-	.usage = "query [--format table|json|folded] [--by GROUP] [--sort self|total]\n"
+	.usage = "query [--format table|json|folded|html] [--by GROUP] [--sort self|total]\n"
 		 "      [--limit N] [--wide] [--pid PID]... [--exe NAME] [--thread TID|NAME]\n"
 		 "  Samples aggregated so far, across all processes unless filtered.\n"
 		 "  --format F    table (default), json (same as --json), or folded:\n"
-		 "                `root;...;leaf COUNT` lines for flame graph tools\n"
+		 "                `root;...;leaf COUNT` lines for flame graph tools, or\n"
+		 "                html: an interactive flame graph page (one file that\n"
+		 "                works offline: zoom, search, flame/icicle)\n"
 		 "  --by GROUP    function (default), module, process, exe, thread, stack\n"
 		 "  --sort KEY    self (default: samples in the row itself) or total\n"
 		 "                (samples with the row anywhere on the stack)\n"

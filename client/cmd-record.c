@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "ctl.h"
 #include "fail.h"
+#include "flame.h"
 #include "json.h"
 #include "record.h"
 #include "report.h"
@@ -134,11 +135,37 @@ static int run_query(struct rec *x, struct oxc_ctl *c, int by, long limit, struc
 	return oxc_report_fetch(c, &cmd, rep);
 }
 
+/* -o FILE.html: the flame graph page, titled with the command line. */
+static int write_html(struct rec *x, struct oxc_ctl *c)
+{
+	char title[512];
+	size_t n = 0;
+	title[0] = 0;
+	for (int i = 0; i < x->o->argc && n < sizeof(title); i++)
+		n += (size_t)snprintf(title + n, sizeof(title) - n, "%s%s", i ? " " : "", x->o->argv[i]);
+	struct oxp_command cmd;
+	oxc_ctl_command_init(&cmd, OXP_CMD_QUERY, x->o);
+	cmd.sel.npids = x->private_daemon ? 0 : 1;
+	cmd.sel.pids = &x->pid;
+	cmd.sel.exe = oxp_str_c("");
+	FILE *f = fopen(x->o->output, "w");
+	int r = f ? oxc_flame_fetch_write(c, &cmd, title, f) : -errno;
+	if (f && fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0)
+		fprintf(stderr, "oxprofctl: wrote the flame graph to %s\n", x->o->output);
+	else if (r == -EIO || !f)
+		snprintf(c->err, sizeof(c->err), "cannot write %s: %s", x->o->output, strerror(-r));
+	return r;
+}
+
 /* -o FILE: the whole profile, folded stacks or JSON. */
 static int write_file(struct rec *x, struct oxc_ctl *c)
 {
 	struct oxc_report rep;
 	int folded = x->file_format == OXC_FMT_FOLDED;
+	if (x->file_format == OXC_FMT_HTML)
+		return write_html(x, c);
 	int r = run_query(x, c, folded ? OXP_BY_STACK : OXP_BY_FUNCTION, 0, &rep);
 	if (r < 0) {
 		oxc_report_destroy(&rep);
@@ -257,7 +284,7 @@ static int check_opts(struct rec *x)
 	const struct oxc_opts *o = x->o;
 	x->file_format = o->format;
 	if (o->format == OXC_FMT_TABLE) {
-		fprintf(stderr, "oxprofctl record: --format: use folded or json for the file\n");
+		fprintf(stderr, "oxprofctl record: --format: use folded, json or html for the file\n");
 		return 2;
 	}
 	if (o->format == OXC_FMT_UNSET) {
@@ -265,6 +292,8 @@ static int check_opts(struct rec *x)
 		size_t n = o->output ? strlen(o->output) : 0;
 		x->file_format = n > 5 && !strcmp(o->output + n - 5, ".json") ? OXC_FMT_JSON :
 										OXC_FMT_FOLDED;
+		if (n > 5 && !strcmp(o->output + n - 5, ".html"))
+			x->file_format = OXC_FMT_HTML;
 	}
 	return 0;
 }
@@ -315,7 +344,7 @@ const struct oxc_cmd oxc_cmd_record = {
 	.name = "record",
 	.summary = "profile one program from start to exit",
 	.usage = "record [--hz N] [--mode cpu|wall] [--depth N] [-o FILE]\n"
-		 "       [--format folded|json] [--limit N] [--] CMD [ARGS...]\n"
+		 "       [--format folded|json|html] [--limit N] [--] CMD [ARGS...]\n"
 		 "  Run CMD with the agent (liboxprof.so) preloaded and sampling from its\n"
 		 "  first instruction, its forked children included.  Uses the oxprofd at\n"
 		 "  the socket if one answers, else starts a private one for the run and\n"
@@ -329,7 +358,8 @@ const struct oxc_cmd oxc_cmd_record = {
 		 "  --depth N     frames per stack, 1..512\n"
 		 "  -o FILE       write the whole profile to FILE\n"
 		 "  --format F    FILE's format: folded (default; json when FILE ends\n"
-		 "                in .json) or json\n"
+		 "                in .json, html when it ends in .html), json, or html:\n"
+		 "                an interactive flame graph page that works offline\n"
 		 "  --limit N     rows in the table (default 20; 0 = all)\n"
 		 "  Environment: OXPROF_AGENT (the agent library), OXPROFD (the\n"
 		 "  oxprofd to start), TMPDIR (where the private daemon's dir goes).\n",
