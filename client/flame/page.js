@@ -2,7 +2,7 @@
 // with page.html; it must never name an outside resource.
 //
 // The data (see client/flame.c) is a call tree in pre-order: for each node
-// [name id, depth, self samples].  Here it becomes typed arrays; a node's
+// its name id, depth step and self samples.  Here it becomes typed arrays; a node's
 // children are the nodes from i + 1 up to end[i], hopping sibling to
 // sibling with c = end[c], so no child lists are built.  Drawing walks the
 // tree from the zoomed node and skips every subtree narrower than MIN_W
@@ -31,30 +31,56 @@
 	}
 
 	// ---- the tree ----
+	var t_start = performance.now();
 	var data = JSON.parse($('oxprof-data').textContent);
+	var t_parsed = performance.now();
 	var names = data.names || [], mods = data.mods || [], nmod = data.nmod || [];
-	var t = data.tree || [];
-	var n = Math.floor(t.length / 3) + 1;
+	// The tree as a string of numbers (client/flame.c, put_var): per node
+	// its name id, how many levels it climbs from being a child of the node
+	// before it, and its self samples.  Counted first, then decoded.
+	var t = String(data.tree || ''), DIGIT = new Int8Array(128).fill(-1);
+	var ALPHA = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+	for (var a = 0; a < 64; a++)
+		DIGIT[ALPHA.charCodeAt(a)] = a;
+	var n = 1, pos = 0, ends = 0;
+	for (pos = 0; pos < t.length; pos++)
+		if (DIGIT[t.charCodeAt(pos) & 127] < 32)
+			ends++;
+	n = Math.floor(ends / 3) + 1;
 	var name = new Int32Array(n), depth = new Int32Array(n), self = new Float64Array(n);
 	var total = new Float64Array(n), end = new Int32Array(n), parent = new Int32Array(n);
 	var maxd = new Int32Array(n);
 	name[0] = -1;
-	(function build() {
-		var open = [0], i, top;
-		for (i = 1; i < n; i++) {
-			name[i] = t[3 * i - 3];
-			depth[i] = t[3 * i - 2];
-			self[i] = t[3 * i - 1];
-			// Close the frames this one is not inside of.
-			while (open.length > 1 && depth[open[open.length - 1]] >= depth[i])
-				end[open.pop()] = i;
-			top = open[open.length - 1];
-			parent[i] = top;
-			depth[i] = depth[top] + 1; // trust the order, not the number
-			open.push(i);
+	pos = 0;
+	function next() {
+		var v = 0, mul = 1, d;
+		for (;;) {
+			d = DIGIT[t.charCodeAt(pos++) & 127];
+			if (d < 0)
+				throw new Error('bad profile data at ' + (pos - 1));
+			if (d < 32)
+				return v + d * mul;
+			v += (d - 32) * mul;
+			mul *= 32;
 		}
-		while (open.length)
-			end[open.pop()] = n;
+	}
+	(function build() {
+		var open = new Int32Array(n + 1), sp = 0, i, up, top;
+		open[sp++] = 0;
+		for (i = 1; i < n; i++) {
+			name[i] = next();
+			up = next();
+			self[i] = next();
+			// Close the frames this one is not inside of.
+			for (; up > 0 && sp > 1; up--)
+				end[open[--sp]] = i;
+			top = open[sp - 1];
+			parent[i] = top;
+			depth[i] = depth[top] + 1;
+			open[sp++] = i;
+		}
+		while (sp)
+			end[open[--sp]] = n;
 		for (i = n - 1; i > 0; i--) {
 			total[i] += self[i];
 			total[parent[i]] += total[i];
@@ -66,6 +92,7 @@
 		total[0] += self[0];
 	})();
 	t = data.tree = null; // the typed arrays hold it now
+	result.ms = { script_start: t_start, parse: t_parsed - t_start, build: performance.now() - t_parsed };
 
 	function nameOf(v) { return v === 0 ? 'all' : String(names[name[v]]); }
 	function moduleOf(v) {
@@ -419,8 +446,10 @@
 	result.frames = n - 1;
 	result.names = names.length;
 	result.total = total[0];
+	var t_draw = performance.now();
 	setMode(hash.mode === 'icicle');
 	result.first_draw_ms = performance.now();
+	result.ms.draw = result.first_draw_ms - t_draw;
 	if (!icicle)
 		window.scrollTo(0, document.documentElement.scrollHeight);
 	if (hash.zoom) {
