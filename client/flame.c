@@ -32,6 +32,12 @@ void oxc_flame_fact(struct oxc_flame *p, const char *label, const char *fmt, ...
  * Names are interned (one id per distinct string); tree nodes are found by
  * (parent, name id) in one open-addressing table.  Node 0 is the root.
  */
+/* A node's key beside its id, so a lookup touches one cache line. */
+struct nslot {
+	uint32_t parent, name;
+	uint32_t id;            /* node id + 1, 0 = empty */
+};
+
 struct tree {
 	/* names */
 	char **names;
@@ -43,7 +49,7 @@ struct tree {
 	uint32_t *parent, *name;
 	uint64_t *self;
 	size_t nnodes, nodes_cap;
-	uint32_t *node_slots;   /* node id + 1, 0 = empty */
+	struct nslot *node_slots;
 	size_t node_mask;
 };
 
@@ -117,13 +123,17 @@ static uint32_t name_id(struct tree *t, const char *s, size_t n)
 
 static void nodes_rehash(struct tree *t)
 {
+	size_t cap = 64;
+	while (cap < 2 * (t->nnodes + 1))
+		cap *= 2;
 	free(t->node_slots);
-	t->node_slots = slots_new(t->nnodes + 1, &t->node_mask);
+	t->node_slots = ox_xcalloc(cap, sizeof(*t->node_slots));
+	t->node_mask = cap - 1;
 	for (size_t id = 1; id < t->nnodes; id++) {
 		size_t i = hash_pair(t->parent[id], t->name[id]) & t->node_mask;
-		while (t->node_slots[i])
+		while (t->node_slots[i].id)
 			i = (i + 1) & t->node_mask;
-		t->node_slots[i] = (uint32_t)id + 1;
+		t->node_slots[i] = (struct nslot){ t->parent[id], t->name[id], (uint32_t)id + 1 };
 	}
 }
 
@@ -145,11 +155,11 @@ static uint32_t node_new(struct tree *t, uint32_t parent, uint32_t name)
 static uint32_t child(struct tree *t, uint32_t parent, uint32_t name)
 {
 	size_t i = hash_pair(parent, name) & t->node_mask;
-	for (uint32_t v; (v = t->node_slots[i]); i = (i + 1) & t->node_mask)
-		if (t->parent[v - 1] == parent && t->name[v - 1] == name)
-			return v - 1;
+	for (struct nslot *e; (e = &t->node_slots[i])->id; i = (i + 1) & t->node_mask)
+		if (e->parent == parent && e->name == name)
+			return e->id - 1;
 	uint32_t id = node_new(t, parent, name);
-	t->node_slots[i] = id + 1;
+	t->node_slots[i] = (struct nslot){ parent, name, id + 1 };
 	if (2 * t->nnodes > t->node_mask)
 		nodes_rehash(t);
 	return id;
@@ -159,8 +169,8 @@ static void tree_init(struct tree *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->name_slots = slots_new(1, &t->name_mask);
-	t->node_slots = slots_new(1, &t->node_mask);
 	node_new(t, 0, 0); /* the root; its name is never written */
+	nodes_rehash(t);
 }
 
 static void tree_destroy(struct tree *t)
