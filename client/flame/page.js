@@ -42,42 +42,48 @@
 	var ALPHA = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 	for (var a = 0; a < 64; a++)
 		DIGIT[ALPHA.charCodeAt(a)] = a;
-	var n = 1, pos = 0, ends = 0;
-	for (pos = 0; pos < t.length; pos++)
-		if (DIGIT[t.charCodeAt(pos) & 127] < 32)
+	var ends = 0;
+	for (var pos = 0, c; pos < t.length; pos++)
+		if ((c = t.charCodeAt(pos)) < 128 && DIGIT[c] >= 0 && DIGIT[c] < 32)
 			ends++;
-	n = Math.floor(ends / 3) + 1;
+	var n = Math.floor(ends / 3) + 1;
 	var name = new Int32Array(n), depth = new Int32Array(n), self = new Float64Array(n);
 	var total = new Float64Array(n), end = new Int32Array(n), parent = new Int32Array(n);
 	var maxd = new Int32Array(n);
 	name[0] = -1;
-	pos = 0;
-	function next() {
-		var v = 0, mul = 1, d;
-		for (;;) {
-			d = DIGIT[t.charCodeAt(pos++) & 127];
-			if (d < 0)
-				throw new Error('bad profile data at ' + (pos - 1));
-			if (d < 32)
-				return v + d * mul;
-			v += (d - 32) * mul;
-			mul *= 32;
-		}
-	}
+	// One pass, locals only: this loop runs for every character of a file
+	// that may hold ten million frames.
 	(function build() {
-		var open = new Int32Array(n + 1), sp = 0, i, up, top;
-		open[sp++] = 0;
-		for (i = 1; i < n; i++) {
-			name[i] = next();
-			up = next();
-			self[i] = next();
-			// Close the frames this one is not inside of.
-			for (; up > 0 && sp > 1; up--)
-				end[open[--sp]] = i;
-			top = open[sp - 1];
-			parent[i] = top;
-			depth[i] = depth[top] + 1;
-			open[sp++] = i;
+		var open = new Int32Array(n + 1), sp = 1, i = 1, k = 0, v = 0, mul = 1, up = 0, c, d, top, p;
+		open[0] = 0;
+		for (p = 0; p < t.length && i < n; p++) {
+			c = t.charCodeAt(p);
+			d = c < 128 ? DIGIT[c] : -1;
+			if (d < 0)
+				throw new Error('bad profile data at ' + p);
+			if (d >= 32) {
+				v += (d - 32) * mul;
+				mul *= 32;
+				continue;
+			}
+			v += d * mul;
+			if (k === 0) {
+				name[i] = v;
+			} else if (k === 1) {
+				up = v;
+			} else {
+				self[i] = v;
+				// Close the frames this one is not inside of.
+				for (; up > 0 && sp > 1; up--)
+					end[open[--sp]] = i;
+				top = open[sp - 1];
+				parent[i] = top;
+				depth[i] = depth[top] + 1;
+				open[sp++] = i++;
+			}
+			k = k === 2 ? 0 : k + 1;
+			v = 0;
+			mul = 1;
 		}
 		while (sp)
 			end[open[--sp]] = n;
