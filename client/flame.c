@@ -468,9 +468,13 @@ static int on_status(void *arg, const struct oxp_msg *m)
 		const struct oxp_agent_row *a = &m->u.status.agents[i];
 		if (!proc_listed(s->procs, a->pid))
 			continue;
-		s->agents++;
 		s->dropped += a->dropped_agent + a->dropped_daemon;
 		s->unwind_fail += a->unwind_fail;
+		/* The rate and source of agents that sampled: a wrapper that
+		 * exec'd at once would pull the mean down with its zero. */
+		if (!a->samples)
+			continue;
+		s->agents++;
 		s->hz_achieved += a->hz_achieved;
 		if (s->agents == 1 || a->hz_requested < s->hz_min)
 			s->hz_min = a->hz_requested;
@@ -513,18 +517,19 @@ static void facts_profile(struct oxc_flame *p, const struct oxc_report *r,
 
 static void facts_status(struct oxc_flame *p, const struct status_facts *s)
 {
-	if (!s->agents)
-		return;
 	char req[48];
+	if (!s->agents)
+		goto drops;
 	if (s->hz_min == s->hz_max)
 		snprintf(req, sizeof(req), "%u Hz", (unsigned)s->hz_min);
 	else
 		snprintf(req, sizeof(req), "%u-%u Hz", (unsigned)s->hz_min, (unsigned)s->hz_max);
-	oxc_flame_fact(p, "Rate", "%s requested, %.0f Hz achieved (mean of %u agent%s), %s", req,
+	oxc_flame_fact(p, "Rate", "%s requested, %.0f Hz achieved (mean of %u sampling agent%s), %s", req,
 		       s->hz_achieved / s->agents, (unsigned)s->agents, s->agents == 1 ? "" : "s",
 		       s->mode < 0 ? "mixed modes" : oxc_mode_name(s->mode));
 	if (s->sources[0])
 		oxc_flame_fact(p, "Source", "%s", s->sources);
+drops:
 	oxc_flame_fact(p, "Dropped", "%llu samples; %llu unwind failures",
 		       (unsigned long long)s->dropped, (unsigned long long)s->unwind_fail);
 }

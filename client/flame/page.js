@@ -264,7 +264,7 @@
 			showMatch();
 		publish();
 		if (!icicle)
-			window.scrollTo(0, document.documentElement.scrollHeight);
+			view.scrollTop = view.scrollHeight;
 	}
 
 	// ---- search ----
@@ -457,7 +457,7 @@
 	result.first_draw_ms = performance.now();
 	result.ms.draw = result.first_draw_ms - t_draw;
 	if (!icicle)
-		window.scrollTo(0, document.documentElement.scrollHeight);
+		view.scrollTop = view.scrollHeight;
 	if (hash.zoom) {
 		var best = -1;
 		for (var i = 1; i < n; i++)
