@@ -8,7 +8,7 @@ if(TARGET oxprofd AND TARGET oxprof-agent AND TARGET hotspots AND TARGET oxprofc
     execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
       OUTPUT_VARIABLE OXT_FLAME_PRELOAD OUTPUT_STRIP_TRAILING_WHITESPACE)
   endif()
-  oxprof_test(test-flame SOURCES test-flame.c daemon-harness.c daemon-harness-agent.c LIBS oxp)
+  oxprof_test(test-flame SOURCES test-flame.c daemon-harness.c daemon-harness-agent.c LIBS oxc)
   target_compile_definitions(test-flame PRIVATE OXPROFD_PATH="$<TARGET_FILE:oxprofd>"
     OXT_OXPROFCTL="$<TARGET_FILE:oxprofctl>" OXT_AGENT="$<TARGET_FILE:oxprof-agent>"
     OXT_HOTSPOTS="$<TARGET_FILE:hotspots>" OXT_PRELOAD="${OXT_FLAME_PRELOAD}"

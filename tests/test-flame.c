@@ -21,7 +21,10 @@
 #include <unistd.h>
 
 #include "daemon-harness.h"
+#include "flame.h"
+#include "report.h"
 #include "task.h"
+#include "utf8.h"
 
 static char chromium[512];
 static int use_unshare;
@@ -376,6 +379,144 @@ TEST_TIMEOUT(flame_hostile_names, 240)
 	char shot[600];
 	out_path(shot, sizeof(shot), "hostile.png");
 	free(browse("hostile.html", "search=script", "hostile-shot", shot));
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
+
+/* ---- the generator alone (no browser) ---- */
+
+/* The data element of a page written to memory: NUL-terminated, caller frees. */
+static char *page_data(const struct oxc_flame *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ASSERT(f);
+	ASSERT_EQ(oxc_flame_write(p, f), 0);
+	ASSERT(fclose(f) == 0);
+	char *d = strstr(buf, "id=\"oxprof-data\">");
+	ASSERT(d);
+	d += strlen("id=\"oxprof-data\">");
+	char *e = strstr(d, "</script>");
+	ASSERT(e);
+	*e = 0;
+	memmove(buf, d, strlen(d) + 1);
+	return buf;
+}
+
+/* Decode the "tree" string as the page does: name, depth step, self. */
+static int tree_nodes(const char *data, uint64_t out[][3], int max)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char *t = strstr(data, "\"tree\":\"");
+	ASSERT(t);
+	t += 8;
+	int n = 0, k = 0;
+	uint64_t v = 0, mul = 1;
+	for (; *t != '"'; t++) {
+		const char *p = strchr(alpha, *t);
+		ASSERT_MSG(p && *p, "bad tree character %c", *t);
+		uint64_t d = (uint64_t)(p - alpha);
+		if (d >= 32) {
+			v += (d - 32) * mul;
+			mul *= 32;
+			continue;
+		}
+		v += d * mul;
+		ASSERT(n < max);
+		out[n][k] = v;
+		if (++k == 3)
+			k = 0, n++;
+		v = 0, mul = 1;
+	}
+	ASSERT_EQ(k, 0);
+	return n;
+}
+
+/* Stacks sharing prefixes become one tree, siblings in name order, each
+ * count on its own leaf; names are written once. */
+TEST(flame_tree_merges_stacks)
+{
+	struct oxc_report r;
+	oxc_report_init(&r, OXP_BY_STACK, OXP_SORT_SELF);
+	static const char *const stacks[] = { "main;b;x", "main;a", "main;b;y", "main;b", "other" };
+	static const uint64_t counts[] = { 5, 7, 40, 2, 1 };
+	for (int i = 0; i < 5; i++) {
+		oxc_report_add(&r, stacks[i], strlen(stacks[i]), "", 0, 0, 0, counts[i], counts[i]);
+		r.total += counts[i];
+	}
+	struct oxc_flame p = { .title = "t", .stacks = &r };
+	char *data = page_data(&p);
+	ASSERT_MSG(strstr(data, "\"names\":[\"main\",\n\"b\",\n\"x\",\n\"a\",\n\"y\",\n\"other\"]"),
+		   "names: %s", data);
+	uint64_t nodes[16][3];
+	int n = tree_nodes(data, nodes, 16);
+	/* Pre-order, siblings by name: main(a, b(x, y)), other.  Ids: main 0,
+	 * b 1, x 2, a 3, y 4, other 5; the step is how far up from being a
+	 * child of the node before. */
+	static const uint64_t want[][3] = { { 0, 0, 0 }, { 3, 0, 7 }, { 1, 1, 2 }, { 2, 0, 5 },
+					    { 4, 1, 40 }, { 5, 3, 1 } };
+	ASSERT_EQ(n, 6);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < 3; j++)
+			ASSERT_MSG(nodes[i][j] == want[i][j], "node %d field %d: %llu, wanted %llu", i, j,
+				   (unsigned long long)nodes[i][j], (unsigned long long)want[i][j]);
+	ASSERT(strstr(data, "\"total\":55,"));
+	free(data);
+	oxc_report_destroy(&r);
+}
+
+/* Whatever the bytes, the data holds no '<', '>' or '&' (so nothing can
+ * end the script element), no raw control byte and only valid UTF-8. */
+TEST(flame_data_escapes_names)
+{
+	struct oxc_report r, funcs;
+	oxc_report_init(&r, OXP_BY_STACK, OXP_SORT_SELF);
+	oxc_report_init(&funcs, OXP_BY_FUNCTION, OXP_SORT_SELF);
+	const char *s = "main;</script><!--\"'&\\;bad\xff\xc3\x28\xe2\x82;ok\xc3\xa9\xf0\x9f\x94\xa5\x01\x7f";
+	oxc_report_add(&r, s, strlen(s), "", 0, 0, 0, 3, 3);
+	oxc_report_add(&funcs, "ok\xc3\xa9\xf0\x9f\x94\xa5\x01\x7f", 10, "/lib/<m>&.so", 12, 0, 0, 3, 3);
+	r.total = 3;
+	struct oxc_flame p = { .title = "</title><script>", .stacks = &r, .funcs = &funcs };
+	oxc_flame_fact(&p, "A <b>", "x</script>y");
+	char *data = page_data(&p);
+	for (const unsigned char *c = (const unsigned char *)data; *c; c++) {
+		ASSERT_MSG(*c != '<' && *c != '>' && *c != '&', "raw %c in the data", *c);
+		ASSERT_MSG(*c >= 0x20 || *c == '\n', "raw control byte 0x%02x", *c);
+		ASSERT(*c != 0x7f);
+	}
+	size_t left = strlen(data);
+	for (const unsigned char *c = (const unsigned char *)data; *c;) {
+		size_t n = oxc_u8seq(c, left);
+		ASSERT_MSG(n, "invalid UTF-8 at %s", (const char *)c);
+		c += n, left -= n;
+	}
+	ASSERT(strstr(data, "\"\\u003c/script\\u003e\\u003c!--\\\"'\\u0026\\\\\""));
+	ASSERT(strstr(data, "\"bad\\ufffd\\ufffd(\\ufffd\\ufffd\""));
+	ASSERT(strstr(data, "\"ok\xc3\xa9\xf0\x9f\x94\xa5\\u0001\\u007f\""));
+	ASSERT(strstr(data, "\"mods\":[\"/lib/\\u003cm\\u003e\\u0026.so\"]"));
+	free(data);
+	oxc_report_destroy(&r);
+	oxc_report_destroy(&funcs);
+}
+
+/* A page that cannot be written is an error, not a short file. */
+TEST(flame_write_error_fails)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	struct oxt_agent a;
+	ASSERT_EQ(oxt_agent_join(&a, &d, "/usr/bin/full"), 0);
+	oxt_agent_add(&a, 1, "main", "main;work", 10);
+	ASSERT_EQ(oxt_agent_flush(&a, NULL), 0);
+	char err[600];
+	out_path(err, sizeof(err), "full.err");
+	char *argv[] = { OXT_OXPROFCTL, "--socket", d.sock, "query", "--format", "html", NULL };
+	ASSERT_EQ(run(argv, NULL, "/dev/full", err), 1);
+	char *msg = slurp(err, NULL);
+	ASSERT_MSG(strstr(msg, "cannot write the flame graph: No space left on device"), "stderr: %s", msg);
+	free(msg);
+	oxt_agent_leave(&a);
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
