@@ -274,11 +274,10 @@ static void put_var(FILE *f, uint64_t v)
 	fwrite(buf, 1, n, f);
 }
 
-static const char *const *sort_names; /* for by_name_rank, set before qsort */
-
-static int by_name_rank(const void *a, const void *b)
+static int by_name(const void *a, const void *b, void *names)
 {
-	return strcmp(sort_names[*(const uint32_t *)a], sort_names[*(const uint32_t *)b]);
+	char *const *nm = names;
+	return strcmp(nm[*(const uint32_t *)a], nm[*(const uint32_t *)b]);
 }
 
 /* rank[name id]: the name's place in byte order, so siblings sort by name
@@ -289,55 +288,65 @@ static uint32_t *name_ranks(const struct tree *t)
 	uint32_t *rank = ox_xmalloc((t->nnames + 1) * sizeof(*rank));
 	for (size_t i = 0; i < t->nnames; i++)
 		order[i] = (uint32_t)i;
-	sort_names = (const char *const *)t->names;
-	qsort(order, t->nnames, sizeof(*order), by_name_rank);
+	qsort_r(order, t->nnames, sizeof(*order), by_name, t->names);
 	for (size_t i = 0; i < t->nnames; i++)
 		rank[order[i]] = (uint32_t)i;
 	free(order);
 	return rank;
 }
 
-static const uint32_t *sort_rank;
-static const uint32_t *sort_node_name;
+struct sibling_order {
+	const uint32_t *rank;   /* by name id */
+	const uint32_t *name;   /* by node id */
+};
 
-static int by_child_name(const void *a, const void *b)
+static int by_child_name(const void *a, const void *b, void *arg)
 {
-	uint32_t x = sort_rank[sort_node_name[*(const uint32_t *)a]];
-	uint32_t y = sort_rank[sort_node_name[*(const uint32_t *)b]];
+	const struct sibling_order *o = arg;
+	uint32_t x = o->rank[o->name[*(const uint32_t *)a]];
+	uint32_t y = o->rank[o->name[*(const uint32_t *)b]];
 	return x < y ? -1 : x > y;
 }
 
-/*
- * "tree": name id, depth step, self for every node but the root, in
- * pre-order with siblings in name order (as flamegraph.pl sorts them, so a
- * function keeps its place between two profiles).  Children are gathered
- * per parent (counting sort), then walked with an explicit stack: a stack
- * may be 512 frames deep.
- */
-static void write_tree(const struct tree *t, FILE *f)
+/* Every node's children, in name order: those of node v are
+ * kids[first[v]] up to kids[first[v + 1]].  Gathered per parent with a
+ * counting sort.  The caller frees both arrays. */
+static void children(const struct tree *t, uint32_t **first_out, uint32_t **kids_out)
 {
 	size_t n = t->nnodes;
 	uint32_t *first = ox_xcalloc(n + 1, sizeof(*first));
-	uint32_t *kids = ox_xmalloc((n ? n : 1) * sizeof(*kids));
-	uint32_t *stack = ox_xmalloc((n ? n : 1) * sizeof(*stack));
-	uint16_t *depth = ox_xmalloc((n ? n : 1) * sizeof(*depth));
+	uint32_t *kids = ox_xmalloc(n * sizeof(*kids));
+	uint32_t *fill = ox_xmalloc(n * sizeof(*fill));
 	for (size_t i = 1; i < n; i++)
 		first[t->parent[i] + 1]++;
 	for (size_t i = 0; i < n; i++)
 		first[i + 1] += first[i];
-	uint32_t *fill = ox_xmalloc((n ? n : 1) * sizeof(*fill));
 	memcpy(fill, first, n * sizeof(*fill));
 	for (size_t i = 1; i < n; i++)
 		kids[fill[t->parent[i]]++] = (uint32_t)i;
 	free(fill);
 	uint32_t *rank = name_ranks(t);
-	sort_rank = rank;
-	sort_node_name = t->name;
+	struct sibling_order o = { rank, t->name };
 	for (size_t i = 0; i < n; i++)
 		if (first[i + 1] - first[i] > 1)
-			qsort(kids + first[i], first[i + 1] - first[i], sizeof(*kids), by_child_name);
+			qsort_r(kids + first[i], first[i + 1] - first[i], sizeof(*kids), by_child_name, &o);
 	free(rank);
-	/* Push children in reverse so they pop in name order. */
+	*first_out = first;
+	*kids_out = kids;
+}
+
+/*
+ * "tree": name id, depth step, self for every node but the root, in
+ * pre-order with siblings in name order (as flamegraph.pl sorts them, so a
+ * function keeps its place between two profiles).  Walked with an explicit
+ * stack: a stack may be 512 frames deep.
+ */
+static void write_tree(const struct tree *t, FILE *f)
+{
+	uint32_t *first, *kids;
+	children(t, &first, &kids); /* the root always exists: nnodes >= 1 */
+	uint32_t *stack = ox_xmalloc(t->nnodes * sizeof(*stack));
+	uint16_t *depth = ox_xmalloc(t->nnodes * sizeof(*depth));
 	size_t sp = 0;
 	depth[0] = 0;
 	stack[sp++] = 0;
@@ -350,6 +359,7 @@ static void write_tree(const struct tree *t, FILE *f)
 			put_var(f, t->self[v]);
 			prev = depth[v];
 		}
+		/* Push children in reverse so they pop in name order. */
 		for (uint32_t k = first[v + 1]; k-- > first[v];) {
 			depth[kids[k]] = (uint16_t)(depth[v] + 1);
 			stack[sp++] = kids[k];
