@@ -101,12 +101,21 @@ static void names_rehash(struct tree *t)
 	}
 }
 
-static uint32_t name_id(struct tree *t, const char *s, size_t n)
+/* The slot of name s: where it is, or the empty one where it would go. */
+static size_t name_slot(const struct tree *t, const char *s, size_t n)
 {
 	size_t i = hash_bytes(s, n) & t->name_mask;
 	for (uint32_t v; (v = t->name_slots[i]); i = (i + 1) & t->name_mask)
 		if (t->name_len[v - 1] == n && !memcmp(t->names[v - 1], s, n))
-			return v - 1;
+			break;
+	return i;
+}
+
+static uint32_t name_id(struct tree *t, const char *s, size_t n)
+{
+	size_t i = name_slot(t, s, n);
+	if (t->name_slots[i])
+		return t->name_slots[i] - 1;
 	if (t->nnames == t->names_cap) {
 		size_t cap = t->names_cap;
 		ox_xgrow(&t->names, &cap, t->nnames + 1, sizeof(*t->names));
@@ -236,19 +245,6 @@ static void json_str(FILE *f, const char *s, size_t len)
 		}
 	}
 	fputc('"', f);
-}
-
-/* Decimal digits of v followed by sep, faster than printf for the
- * millions of numbers a big tree takes. */
-static void put_u64(FILE *f, uint64_t v, char sep)
-{
-	char buf[24], *e = buf + sizeof(buf), *p = e;
-	*--p = sep;
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	fwrite(p, 1, (size_t)(e - p), f);
 }
 
 /*
@@ -383,11 +379,7 @@ static void write_modules(const struct tree *t, const struct oxc_report *funcs, 
 	for (uint32_t r = 0; funcs && r < funcs->nrows; r++) {
 		const struct oxc_row *w = &funcs->rows[r];
 		/* Only look up: a name not in the tree has no node to describe. */
-		size_t nlen = strlen(w->name), i = hash_bytes(w->name, nlen) & t->name_mask;
-		uint32_t v;
-		for (; (v = t->name_slots[i]); i = (i + 1) & t->name_mask)
-			if (t->name_len[v - 1] == nlen && !memcmp(t->names[v - 1], w->name, nlen))
-				break;
+		uint32_t v = t->name_slots[name_slot(t, w->name, strlen(w->name))];
 		if (!v || nmod[v - 1] >= 0)
 			continue; /* rows come busiest first: the first module wins */
 		size_t before = mods.nnames;
@@ -420,9 +412,7 @@ static void write_data(const struct oxc_flame *p, const struct tree *t, FILE *f)
 		json_str(f, p->facts[i].value, strlen(p->facts[i].value));
 		fputc(']', f);
 	}
-	fputs("],\n\"total\":", f);
-	put_u64(f, p->stacks->total, ',');
-	fputs("\n\"names\":[", f);
+	fprintf(f, "],\n\"total\":%llu,\n\"names\":[", (unsigned long long)p->stacks->total);
 	for (size_t i = 0; i < t->nnames; i++) {
 		if (i)
 			fputs(",\n", f);
