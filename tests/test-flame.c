@@ -520,3 +520,23 @@ TEST(flame_write_error_fails)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+/* A daemon with nothing yet: the page says so and works. */
+TEST_TIMEOUT(flame_empty_profile, 120)
+{
+	need_chromium();
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	char page[600];
+	out_path(page, sizeof(page), "empty.html");
+	char *argv[] = { OXT_OXPROFCTL, "--socket", d.sock, "query", "--format", "html", NULL };
+	ASSERT_EQ(run(argv, NULL, page, NULL), 0);
+	char *dom = browse("empty.html", "test&zoom=main&search=x", "empty", NULL);
+	const char *r = result_of(dom);
+	ASSERT_EQ((long)result_num(r, "total"), 0);
+	ASSERT_EQ((long)result_num(r, "frames"), 0);
+	ASSERT(strstr(dom, "<div id=\"empty\">No samples"));
+	free(dom);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}

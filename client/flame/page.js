@@ -140,9 +140,13 @@
 		if (s.length > fit)
 			s = s.slice(0, fit - 2) + '..';
 		// Wide characters break the fixed-width estimate: measure those.
-		if (/[^\x20-\x7e]/.test(s))
-			while (s.length > 2 && ctx.measureText(s).width > w - 6)
-				s = s.slice(0, Math.max(2, Math.floor(s.length * 0.8) - 2)) + '..';
+		// Each round is shorter (length > 3), so the loop ends.
+		if (/[^\x20-\x7e]/.test(s)) {
+			while (s.length > 3 && ctx.measureText(s).width > w - 6)
+				s = s.slice(0, Math.floor((s.length - 2) * 0.8)) + '..';
+			if (ctx.measureText(s).width > w - 6)
+				return '';
+		}
 		return s;
 	}
 
