@@ -4,9 +4,10 @@
  * profile embedded as data.
  *
  * The stacks are merged into a call tree here, in C, and embedded as a
- * string table plus the tree in pre-order (name id, depth, self count per
- * node), so the page only sums totals and draws: shared prefixes are sent
- * once, which keeps the file small and the page quick on big profiles.
+ * string table plus the tree in pre-order (name id, depth step, self count
+ * per node, as one string of 5-bit digits: see put_var in flame.c), so the
+ * page only sums totals and draws: shared prefixes are sent once, which
+ * keeps the file small and the page quick on big profiles.
  * The data goes inside <script type="application/json"> with '<', '>' and
  * '&' escaped and bytes that are not UTF-8 replaced, so no name, however
  * hostile, can end the script element or break the JSON; the page writes
