@@ -323,7 +323,11 @@
 		var all = matchedIn(0), text = 'Matched: ' + pct(all, total[0]) + ' (' + all + ' of ' + total[0] +
 			' samples)';
 		if (zoom !== 0) {
+			// Under a matching frame (the zoomed one or a caller) all match.
 			var z = matchedIn(zoom);
+			for (var a = zoom; a !== 0; a = parent[a])
+				if (matched[name[a]])
+					z = total[zoom];
 			text += '; ' + pct(z, total[zoom]) + ' of the zoomed frame';
 		}
 		$('match').textContent = text;
