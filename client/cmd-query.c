@@ -54,8 +54,9 @@ static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 const struct oxc_cmd oxc_cmd_query = {
 	.name = "query",
 	.summary = "show the aggregated profile (table, JSON or folded stacks)",
-	.usage = "query [--format table|json|folded|html] [--by GROUP] [--sort self|total]\n"
-		 "      [--limit N] [--wide] [--pid PID]... [--exe NAME] [--thread TID|NAME]\n"
+	.usage = "query [--format table|json|folded|html] [--by GROUP]\n"
+		 "      [--sort self|total] [--limit N] [--wide] [--pid PID]...\n"
+		 "      [--exe NAME] [--thread TID|NAME]\n"
 		 "  Samples aggregated so far, across all processes unless filtered.\n"
 		 "  --format F    table (default), json (same as --json), or folded:\n"
 		 "                `root;...;leaf COUNT` lines for flame graph tools, or\n"
