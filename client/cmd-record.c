@@ -149,13 +149,20 @@ static int write_html(struct rec *x, struct oxc_ctl *c)
 	cmd.sel.pids = &x->pid;
 	cmd.sel.exe = oxp_str_c("");
 	FILE *f = fopen(x->o->output, "w");
-	int r = f ? oxc_flame_fetch_write(c, &cmd, title, f) : -errno;
-	if (f && fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0)
+	if (!f) {
+		snprintf(c->err, sizeof(c->err), "cannot write %s: %s", x->o->output, strerror(errno));
+		return -errno;
+	}
+	errno = 0;
+	int r = oxc_flame_fetch_write(c, &cmd, title, f);
+	int e = errno; /* why a write failed, if one did */
+	if (fclose(f) != 0 && r == 0)
+		r = -EIO, e = errno;
+	if (r == -EIO) /* the daemon's errors keep their own message */
+		snprintf(c->err, sizeof(c->err), "cannot write %s: %s", x->o->output,
+			 strerror(e ? e : EIO));
+	else if (r == 0)
 		fprintf(stderr, "oxprofctl: wrote the flame graph to %s\n", x->o->output);
-	else if (r == -EIO || !f)
-		snprintf(c->err, sizeof(c->err), "cannot write %s: %s", x->o->output, strerror(-r));
 	return r;
 }
 
