@@ -540,3 +540,25 @@ TEST_TIMEOUT(flame_empty_profile, 120)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+/* record: a page that cannot be written is reported with the file's name
+ * (record exits with the program's status whatever the report). */
+TEST_TIMEOUT(flame_record_write_error, 120)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	char log[600], sock_env[400], agent_env[600] = "OXPROF_AGENT=" OXT_AGENT;
+	char preload_env[600] = "LD_PRELOAD=" OXT_PRELOAD;
+	out_path(log, sizeof(log), "record-full.log");
+	snprintf(sock_env, sizeof(sock_env), "OXPROF_SOCKET=%s", d.sock);
+	char *env[] = { sock_env, agent_env, OXT_PRELOAD[0] ? preload_env : NULL, NULL };
+	char *argv[] = { OXT_OXPROFCTL, "record", "--format", "html", "-o", "/dev/full", "--",
+			 OXT_HOTSPOTS, "-n", "300", NULL };
+	ASSERT_EQ(run(argv, env, NULL, log), 0);
+	char *msg = slurp(log, NULL);
+	ASSERT_MSG(strstr(msg, "cannot write /dev/full: No space left on device"), "stderr: %s", msg);
+	ASSERT(!strstr(msg, "wrote the flame graph"));
+	free(msg);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}
