@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "ctl.h"
 #include "fail.h"
+#include "flame.h"
 #include "pprof.h"
 #include "report.h"
 #include "term.h"
@@ -86,6 +87,17 @@ static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 		oxc_ctl_close(&c);
 		return r;
 	}
+	if (format == OXC_FMT_HTML) {
+		r = oxc_flame_fetch_write(&c, &cmd, NULL, stdout);
+		if (selects(o) && r == -OXP_ENOMATCH)
+			r = no_match(&c, o);
+		else if (r == -EIO)
+			r = 1; /* standard output's error is reported at exit */
+		else if (r < 0)
+			r = oxc_ctl_fail(&c, o->json, r);
+		oxc_ctl_close(&c);
+		return r;
+	}
 	cmd.by = (uint8_t)by;
 	cmd.sort = (uint8_t)o->sort;
 	cmd.limit = (uint32_t)limit;
@@ -114,14 +126,15 @@ out:
 const struct oxc_cmd oxc_cmd_query = {
 	.name = "query",
 	.summary = "show the aggregated profile (table, JSON or folded stacks)",
-	.usage = "query [--format table|json|folded|pprof] [--by GROUP] [--sort self|total]\n"
-		 "      [--limit N] [--wide] [--no-demangle] [--pid PID]... [--exe NAME]\n"
-		 "      [--thread TID|NAME]\n"
+	.usage = "query [--format table|json|folded|pprof|html] [--by GROUP]\n"
+		 "      [--sort self|total] [--limit N] [--wide] [--no-demangle]\n"
+		 "      [--pid PID]... [--exe NAME] [--thread TID|NAME]\n"
 		 "  Samples aggregated so far, across all processes unless filtered.\n"
 		 "  --format F    table (default), json (same as --json), or folded:\n"
 		 "                `root;...;leaf COUNT` lines for flame graph tools, or\n"
 		 "                pprof: gzip'ed profile.proto for go tool pprof (stdout\n"
-		 "                must not be a terminal)\n"
+		 "                must not be a terminal), or html: an interactive flame\n"
+		 "                graph page (one file that works offline)\n"
 		 "  --by GROUP    function (default), module, process, exe, thread, stack\n"
 		 "  --sort KEY    self (default: samples in the row itself) or total\n"
 		 "                (samples with the row anywhere on the stack)\n"

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "ctl.h"
 #include "fail.h"
+#include "flame.h"
 #include "json.h"
 #include "pprof.h"
 #include "record.h"
@@ -147,6 +148,21 @@ static int run_query(struct rec *x, struct oxc_ctl *c, int by, long limit, struc
 	return oxc_report_fetch(c, &cmd, rep);
 }
 
+/* -o FILE.html: the flame graph page, titled with the command line. */
+static int write_html(struct rec *x, struct oxc_ctl *c, uint64_t *stacks)
+{
+	char title[512];
+	size_t n = 0;
+	title[0] = 0;
+	for (int i = 0; i < x->o->argc && n < sizeof(title); i++)
+		n += (size_t)snprintf(title + n, sizeof(title) - n, "%s%s", i ? " " : "",
+				      x->o->argv[i]);
+	struct oxp_command cmd;
+	query_cmd(x, &cmd, OXP_BY_STACK, 0);
+	*stacks = 0;
+	return oxc_flame_fetch_write(c, &cmd, title, x->out.f);
+}
+
 /* -o FILE.pb.gz: the profile as pprof, from its own by=frames query. */
 static int write_pprof(struct rec *x, struct oxc_ctl *c, uint64_t *stacks)
 {
@@ -164,18 +180,28 @@ static int write_pprof(struct rec *x, struct oxc_ctl *c, uint64_t *stacks)
  * sink was opened before the program started.  0, or 1 on failure. */
 static int write_file(struct rec *x, struct oxc_ctl *c)
 {
-	if (x->file_format == OXC_FMT_PPROF) {
+	if (x->file_format == OXC_FMT_PPROF || x->file_format == OXC_FMT_HTML) {
+		/* Writers that ask the daemon themselves (report.c's table). */
+		int pprof = x->file_format == OXC_FMT_PPROF;
 		uint64_t n = 0;
-		int r = write_pprof(x, c, &n);
-		if (r < 0) {
+		int r = pprof ? write_pprof(x, c, &n) : write_html(x, c, &n);
+		if (r < 0 && x->out.err == 0 && r != -EIO) {
 			oxc_sink_discard(&x->out);
 			return oxc_ctl_fail(c, x->o->json, r);
 		}
-		if ((r = oxc_sink_close(&x->out)) < 0)
+		if (r < 0)
+			oxc_sink_discard(&x->out);
+		else
+			r = oxc_sink_close(&x->out);
+		if (r < 0)
 			return oxc_fail(x->o->json, r, "cannot write %s: %s", x->out.name,
-					strerror(-r));
-		fprintf(stderr, "oxprofctl: wrote %llu stacks (pprof) to %s\n",
-			(unsigned long long)n, x->out.name);
+					strerror(x->out.err && x->out.err != -ECANCELED ?
+						 -x->out.err : -r));
+		if (pprof)
+			fprintf(stderr, "oxprofctl: wrote %llu stacks (pprof) to %s\n",
+				(unsigned long long)n, x->out.name);
+		else
+			fprintf(stderr, "oxprofctl: wrote the flame graph to %s\n", x->out.name);
 		return 0;
 	}
 	struct oxc_report rep;

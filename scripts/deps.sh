@@ -6,10 +6,10 @@ job=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev libmsgpack-dev libunwind-dev
       zlib1g-dev libiberty-dev)
 case $job in
-test) pkgs+=(clang libclang-rt-14-dev jq python3 procps util-linux systemd strace
+test) pkgs+=(clang libclang-rt-14-dev jq python3 procps util-linux systemd strace chromium
               groff-base man-db golang-go binutils) ;;
 bench) pkgs+=(google-perftools libgoogle-perftools-dev linux-perf hyperfine
-              valgrind python3 procps golang-go) ;;
+              valgrind python3 procps golang-go chromium) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
