@@ -106,7 +106,7 @@ TEST(daemon_fault_malformed_frames)
 	struct oxp_thread_def td = { 1, 0 };
 	struct oxp_str_def sd = { 0, oxp_str_c("t") };
 	m = (struct oxp_msg){ .type = OXP_MSG_SAMPLES };
-	m.u.samples = (struct oxp_samples){ 1, 1, &sd, 0, NULL, 1, &td, 1, &st, { 0 } };
+	m.u.samples = (struct oxp_samples){ 1, 1, &sd, 0, NULL, 1, &td, 1, &st, { 0 }, 0, 0 };
 	ASSERT_EQ(oxt_send(&bad.p, &m), 0);
 	ASSERT_EQ(expect_error(dup(bad.p.fd), NULL, 0), -OXP_ESHAPE);
 	oxt_agent_leave(&bad);
@@ -311,7 +311,7 @@ static void flood_batch(struct flood *f, int define, uint32_t nfuncs, uint32_t n
 	}
 	struct oxp_msg m = { .type = OXP_MSG_SAMPLES };
 	m.u.samples = (struct oxp_samples){ ++f->seq, define ? nfuncs : 0, sd, define ? nfuncs : 0,
-					    fd, define ? 1 : 0, &td, nstacks, st, { 0 } };
+					    fd, define ? 1 : 0, &td, nstacks, st, { 0 }, 0, 0 };
 	m.u.samples.stats.source = oxp_str_c("flood");
 	ASSERT_EQ(oxt_send(f->p, &m), 0);
 	for (;;) {

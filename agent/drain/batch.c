@@ -167,6 +167,8 @@ static int emit(struct oxa_agent *a, struct batch *b)
 	s->threads = b->threads;
 	s->nstacks = (uint32_t)b->nstacks;
 	s->stacks = b->stacks;
+	s->first_ms = a->pend_first_ms;
+	s->last_ms = a->pend_last_ms;
 	oxa_state_fill(a, &s->stats, src, sizeof(src));
 	int r = oxa_held_reserve(a, b->nstacks);
 	if (r == 0)
@@ -176,7 +178,7 @@ static int emit(struct oxa_agent *a, struct batch *b)
 		 * checks that they rise, and across connections too. */
 		a->batch_seq++;
 		a->conn.unacked++;
-		oxa_held_push(a, s->seq, b->recs, b->nstacks);
+		oxa_held_push(a, s->seq, s->first_ms, s->last_ms, b->recs, b->nstacks);
 	} else {
 		for (size_t i = 0; i < b->nstacks; i++) { /* not sent after all */
 			struct oxa_stack_ent *e = &a->pending.ents[b->recs[i].ent];
@@ -230,6 +232,9 @@ int oxa_batch_queue(struct oxa_agent *a)
 	if (r == 0 && b.nstacks)
 		r = emit(a, &b);
 	batch_free(&b);
+	/* What did not go out stays pending, and so does its time span. */
+	if (!oxa_stacks_pending(&a->pending))
+		a->pend_first_ms = a->pend_last_ms = 0;
 	return r;
 }
 

@@ -72,10 +72,16 @@ static void check_fds(struct oxa_agent *a)
 static void empty_ring(struct oxa_agent *a)
 {
 	struct oxa_sample *s = &a->scratch;
+	uint64_t now = 0;
 	while (oxa_sampler_pop(s) == 1) {
 		if (a->cfg.socket[0] &&
 		    oxa_stacks_add(&a->pending, s->tid, s->state, s->ips, s->nframes, 1) < 0)
 			a->dropped_full++;
+		else if (a->cfg.socket[0] && !now) {
+			/* One clock read per emptying (every RING_POLL_MS). */
+			now = ox_wall_ms();
+			oxa_pending_span(a, now, now);
+		}
 		if (a->keep_lifetime)
 			(void)oxa_stacks_add(&a->lifetime, 0, 0, s->ips, s->nframes, 1);
 	}

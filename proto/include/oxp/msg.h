@@ -224,6 +224,11 @@ struct oxp_samples {
 	uint32_t nstacks;
 	const struct oxp_stack *stacks;
 	struct oxp_agent_stats stats;
+	/* Unix ms when the agent took the batch's first and last samples
+	 * (as its drain thread saw them, within about 10 ms); a batch sent
+	 * again after a daemon restart keeps them.  0 = unknown. */
+	uint64_t first_ms;
+	uint64_t last_ms;
 };
 
 /* The daemon aggregated batch seq: accepted + refused = its samples. */

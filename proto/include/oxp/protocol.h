@@ -8,7 +8,7 @@
 #ifndef OXP_PROTOCOL_H
 #define OXP_PROTOCOL_H
 
-#define OXP_PROTOCOL_VERSION 2
+#define OXP_PROTOCOL_VERSION 3
 
 /* Framing: a 4-byte big-endian length, then that many bytes of one msgpack
  * value.  A zero length, or one above the reader's cap, is an error. */
@@ -24,6 +24,12 @@
 #define OXP_MAX_OBJECTS 262144  /* msgpack objects in one frame */
 #define OXP_MAX_DEPTH 512       /* frames in one stack */
 #define OXP_MAX_PIDS 1024       /* pids in one selector */
+
+/* How often agents send batches: WELCOME's flush_ms (oxprofd --flush-ms),
+ * which OXPROF_FLUSH_MS overrides in an agent. */
+#define OXP_MIN_FLUSH_MS 10
+#define OXP_MAX_FLUSH_MS 60000
+#define OXP_DEFAULT_FLUSH_MS 250
 
 /*
  * Message types, grouped by tens.  Every frame is the array
