@@ -33,6 +33,11 @@ stray=$(cd "$root" && find . -path ./usr -prune -o -path ./etc -prune -o -print 
 unit=$root/usr/lib/systemd/system/oxprofd.service
 grep -qx 'ExecStart=/usr/bin/oxprofd --config /etc/oxprof/oxprofd.conf --state-dir /var/lib/oxprof' "$unit" ||
 	fail "--prefix /usr: ExecStart is not the installed oxprofd with /etc/oxprof: $(grep '^ExecStart' "$unit")"
+# oxprofd reads its options only at start: a reload action would promise
+# what SIGHUP (a snapshot) does not do.
+if grep -n '^ExecReload=' "$unit"; then
+	fail "the unit has ExecReload, but oxprofd cannot reload its configuration"
+fi
 if grep -rn '/usr/local' "$root/usr/lib/systemd" "$root/usr/$libdir/pkgconfig"; then
 	fail "--prefix /usr: the units or oxprof.pc still name /usr/local"
 fi
