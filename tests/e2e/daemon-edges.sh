@@ -63,9 +63,14 @@ for kind in "regular file:file" "FIFO:fifo"; do
 	[ -p "$T/fifo.sock" ] && [ -f "$T/file.sock" ] || fail "something replaced the $what"
 done
 # The agent logs why it cannot connect (warnings are on by default).
-OXPROF_SOCKET=$T/file.sock LD_PRELOAD=$preload timeout 60 "$hot" -n 20 >/dev/null 2>"$T/err"
-grep -q "file.sock is a regular file, not a socket" "$T/err" ||
-	fail "the agent at a regular file said: $(head -3 "$T/err")"
+OXPROF_SOCKET=$T/file.sock OXPROF_LOG_LEVEL=2 LD_PRELOAD=$preload "$hot" -p >/dev/null \
+	2>"$T/agent.err" &
+ag=$!
+until_ok 60 grep -q "file.sock is a regular file, not a socket" "$T/agent.err" ||
+	fail "the agent at a regular file said (alive: $(kill -0 "$ag" 2>/dev/null && echo yes || echo no)):
+$(head -5 "$T/agent.err")"
+kill "$ag"
+wait "$ag" 2>/dev/null
 [ "$failures" = 0 ] && ok "a regular file and a FIFO are named as such by oxprofd, oxprofctl and the agent"
 
 echo "== --flush-ms reaches the agents"
