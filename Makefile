@@ -6,11 +6,19 @@ CMAKE_FLAGS ?=
 
 .PHONY: all deps build demo test test-normal test-asan fuzz bench bench-quick install clean
 
+# Quiet by default: no "Entering directory" from the makes cmake runs, no
+# cmake configure chatter (warnings and errors still show).  VERBOSE=1
+# brings everything back.
+ifeq ($(VERBOSE),)
+MAKEFLAGS += --no-print-directory
+CMAKE_QUIET := --log-level=WARNING
+endif
+
 all: build
 
 build:
 	@bash scripts/deps.sh build
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake $(CMAKE_QUIET) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 	cmake --build build -j $(JOBS)
 
 demo: build
@@ -18,13 +26,13 @@ demo: build
 
 test-normal:
 	@bash scripts/deps.sh test
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake $(CMAKE_QUIET) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 	cmake --build build -j $(JOBS)
 	ctest --test-dir build --output-on-failure -j 2
 
 test-asan:
 	@bash scripts/deps.sh test
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOXPROF_SANITIZE=address,undefined $(CMAKE_FLAGS)
+	cmake $(CMAKE_QUIET) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOXPROF_SANITIZE=address,undefined $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure -j 2
 
@@ -37,7 +45,7 @@ test: test-normal test-asan fuzz
 
 bench:
 	@bash scripts/deps.sh bench
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake $(CMAKE_QUIET) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build -j $(JOBS)
 	bash bench/run.sh
 

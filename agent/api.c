@@ -95,6 +95,7 @@ static int setup_tables(struct oxa_agent *a)
 {
 	a->sent = a->refused = a->dropped_full = a->dropped_reset = 0;
 	a->batch_seq = a->ack_seq = 0;
+	a->pend_first_ms = a->pend_last_ms = 0;
 	a->stop = 0;
 	a->dump_fd = -1;
 	process_start(&a->started_at);

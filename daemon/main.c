@@ -31,8 +31,9 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct oxd_server *s = h->data;
 	if (signum == SIGHUP) {
-		/* Reload means "save now" until options can change at run time. */
-		oxd_info("SIGHUP: writing a snapshot");
+		/* Options are read only at start: SIGHUP only saves now, and
+		 * says so (the unit offers no reload). */
+		oxd_info("SIGHUP: writing a snapshot (options are read only at start)");
 		oxd_server_snapshot(s, 1);
 		return;
 	}

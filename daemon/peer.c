@@ -20,6 +20,8 @@
 #include "query.h"
 #include "status.h"
 
+#define PROC_START_SLACK_MS 1000 /* /proc start times are in ticks */
+
 static struct oxd_server *srv_of(const struct oxd_conn *c)
 {
 	return c->net->data;
@@ -170,8 +172,19 @@ static void agent_msg(struct oxd_conn *c, const struct oxp_msg *m)
 				     "SAMPLES batch %llu is not above %llu, received already",
 				     (unsigned long long)m->u.samples.seq,
 				     (unsigned long long)p->seq_received);
+	/* When the samples were taken, in the agent's word: no earlier than
+	 * the process started (a second's slack for the tick-grained start
+	 * time); the store keeps them no later than now. */
+	struct oxp_samples s = m->u.samples;
+	uint64_t born = oxd_procinfo_start_wall_ms(c->start_time);
+	if (born > PROC_START_SLACK_MS)
+		born -= PROC_START_SLACK_MS;
+	if (s.first_ms && s.first_ms < born)
+		s.first_ms = born;
+	if (s.last_ms && s.last_ms < born)
+		s.last_ms = born;
 	uint64_t acc, ref;
-	int r = oxd_agg_ingest(a, &c->ing, &m->u.samples, ox_wall_ms(), &acc, &ref);
+	int r = oxd_agg_ingest(a, &c->ing, &s, ox_wall_ms(), &acc, &ref);
 	if (r == -ENOSPC)
 		return oxd_conn_refuse_mem(c, "its string, frame and thread id maps", 0);
 	if (r < 0)

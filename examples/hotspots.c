@@ -14,7 +14,8 @@
  *   -n  rounds (default 8000, about a second on a 2020s core)
  *   -f  fork a child that does the same work; wait for it
  *   -e  exit with CODE
- *   -p  print "pid=P" and keep working until killed (for signal tests)
+ *   -p  print "pid=P" and keep working until killed (signal tests; the
+ *       README's fleet example, which needs programs that stay)
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -463,7 +463,7 @@ static void dec_defs(struct dec *x, const msgpack_object *a, struct oxp_samples 
 static void dec_samples(struct dec *x, const msgpack_object *o, struct oxp_samples *m)
 {
 	struct oxp_decoder *d = x->d;
-	const msgpack_object *a = arr(x, o, 7);
+	const msgpack_object *a = arr(x, o, 9);
 	m->seq = u64(x, &a[0], UINT64_MAX);
 	dec_defs(x, a, m);
 	const msgpack_object *l = list(x, &a[4], &m->nstacks, OXP_MAX_ARRAY);
@@ -498,6 +498,8 @@ static void dec_samples(struct dec *x, const msgpack_object *o, struct oxp_sampl
 		md[i].load = u64(x, &e[2], UINT64_MAX);
 	}
 	m->modules = md;
+	m->first_ms = u64(x, &a[7], UINT64_MAX);
+	m->last_ms = u64(x, &a[8], UINT64_MAX);
 }
 
 static void dec_ack(struct dec *x, const msgpack_object *o, struct oxp_samples_ack *m)

@@ -283,7 +283,7 @@ static void enc_stats(struct enc *e, const struct oxp_agent_stats *m)
 
 static void enc_samples(struct enc *e, const struct oxp_samples *m)
 {
-	pk_arr(e, 7);
+	pk_arr(e, 9);
 	pk_u(e, m->seq);
 	pk_arr(e, m->nstrings);
 	for (uint32_t i = 0; i < m->nstrings; i++) {
@@ -329,11 +329,13 @@ static void enc_samples(struct enc *e, const struct oxp_samples *m)
 		pk_s(e, m->modules[i].build_id);
 		pk_u(e, m->modules[i].load);
 	}
+	pk_u(e, m->first_ms);
+	pk_u(e, m->last_ms);
 }
 
 size_t oxp_samples_objects(const struct oxp_samples *s)
 {
-	size_t n = 4 + 1 + 1 + 12; /* envelope, seq, array headers, stats */
+	size_t n = 4 + 1 + 1 + 12 + 2; /* envelope, seq, array headers, stats, times */
 	n += 3 * (size_t)s->nstrings + 5 * (size_t)s->nframes + 3 * (size_t)s->nthreads;
 	n += 1 + 4 * (size_t)s->nmodules;
 	for (uint32_t i = 0; i < s->nstacks; i++)

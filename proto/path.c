@@ -49,6 +49,20 @@ int oxp_socket_path(char *buf, size_t len, const char *explicit_path,
 	return put(buf, len, tmp, "/oxprof.sock");
 }
 
+const char *oxp_mode_kind(unsigned mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFSOCK: return "a socket";
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFLNK: return "a symbolic link";
+	case S_IFIFO: return "a FIFO";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	default: return "not a socket";
+	}
+}
+
 /* ---- who may own the socket (PROTOCOL.md, "Socket path" and "Trust") ---- */
 
 int oxp_trust_init(struct oxp_trust *t, uid_t self, char *(*env)(const char *),
@@ -174,7 +188,8 @@ int oxp_socket_trusted(const struct oxp_trust *t, const char *path, char *why, s
 		return 0;
 	char w[96];
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(why, len, "%s is not a socket; remove it, or set OXPROF_SOCKET", path);
+		snprintf(why, len, "%s is %s, not a socket; remove it, or set OXPROF_SOCKET", path,
+			 oxp_mode_kind(st.st_mode));
 		return -OXP_EUNTRUSTED;
 	}
 	if (!oxp_uid_trusted(t, st.st_uid)) {

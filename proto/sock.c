@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,6 +24,10 @@ int oxp_connect(const char *path, int *fd)
 			continue;
 		int e = errno;
 		close(s);
+		struct stat st;
+		/* connect() says "refused" for a file that is no socket at all. */
+		if (e == ECONNREFUSED && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			return -ENOTSOCK;
 		return (e == ENOENT || e == ECONNREFUSED) ? -OXP_ENODAEMON : -e;
 	}
 	*fd = s;

@@ -116,7 +116,8 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 	default:
 		m->type = OXP_MSG_SAMPLES;
 		m->u.samples = (struct oxp_samples){ 5, 4, strs, 2, frames, 1, threads,
-			3, stacks, stats, 1, mdefs };
+			3, stacks, stats, 1, mdefs, 1764662400000ull,
+			1764662401234ull };
 		break;
 	}
 }

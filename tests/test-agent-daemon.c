@@ -223,9 +223,24 @@ TEST_TIMEOUT(agent_daemon_kill9_loop_books_exact, 240)
 		ASSERT_EQ(row.taken, row.samples + row.dropped_daemon + row.dropped_agent);
 		ASSERT_EQ(row.sent, row.samples + row.dropped_daemon);
 	}
-	/* And what the daemon counts survives one more crash. */
+	/* And what the daemon counts survives one more crash, once a snapshot
+	 * holds it: the exiting agents' last batches may be aggregated and not
+	 * yet written (an agent waits 2 s for durability at exit, which a busy
+	 * machine can outlast).  So ask for a snapshot (SIGHUP) and wait until
+	 * a new file is in place, rather than hope one was written in time. */
 	struct oxt_status before;
 	oxt_status(&d, &before);
+	char snap[400];
+	snprintf(snap, sizeof(snap), "%s/oxprofd.snap", d.state);
+	struct stat s0 = { 0 }, s1;
+	(void)stat(snap, &s0);
+	ASSERT(kill(d.pid, SIGHUP) == 0);
+	int written = 0;
+	for (int i = 0; i < 600 && !written; i++) {
+		usleep(50000);
+		written = stat(snap, &s1) == 0 && s1.st_ino != s0.st_ino;
+	}
+	ASSERT_MSG(written, "no snapshot written within 30 s of SIGHUP");
 	oxt_daemon_kill9(&d);
 	oxt_daemon_restart(&d, args);
 	struct oxt_status after;

@@ -146,8 +146,12 @@ TEST_TIMEOUT(agent_wall_mode_sees_blocked_thread, 60)
 			sleeping += n;
 	}
 	fclose(fp);
-	/* The sleeper sleeps 0.8 s: about 160 samples at 200 Hz. */
-	ASSERT_MSG(sleeping >= 80, "only %llu samples of the sleeping thread", sleeping);
+	/* The sleeper sleeps 0.8 s: about 160 samples at 200 Hz on an idle
+	 * machine.  A loaded one delivers fewer to a sleeping thread (it must
+	 * be scheduled to take each; the timer's overruns coalesce), so this
+	 * asks only that sleeping is sampled many times, not at what rate. */
+	printf("  %llu samples of the thread sleeping 0.8 s at 200 Hz\n", sleeping);
+	ASSERT_MSG(sleeping >= 16, "only %llu samples of the sleeping thread", sleeping);
 }
 
 TEST_TIMEOUT(agent_names_jit_code_from_perf_map, 60)

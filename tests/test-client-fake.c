@@ -160,7 +160,7 @@ TEST(client_permission_denied)
 	ASSERT_HAS(res.err, "allow-user");
 }
 
-/* WELCOME from a daemon speaking protocol version 2. */
+/* WELCOME from a daemon speaking the next protocol version. */
 static int newer(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 {
 	struct oxp_msg m;

@@ -39,13 +39,25 @@ TEST(daemon_refuses_live_socket_replaces_stale)
 	oxt_daemon_cleanup(&d);
 }
 
-TEST(daemon_creates_runtime_dir_and_socket_modes)
+/* An explicit --socket in a missing directory is an error (only a default
+ * runtime directory is the daemon's to create); in one that exists, the
+ * socket is 0666 and the directory is left as it is. */
+TEST(daemon_explicit_socket_dir_and_socket_modes)
 {
 	struct oxt_daemon d;
-	char sock[400];
+	char sock[400], dir[400];
 	oxt_daemon_init(&d);
+	snprintf(dir, sizeof(dir), "%s/run", d.dir);
 	snprintf(sock, sizeof(sock), "%s/run/oxprof/oxprof.sock", d.dir);
 	strcpy(d.sock, sock);
+	int st;
+	pid_t p = oxt_daemon_spawn(&d, NULL);
+	ASSERT(p > 0 && waitpid(p, &st, 0) == p);
+	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ASSERT(access(dir, F_OK) < 0 && errno == ENOENT);
+	ASSERT(mkdir(dir, 0755) == 0);
+	strcat(dir, "/oxprof");
+	ASSERT(mkdir(dir, 0755) == 0);
 	oxt_daemon_restart(&d, NULL);
 	struct stat s1, s2;
 	ASSERT(stat(sock, &s1) == 0);

@@ -317,7 +317,7 @@ TEST(daemon_sparse_ids_like_an_agent_after_reconnect)
 	const uint32_t f1[] = { 3000000000u, 5 };
 	struct oxp_stack st = { 4000000, 0, 9, 2, f1 };
 	struct oxp_msg m = { .type = OXP_MSG_SAMPLES };
-	m.u.samples = (struct oxp_samples){ 1, 3, sd, 2, fd, 1, &td, 1, &st, { 0 }, 0, NULL };
+	m.u.samples = (struct oxp_samples){ 1, 3, sd, 2, fd, 1, &td, 1, &st, { 0 }, 0, NULL, 0, 0 };
 	ASSERT_EQ(oxt_send(&p, &m), 0);
 	ASSERT_EQ(oxt_recv(&p, &m, 5000), 0);
 	ASSERT_EQ(m.type, OXP_MSG_SAMPLES_ACK);

@@ -153,7 +153,7 @@ TEST(daemon_frames_rows_defs_and_build_ids)
 	 * but its layout is kept. */
 	struct oxp_module_def md[] = { { 1, oxp_str_c(BID_A), 0 },
 				       { 3, oxp_str_c("XYZ not hex"), 0x400000 } };
-	struct oxp_samples s = { 1, 7, sd, 3, fd, 2, td, 3, st, { 0 }, 2, md };
+	struct oxp_samples s = { 1, 7, sd, 3, fd, 2, td, 3, st, { 0 }, 2, md, 0, 0 };
 	int32_t code;
 	ASSERT_EQ(send_batch(&p, &s, &code), OXP_MSG_SAMPLES_ACK);
 
@@ -189,7 +189,7 @@ TEST(daemon_frames_rows_defs_and_build_ids)
 
 	/* A build-id for a module string never defined: a broken batch. */
 	struct oxp_module_def bad = { 999, oxp_str_c(BID_A), 0 };
-	struct oxp_samples s2b = { 2, 0, NULL, 0, NULL, 0, NULL, 0, NULL, { 0 }, 1, &bad };
+	struct oxp_samples s2b = { 2, 0, NULL, 0, NULL, 0, NULL, 0, NULL, { 0 }, 1, &bad, 0, 0 };
 	ASSERT_EQ(send_batch(&p, &s2b, &code), OXP_MSG_ERROR);
 	ASSERT_EQ(code, -OXP_ESHAPE);
 	oxt_peer_close(&p);
@@ -231,12 +231,12 @@ TEST(daemon_frames_split_over_many_frames)
 	}
 	struct oxp_module_def md = { NF, oxp_str_c(BID_A), 0 };
 	/* Within the frame limit: definitions in one batch, stacks in two. */
-	struct oxp_samples s1 = { 1, NF + 2, sd, NF, fd, 1, &td, 0, NULL, { 0 }, 1, &md };
+	struct oxp_samples s1 = { 1, NF + 2, sd, NF, fd, 1, &td, 0, NULL, { 0 }, 1, &md, 0, 0 };
 	int32_t code;
 	ASSERT_EQ(send_batch(&p, &s1, &code), OXP_MSG_SAMPLES_ACK);
 	for (int b = 0; b < 2; b++) {
 		struct oxp_samples s2 = { 2 + (uint64_t)b, 0, NULL, 0, NULL, 0, NULL, NS / 2,
-					  st + b * NS / 2, { 0 }, 0, NULL };
+					  st + b * NS / 2, { 0 }, 0, NULL, 0, 0 };
 		ASSERT_EQ(send_batch(&p, &s2, &code), OXP_MSG_SAMPLES_ACK);
 	}
 	struct fq q;
@@ -273,7 +273,7 @@ TEST(daemon_build_ids_survive_a_restart)
 	const uint32_t s1[] = { 0 };
 	struct oxp_stack st = { 5, 0, 4, 1, s1 };
 	struct oxp_module_def md = { 1, oxp_str_c(BID_A), 0x2000 };
-	struct oxp_samples s = { 1, 3, sd, 1, &fd, 1, &td, 1, &st, { 0 }, 1, &md };
+	struct oxp_samples s = { 1, 3, sd, 1, &fd, 1, &td, 1, &st, { 0 }, 1, &md, 0, 0 };
 	int32_t code;
 	ASSERT_EQ(send_batch(&p, &s, &code), OXP_MSG_SAMPLES_ACK);
 	oxt_peer_close(&p);

@@ -248,7 +248,7 @@ static void big_flood(const struct oxt_daemon *d, int nbatches, unsigned rng)
 		}
 		struct oxp_msg m = { .type = OXP_MSG_SAMPLES };
 		m.u.samples = (struct oxp_samples){ (uint64_t)b + 1, b ? 0 : 500, sd, b ? 0 : 500,
-						    fd, b ? 0 : 1, &td, 2000, stk, { 0 }, 0, NULL };
+						    fd, b ? 0 : 1, &td, 2000, stk, { 0 }, 0, NULL, 0, 0 };
 		ASSERT_EQ(oxt_send(&ag, &m), 0);
 		do
 			ASSERT_EQ(oxt_recv(&ag, &m, 10000), 0);

@@ -100,6 +100,8 @@ TEST(proto_roundtrip_fields_spot_check)
 	ASSERT(s->strings[1].str.len == 13 && !memcmp(s->strings[1].str.ptr, "/tmp/workload", 13));
 	ASSERT(s->stats.hz_achieved == 997.25);
 	ASSERT_EQ(s->stats.sent, 101);
+	ASSERT_EQ(s->first_ms, 1764662400000ull);
+	ASSERT_EQ(s->last_ms, 1764662401234ull);
 	oxp_buf_destroy(&a);
 	oxp_decoder_free(d);
 }
@@ -331,7 +333,7 @@ static void body_hello_nul_in_string(msgpack_packer *pk)
 
 static void body_stack_too_deep(msgpack_packer *pk)
 {
-	msgpack_pack_array(pk, 7);
+	msgpack_pack_array(pk, 9);
 	msgpack_pack_uint8(pk, 1);
 	for (int i = 0; i < 3; i++)
 		msgpack_pack_array(pk, 0);
@@ -345,6 +347,8 @@ static void body_stack_too_deep(msgpack_packer *pk)
 		msgpack_pack_uint8(pk, 0);
 	msgpack_pack_array(pk, 0); /* stats: wrong anyway, never reached */
 	msgpack_pack_array(pk, 0); /* modules */
+	msgpack_pack_uint8(pk, 0); /* first_ms, last_ms */
+	msgpack_pack_uint8(pk, 0);
 }
 
 TEST(proto_decode_checks_types_shapes_version)

@@ -44,6 +44,7 @@ struct oxa_gens {
  */
 struct oxa_held_batch {
 	uint64_t seq;
+	uint64_t first_ms, last_ms; /* when its samples were taken (wall) */
 	uint32_t rec_off, nrec;
 	uint64_t samples;
 	uint64_t accepted, refused; /* from SAMPLES_ACK */
@@ -117,6 +118,10 @@ struct oxa_agent {
 		unsigned hz, depth;
 	} want;                  /* what the daemon or API asked for */
 	uint64_t batch_seq;
+	/* Wall ms of the first and last pending sample, as taken from the
+	 * ring (0: none): SAMPLES says when samples were taken, also when
+	 * they wait out a daemon restart. */
+	uint64_t pend_first_ms, pend_last_ms;
 	/* Written by the drain thread only; atomic because oxprof_status reads
 	 * them from host threads. */
 	_Atomic uint64_t ack_seq;       /* last SET_STATE seq applied */
@@ -181,7 +186,8 @@ int oxa_held_room(struct oxa_agent *a);
 /* Room for one more batch of n records.  0 or -ENOMEM. */
 int oxa_held_reserve(struct oxa_agent *a, size_t n);
 /* Log a batch sent (after oxa_held_reserve): its seq and records. */
-void oxa_held_push(struct oxa_agent *a, uint64_t seq, const struct oxa_held_rec *recs, size_t n);
+void oxa_held_push(struct oxa_agent *a, uint64_t seq, uint64_t first_ms, uint64_t last_ms,
+		   const struct oxa_held_rec *recs, size_t n);
 /* SAMPLES_ACK: batch aggregated (and, through k->durable, durable). */
 void oxa_held_ack(struct oxa_agent *a, const struct oxp_samples_ack *k);
 /* Every batch through seq is durable: count it as sent and forget it. */
@@ -191,6 +197,9 @@ void oxa_held_welcome(struct oxa_agent *a, uint64_t durable, uint64_t received);
 /* Giving up (exit): samples acknowledged count as sent, the rest as
  * dropped; the log empties. */
 void oxa_held_abandon(struct oxa_agent *a);
+/* Widen the pending samples' time span (agent.h, pend_first_ms) to
+ * [first_ms, last_ms]; 0 = unknown, ignored. */
+void oxa_pending_span(struct oxa_agent *a, uint64_t first_ms, uint64_t last_ms);
 /* Compact the pending table, keeping the log's entry indexes right. */
 void oxa_held_compact(struct oxa_agent *a);
 /* Samples in the log. */

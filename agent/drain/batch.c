@@ -192,6 +192,8 @@ static int emit(struct oxa_agent *a, struct batch *b)
 	s->stacks = b->stacks;
 	s->nmodules = (uint32_t)b->nmods;
 	s->modules = b->mods;
+	s->first_ms = a->pend_first_ms;
+	s->last_ms = a->pend_last_ms;
 	oxa_state_fill(a, &s->stats, src, sizeof(src));
 	int r = oxa_held_reserve(a, b->nstacks);
 	if (r == 0)
@@ -201,7 +203,7 @@ static int emit(struct oxa_agent *a, struct batch *b)
 		 * checks that they rise, and across connections too. */
 		a->batch_seq++;
 		a->conn.unacked++;
-		oxa_held_push(a, s->seq, b->recs, b->nstacks);
+		oxa_held_push(a, s->seq, s->first_ms, s->last_ms, b->recs, b->nstacks);
 	} else {
 		for (size_t i = 0; i < b->nstacks; i++) { /* not sent after all */
 			struct oxa_stack_ent *e = &a->pending.ents[b->recs[i].ent];
@@ -256,6 +258,9 @@ int oxa_batch_queue(struct oxa_agent *a)
 	if (r == 0 && b.nstacks)
 		r = emit(a, &b);
 	batch_free(&b);
+	/* What did not go out stays pending, and so does its time span. */
+	if (!oxa_stacks_pending(&a->pending))
+		a->pend_first_ms = a->pend_last_ms = 0;
 	return r;
 }
 

@@ -140,7 +140,7 @@ int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen)
 	memset(c, 0, sizeof(*c));
 	c->hz = OXA_DEFAULT_HZ;
 	c->depth = OXA_DEFAULT_DEPTH;
-	c->flush_ms = 250;
+	c->flush_ms = OXP_DEFAULT_FLUSH_MS;
 	c->buffer_bytes = 8u << 20;
 	c->trusted_uid = -1;
 	unsigned long v;
@@ -159,10 +159,12 @@ int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen)
 	if ((r = env_uint("OXPROF_START", 0, 1, &v, why, whylen)) < 0)
 		return r;
 	c->start_running = (int)v;
-	v = c->flush_ms;
-	if ((r = env_uint("OXPROF_FLUSH_MS", 10, 60000, &v, why, whylen)) < 0)
+	v = 0;
+	if ((r = env_uint("OXPROF_FLUSH_MS", OXP_MIN_FLUSH_MS, OXP_MAX_FLUSH_MS, &v, why,
+			  whylen)) < 0)
 		return r;
-	c->flush_ms = (unsigned)v;
+	c->flush_ms_env = v != 0;
+	c->flush_ms = v ? (unsigned)v : c->flush_ms;
 	v = c->buffer_bytes >> 10;
 	if ((r = env_uint("OXPROF_BUFFER_KB", 64, 1u << 20, &v, why, whylen)) < 0)
 		return r;

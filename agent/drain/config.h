@@ -14,6 +14,8 @@ struct oxa_config {
 	int start_running;     /* sample from the start, whatever the fleet says */
 	int signo;             /* 0 = let the sampler choose */
 	unsigned flush_ms;     /* how often the drain thread sends */
+	int flush_ms_env;      /* set by OXPROF_FLUSH_MS: the daemon's
+				  --flush-ms (WELCOME) does not replace it */
 	size_t buffer_bytes;   /* budget of the unsent-stack table */
 	int trusted_uid;       /* OXPROF_DAEMON_USER, -1 = none */
 };

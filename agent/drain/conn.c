@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -130,6 +131,10 @@ static int connect_owned(const char *path, struct oxa_fdid *id, int *out)
 			continue;
 		int e = errno;
 		oxa_fd_close(s, id);
+		struct stat st;
+		/* connect() says "refused" for a file that is no socket at all. */
+		if (e == ECONNREFUSED && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			return -ENOTSOCK;
 		return (e == ENOENT || e == ECONNREFUSED) ? -OXP_ENODAEMON : -e;
 	}
 	*out = s;
@@ -145,15 +150,19 @@ int oxa_conn_maybe_connect(struct oxa_agent *a)
 		return -ENOMEM;
 	int fd = -1, r = connect_owned(a->cfg.socket, &c->fd_id, &fd);
 	char why[256];
+	struct stat st;
 	if (r == 0 && !trusted(a, fd, why, sizeof(why))) {
 		oxa_fd_close(fd, &c->fd_id);
 		r = -OXP_EUNTRUSTED;
+	} else if (r == -ENOTSOCK && stat(a->cfg.socket, &st) == 0) {
+		snprintf(why, sizeof(why), "%s is %s, not a socket; remove it, or set OXPROF_SOCKET",
+			 a->cfg.socket, oxp_mode_kind(st.st_mode));
 	} else if (r < 0) {
 		snprintf(why, sizeof(why), "%s: %s", a->cfg.socket, oxp_strerror(r));
 	}
 	if (r < 0) {
 		if (!c->unreachable_logged++)
-			oxa_log(r == -OXP_EUNTRUSTED ? OX_LOG_WARN : OX_LOG_INFO,
+			oxa_log(r == -OXP_EUNTRUSTED || r == -ENOTSOCK ? OX_LOG_WARN : OX_LOG_INFO,
 				"no daemon yet (%s); sampling state is kept and retried with backoff", why);
 		schedule_retry(c);
 		return r;
@@ -222,12 +231,21 @@ static int handle(struct oxa_agent *a, const struct oxp_msg *m)
 		a->conn.backoff_ms = 0;
 		oxa_log(OX_LOG_INFO, "joined %.*s at %s", (int)m->u.welcome.software.len,
 			m->u.welcome.software.ptr, a->cfg.socket);
+		/* The daemon's --flush-ms, unless OXPROF_FLUSH_MS chose. */
+		if (!a->cfg.flush_ms_env && m->u.welcome.flush_ms >= OXP_MIN_FLUSH_MS &&
+		    m->u.welcome.flush_ms <= OXP_MAX_FLUSH_MS &&
+		    m->u.welcome.flush_ms != a->cfg.flush_ms) {
+			a->cfg.flush_ms = m->u.welcome.flush_ms;
+			oxa_log(OX_LOG_INFO, "sending batches every %u ms (the daemon's --flush-ms)",
+				a->cfg.flush_ms);
+		}
 		oxa_held_welcome(a, m->u.welcome.durable, m->u.welcome.received);
 		adopt(a, &m->u.welcome.fleet, m->u.welcome.seq, 0);
 		return 0;
 	case OXP_MSG_SET_STATE:
 		if (m->u.set_state.reset) {
 			a->dropped_reset += oxa_stacks_discard_pending(&a->pending);
+			a->pend_first_ms = a->pend_last_ms = 0;
 			oxa_held_compact(a);
 		}
 		adopt(a, &m->u.set_state.fleet, m->u.set_state.seq, 1);

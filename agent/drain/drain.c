@@ -72,10 +72,16 @@ static void check_fds(struct oxa_agent *a)
 static void empty_ring(struct oxa_agent *a)
 {
 	struct oxa_sample *s = &a->scratch;
+	uint64_t now = 0;
 	while (oxa_sampler_pop(s) == 1) {
 		if (a->cfg.socket[0] &&
 		    oxa_stacks_add(&a->pending, s->tid, s->state, s->ips, s->nframes, 1) < 0)
 			a->dropped_full++;
+		else if (a->cfg.socket[0] && !now) {
+			/* One clock read per emptying (every RING_POLL_MS). */
+			now = ox_wall_ms();
+			oxa_pending_span(a, now, now);
+		}
 		if (a->keep_lifetime)
 			(void)oxa_stacks_add(&a->lifetime, 0, 0, s->ips, s->nframes, 1);
 	}
@@ -216,20 +222,22 @@ static void *drain_main(void *arg)
 {
 	struct oxa_agent *a = arg;
 	oxa_sampler_exclude_self();
-	uint64_t next_flush = ox_mono_ms() + a->cfg.flush_ms;
+	/* The period is read each turn: the daemon's WELCOME may change it. */
+	uint64_t last_flush = ox_mono_ms();
 	while (!requests(a)) {
+		uint64_t next_flush = last_flush + a->cfg.flush_ms;
 		check_fds(a);
 		wait_io(a, poll_timeout(a, next_flush));
 		empty_ring(a);
 		oxa_sampler_tick();
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
-		if (ox_mono_ms() >= next_flush) {
+		if (ox_mono_ms() >= last_flush + a->cfg.flush_ms) {
 			if (a->keep_lifetime)
 				(void)oxa_output_resolve(a);
 			flush(a);
 			oxa_conn_write(a);
-			next_flush = ox_mono_ms() + a->cfg.flush_ms;
+			last_flush = ox_mono_ms();
 		}
 	}
 	finish(a);

@@ -20,12 +20,13 @@ int oxa_held_reserve(struct oxa_agent *a, size_t n)
 	return 0;
 }
 
-void oxa_held_push(struct oxa_agent *a, uint64_t seq, const struct oxa_held_rec *recs, size_t n)
+void oxa_held_push(struct oxa_agent *a, uint64_t seq, uint64_t first_ms, uint64_t last_ms,
+		   const struct oxa_held_rec *recs, size_t n)
 {
 	struct oxa_held *h = &a->conn.held;
 	struct oxa_held_batch *hb = &h->b[h->nb++];
-	*hb = (struct oxa_held_batch){ .seq = seq, .rec_off = (uint32_t)h->nr,
-				       .nrec = (uint32_t)n };
+	*hb = (struct oxa_held_batch){ .seq = seq, .first_ms = first_ms, .last_ms = last_ms,
+				       .rec_off = (uint32_t)h->nr, .nrec = (uint32_t)n };
 	for (size_t i = 0; i < n; i++) {
 		h->r[h->nr++] = recs[i];
 		hb->samples += recs[i].count;
@@ -45,6 +46,14 @@ int oxa_held_room(struct oxa_agent *a)
 	for (size_t i = 0; i < a->pending.nents; i++)
 		need += a->pending.ents[i].pending != 0;
 	return h->nr + need <= h->max_r;
+}
+
+void oxa_pending_span(struct oxa_agent *a, uint64_t first_ms, uint64_t last_ms)
+{
+	if (first_ms && (!a->pend_first_ms || first_ms < a->pend_first_ms))
+		a->pend_first_ms = first_ms;
+	if (last_ms > a->pend_last_ms)
+		a->pend_last_ms = last_ms;
 }
 
 uint64_t oxa_held_samples(const struct oxa_agent *a)
@@ -129,9 +138,12 @@ void oxa_held_welcome(struct oxa_agent *a, uint64_t durable, uint64_t received)
 		keep++;
 	if (keep == h->nb)
 		return;
-	/* The daemon never got these (or lost them in a crash): send again. */
-	for (size_t i = keep; i < h->nb; i++)
+	/* The daemon never got these (or lost them in a crash): send again,
+	 * with the times they were taken. */
+	for (size_t i = keep; i < h->nb; i++) {
 		release(a, &h->b[i], 1);
+		oxa_pending_span(a, h->b[i].first_ms, h->b[i].last_ms);
+	}
 	h->nr = keep < h->nb ? h->b[keep].rec_off : h->nr;
 	h->nb = keep;
 }

@@ -20,7 +20,10 @@
 int oxa_log_level = OX_LOG_WARN;
 static struct oxa_fdid stderr_id;
 
-__attribute__((constructor)) static void log_init(void)
+/* Before the agent's own constructor (api.c), which starts the drain
+ * thread: a line it logs before this ran would be compared with no
+ * identity at all and dropped (a busy machine makes that likely). */
+__attribute__((constructor(101))) static void log_init(void)
 {
 	struct stat st;
 	if (fstat(2, &st) == 0)

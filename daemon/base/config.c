@@ -28,6 +28,8 @@ struct opt {
 	const char *help;
 };
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define OFF(f) offsetof(struct oxd_config, f)
 #define SZ(f) sizeof(((struct oxd_config *)0)->f)
 
@@ -62,7 +64,8 @@ static const struct opt opts[] = {
 	  "connections past max-connections kept for users allowed to control" },
 	{ "frame-timeout", T_MSEC, OFF(frame_ms), 10, 3600000, "10",
 	  "seconds a message that has started arriving has to arrive whole" },
-	{ "flush-ms", T_UINT, OFF(flush_ms), 10, 60000, "1000", "how often agents send batches" },
+	{ "flush-ms", T_UINT, OFF(flush_ms), OXP_MIN_FLUSH_MS, OXP_MAX_FLUSH_MS, STR(OXP_DEFAULT_FLUSH_MS),
+	  "how often agents send batches (OXPROF_FLUSH_MS overrides it in an agent)" },
 	{ "mem-budget", T_SIZE, OFF(mem_budget), 1 << 16, UINT64_MAX, "256M",
 	  "bytes held for peers in all: the aggregate, buffers, id maps (K, M, G suffixes)" },
 	{ "agent-mem-budget", T_SIZE, OFF(agent_mem_budget), 1 << 12, UINT64_MAX, "64M",

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ox/io.h"
@@ -21,6 +22,22 @@ static ssize_t read_small(const char *path, char *buf, size_t n)
 	if (got >= 0)
 		buf[got] = 0;
 	return got;
+}
+
+uint64_t oxd_procinfo_start_wall_ms(uint64_t start)
+{
+	struct timespec boot, wall;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (!start || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0 ||
+	    clock_gettime(CLOCK_REALTIME, &wall) < 0)
+		return 0;
+	/* /proc's start time counts boot time (suspend included). */
+	uint64_t up_ms = (uint64_t)boot.tv_sec * 1000 + (uint64_t)boot.tv_nsec / 1000000;
+	uint64_t now_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+	uint64_t start_ms = start * 1000 / (uint64_t)hz;
+	if (start_ms > up_ms || up_ms - start_ms > now_ms)
+		return 0;
+	return now_ms - (up_ms - start_ms);
 }
 
 int oxd_procinfo_start(pid_t pid, uint64_t *start)

@@ -27,6 +27,10 @@ struct oxd_procinfo {
 /* The start time of pid.  0 or -errno (-ESRCH: pid 0, or no such process). */
 int oxd_procinfo_start(pid_t pid, uint64_t *start);
 
+/* Unix ms at which a process that started `start` ticks after boot did,
+ * by this machine's clocks now; 0 when start is 0 or the clocks fail. */
+uint64_t oxd_procinfo_start_wall_ms(uint64_t start);
+
 /*
  * Read exe and cmdline of pid, and check that pid is still the process
  * that started at start (if start is not 0) and runs as effective uid.

@@ -71,21 +71,37 @@ static int take_listen_fd(struct oxd_net *s)
 
 /* ---- our own socket ---- */
 
-static int mkdir_p(char *dir, mode_t mode)
+/*
+ * The socket's directory.  Only a default one (/run/oxprof, the per-user
+ * fallbacks) is ours to create, and only its last component: a path given
+ * with --socket or OXPROF_SOCKET names a place someone made, and creating
+ * its missing parents (as root, say) would hide a typo and leave stray
+ * directories behind.
+ */
+static int socket_dir(const char *dir, int is_default, mode_t mode)
 {
 	struct stat st;
-	if (stat(dir, &st) == 0)
-		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		int r = mkdir_p(dir, 0755);
-		*slash = '/';
-		if (r < 0)
-			return r;
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		oxd_err("cannot listen in %s: it is %s, not a directory", dir,
+			oxp_mode_kind(st.st_mode));
+		return -ENOTDIR;
 	}
-	if (mkdir(dir, mode) < 0)
-		return errno == EEXIST ? 0 : -errno;
+	if (errno != ENOENT || !is_default) {
+		int e = errno;
+		if (e == ENOENT)
+			oxd_err("cannot listen at a socket in %s: the directory does not exist; "
+				"create it, or choose another --socket", dir);
+		else
+			oxd_err("cannot listen in %s: %s", dir, strerror(e));
+		return -e;
+	}
+	if (mkdir(dir, mode) < 0 && errno != EEXIST) {
+		int e = errno;
+		oxd_err("cannot create %s: %s", dir, strerror(e));
+		return -e;
+	}
 	/* Ours: its mode is ours to set whatever the umask, through an fd
 	 * that did not follow a link someone put in its place. */
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -104,7 +120,7 @@ static int clear_path(const char *path)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
-		oxd_err("%s exists and is not a socket; not touching it", path);
+		oxd_err("%s is %s, not a socket; not touching it", path, oxp_mode_kind(st.st_mode));
 		return -EEXIST;
 	}
 	int fd, r = oxp_connect(path, &fd);
@@ -131,12 +147,13 @@ static int bind_socket(struct oxd_net *s)
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = 0;
+		const char *e = getenv("OXPROF_SOCKET");
+		int is_default = !s->cfg->socket[0] && !(e && *e);
 		/* The per-user fallbacks are private; elsewhere agents of every
 		 * user must get in (access is per peer uid). */
-		if ((r = mkdir_p(dir, oxp_socket_path_private(s->path, getenv) ? 0700 : 0755)) < 0) {
-			oxd_err("cannot create %s: %s", dir, strerror(-r));
+		if ((r = socket_dir(dir, is_default,
+				    oxp_socket_path_private(s->path, getenv) ? 0700 : 0755)) < 0)
 			return r;
-		}
 	}
 	/* The clients' and agents' rule: a directory another user controls
 	 * could have our socket replaced by theirs. */

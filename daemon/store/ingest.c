@@ -225,10 +225,20 @@ int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_sam
 	a->samples += *accepted;
 	p->dropped_daemon = sat_add(p->dropped_daemon, *refused);
 	a->dropped = sat_add(a->dropped, *refused);
-	if (*accepted && !p->first_ms)
-		p->first_ms = now_ms;
-	if (*accepted)
-		p->last_ms = now_ms;
+	/* When the agent took them (a batch held over a daemon restart was
+	 * taken long before it arrived), never later than now; unknown or
+	 * nonsense (first after last) is now. */
+	uint64_t first = s->first_ms, last = s->last_ms;
+	if (!first || !last || first > last)
+		first = last = now_ms;
+	if (last > now_ms)
+		last = now_ms;
+	if (first > last)
+		first = last;
+	if (*accepted && (!p->first_ms || first < p->first_ms))
+		p->first_ms = first;
+	if (*accepted && last > p->last_ms)
+		p->last_ms = last;
 	p->last_batch_ms = now_ms;
 	oxd_agg_proc_stats(a, g->proc, &s->stats);
 	return 0;

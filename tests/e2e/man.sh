@@ -4,12 +4,12 @@
 # every option `oxprofd --help` prints is in oxprofd.8 with its default,
 # every command and option `oxprofctl help [CMD]` prints is in oxprofctl.1
 # under that command, every OXPROF_* variable the agent reads and every
-# function and struct field of oxprof.h is in liboxprof.7 - and none of the
+# function and struct field of oxprof.h is in liboxprof.3 - and none of the
 # pages documents an option, command or variable the code no longer has.
 # Exits 77 (skipped) when groff or man is not installed.
 set -euo pipefail
 src=$1 oxprofd=$2 oxprofctl=$3
-pages=("$src/man/oxprofctl.1" "$src/man/oxprofd.8" "$src/man/liboxprof.7")
+pages=("$src/man/oxprofctl.1" "$src/man/oxprofd.8" "$src/man/liboxprof.3")
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
@@ -35,6 +35,17 @@ for p in "${pages[@]}"; do
 	[ -z "$w" ] || fail "$base: groff warnings:"$'\n'"$w"
 	w=$(man --warnings -E UTF-8 -l -Tutf8 -Z "$p" 2>&1 >/dev/null) || fail "$base: man -l failed"
 	[ -z "$w" ] || fail "$base: man --warnings:"$'\n'"$w"
+	# And as a person reads it: man's own device and width, no -T.
+	w=$(man -l --warnings -E UTF-8 "$p" 2>&1 >/dev/null) || fail "$base: man -l failed"
+	[ -z "$w" ] || fail "$base: man -l --warnings:"$'\n'"$w"
+done
+# A cross-reference names the section the page is installed in.
+for p in "${pages[@]}"; do
+	while IFS= read -r ref; do
+		name=${ref%% *} sect=${ref##*(} sect=${sect%)}
+		[ -f "$src/man/$name.$sect" ] ||
+			fail "$(basename "$p") refers to $name($sect), but the page is $(cd "$src/man" && ls "$name".* 2>/dev/null)"
+	done < <(grep -ohE '^\.BR (oxprofctl|oxprofd|liboxprof) \([0-9]\)' "$p" | sed 's/^\.BR //')
 done
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "rendered: ${#pages[@]} pages, no warnings"
@@ -129,16 +140,16 @@ for st in 0 1 2; do
 done
 echo "oxprofctl.1: all $(wc -w <<<"$cmds") commands and $nopts command options of oxprofctl help"
 
-# ---- liboxprof.7 against the agent's sources and oxprof.h ----
-l_text=$(text "$src/man/liboxprof.7")
+# ---- liboxprof.3 against the agent's sources and oxprof.h ----
+l_text=$(text "$src/man/liboxprof.3")
 l_env=$(section "$l_text" ENVIRONMENT)
 vars=$(grep -ohE '"OXPROF_[A-Z_]+"' -r --include="*.c" "$src"/agent | tr -d '"' | sort -u)
 [ "$(wc -w <<<"$vars")" -ge 10 ] || fail "found only these OXPROF_ variables in agent/: $vars"
 for v in $vars; do
-	entry "$l_env" "$v" | grep -q . || fail "liboxprof.7: ENVIRONMENT has no entry for $v (read in agent/)"
+	entry "$l_env" "$v" | grep -q . || fail "liboxprof.3: ENVIRONMENT has no entry for $v (read in agent/)"
 done
 for v in $(grep -oE '^       OXPROF_[A-Z_]+' <<<"$l_env" | sed 's/^ *//'); do
-	grep -qx "$v" <<<"$vars" || fail "liboxprof.7 documents $v, which the agent does not read"
+	grep -qx "$v" <<<"$vars" || fail "liboxprof.3 documents $v, which the agent does not read"
 done
 hdr=$src/agent/include/oxprof.h
 l_api=$(section "$l_text" "C API")
@@ -146,11 +157,11 @@ l_syn=$(section "$l_text" SYNOPSIS)
 nfn=0
 for f in $(grep -oE 'OXPROF_EXTERN [a-z ]+\*?(oxprof_[a-z_]+)\(' "$hdr" | grep -oE 'oxprof_[a-z_]+'); do
 	nfn=$((nfn + 1))
-	grep -qE "^       $f\(" <<<"$l_api" || fail "liboxprof.7: C API has no entry for $f()"
-	grep -qE "\b$f\(" <<<"$l_syn" || fail "liboxprof.7: SYNOPSIS lacks $f()"
+	grep -qE "^       $f\(" <<<"$l_api" || fail "liboxprof.3: C API has no entry for $f()"
+	grep -qE "\b$f\(" <<<"$l_syn" || fail "liboxprof.3: SYNOPSIS lacks $f()"
 done
 for f in $(grep -oE '^       oxprof_[a-z_]+\(' <<<"$l_api" | grep -oE 'oxprof_[a-z_]+'); do
-	grep -qE "OXPROF_EXTERN .*\b$f\(" "$hdr" || fail "liboxprof.7 documents $f(), which oxprof.h does not declare"
+	grep -qE "OXPROF_EXTERN .*\b$f\(" "$hdr" || fail "liboxprof.3 documents $f(), which oxprof.h does not declare"
 done
 # The page shows the header's structs and enum as they are, field by field.
 squash() { sed -e 's/[[:space:]]\+/ /g' -e 's/^ //' -e 's/ $//'; }
@@ -158,10 +169,10 @@ api_sq=$(squash <<<"$l_api")
 nfield=0
 while IFS= read -r line; do
 	nfield=$((nfield + 1))
-	grep -qxF -- "$line" <<<"$api_sq" || fail "liboxprof.7: C API does not show oxprof.h's line: $line"
+	grep -qxF -- "$line" <<<"$api_sq" || fail "liboxprof.3: C API does not show oxprof.h's line: $line"
 done < <(awk '/^(struct oxprof_[a-z]+ \{|enum oxprof_mode)/ { on = 1 } on { print } /^\};/ { on = 0 }' "$hdr" | squash)
 [ "$nfield" -gt 10 ] || fail "found only $nfield struct lines in oxprof.h"
-echo "liboxprof.7: all $(wc -w <<<"$vars") OXPROF_* variables of agent/, $nfn functions and $nfield declaration lines of oxprof.h"
+echo "liboxprof.3: all $(wc -w <<<"$vars") OXPROF_* variables of agent/, $nfn functions and $nfield declaration lines of oxprof.h"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "man pages: rendered cleanly and in step with the code"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# systemd.sh SERVICE SOCKET OXPROFD OXPROFCTL PRELOAD SPLIT - the units verify,
+# systemd.sh BUILD_DIR OXPROFD OXPROFCTL PRELOAD SPLIT - the units (as
+# `cmake --install --prefix /usr` writes them, into a DESTDIR) verify,
 # the service's exposure is <= 2.5, socket activation serves a client and an
 # agent, and oxprofd sends READY=1 on $NOTIFY_SOCKET once it serves.
 set -euo pipefail
-service=$1 socket=$2 oxprofd=$3 oxprofctl=$4 agent=$5 split=$6
+build=$1 oxprofd=$2 oxprofctl=$3 agent=$4 split=$5
 tmp=$(mktemp -d /tmp/oxt-systemd-XXXXXX)
 pids=()
 cleanup() {
@@ -14,11 +15,16 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+DESTDIR=$tmp/root cmake --install "$build" --prefix /usr >/dev/null
+service=$tmp/root/usr/lib/systemd/system/oxprofd.service
+socket=$tmp/root/usr/lib/systemd/system/oxprofd.socket
+
 echo "== systemd-analyze verify"
-# The installed ExecStart path need not exist here: point it at this build.
+# The installed ExecStart path need not exist here: point it at this build
+# (install.sh verifies the units against the installed tree itself).
 sed "s|^ExecStart=[^ ]*|ExecStart=$oxprofd|" "$service" >"$tmp/oxprofd.service"
 cp "$socket" "$tmp/oxprofd.socket"
-systemd-analyze verify "$tmp/oxprofd.socket" "$tmp/oxprofd.service" ||
+MANPATH=$tmp/root/usr/share/man systemd-analyze verify "$tmp/oxprofd.socket" "$tmp/oxprofd.service" ||
 	fail "systemd-analyze verify reported problems"
 
 echo "== systemd-analyze security"

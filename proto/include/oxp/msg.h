@@ -275,6 +275,11 @@ struct oxp_samples {
 	struct oxp_agent_stats stats;
 	uint32_t nmodules;      /* build-ids of modules (version 3) */
 	const struct oxp_module_def *modules;
+	/* Unix ms when the agent took the batch's first and last samples
+	 * (as its drain thread saw them, within about 10 ms); a batch sent
+	 * again after a daemon restart keeps them.  0 = unknown. */
+	uint64_t first_ms;
+	uint64_t last_ms;
 };
 
 /* The daemon aggregated batch seq: accepted + refused = its samples. */

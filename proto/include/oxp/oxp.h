@@ -120,6 +120,10 @@ int oxp_socket_path(char *buf, size_t len, const char *explicit_path,
  * /tmp/oxprof-$UID/...): a server creates their directory 0700. */
 int oxp_socket_path_private(const char *path, char *(*env)(const char *));
 
+/* What a file of this mode is, for a person: "a regular file", "a
+ * directory", ...; "a socket" for a socket. */
+const char *oxp_mode_kind(unsigned mode);
+
 /* ---- trust rule (PROTOCOL.md, "Trust") ---- */
 
 /*
@@ -154,7 +158,9 @@ int oxp_peer_trusted(const struct oxp_trust *t, int fd, const char *path, char *
 /* ---- blocking socket helpers (client, agent, tests) ---- */
 
 /* Connect a SOCK_STREAM|SOCK_CLOEXEC Unix socket.  *fd on success;
- * -OXP_ENODAEMON when nothing listens (ENOENT, ECONNREFUSED), else -errno. */
+ * -OXP_ENODAEMON when nothing listens (ENOENT, ECONNREFUSED at a socket),
+ * -ENOTSOCK when something else is at path (oxp_mode_kind says what), else
+ * -errno. */
 int oxp_connect(const char *path, int *fd);
 /* Write all of b with MSG_NOSIGNAL, waiting up to timeout_ms (-1 forever)
  * in total.  0, -ETIMEDOUT, -EPIPE or -errno. */

@@ -33,6 +33,12 @@
 #define OXP_MAX_PIDS 1024       /* pids in one selector */
 #define OXP_MAX_BUILD_ID 64     /* bytes of a GNU build-id (sent as hex) */
 
+/* How often agents send batches: WELCOME's flush_ms (oxprofd --flush-ms),
+ * which OXPROF_FLUSH_MS overrides in an agent. */
+#define OXP_MIN_FLUSH_MS 10
+#define OXP_MAX_FLUSH_MS 60000
+#define OXP_DEFAULT_FLUSH_MS 250
+
 /*
  * Message types, grouped by tens.  Every frame is the array
  * [version, type, body] where body is an array whose exact length is fixed
