@@ -59,7 +59,13 @@ static void rate_case(unsigned hz, int ms, double min_ratio)
 	ASSERT_MSG(st.achieved_hz >= min_ratio * hz, "achieved %.1f < %.2f x %u",
 		   st.achieved_hz, min_ratio, hz);
 	ASSERT_MSG(per_cpu >= min_ratio * hz * 0.95, "main %.1f", per_cpu);
-	ASSERT(st.achieved_hz <= 1.1 * hz);
+	/* Sampling user time only, the rate's denominator is the thread's CPU
+	 * time times the process's user share, and the kernel splits user from
+	 * system time by where its ticks land (a 1 s window holds ~250 of
+	 * them, and at 10 kHz the signals' own kernel work is ~10 % of the
+	 * time): a few percent either way is that estimate, not the sampler. */
+	ASSERT_MSG(st.achieved_hz <= (st.covers_system ? 1.1 : 1.25) * hz, "achieved %.1f",
+		   st.achieved_hz);
 	ASSERT_EQ(st.dropped, 0);
 	ASSERT(st.unwind_fail * 100 <= st.taken);
 }
