@@ -513,6 +513,8 @@ static void facts_profile(struct oxc_flame *p, const struct oxc_report *r,
 		oxc_flame_fact(p, "Time span", "%s (%s - %s)", span, t0,
 			       strncmp(t0, t1, 11) == 0 ? t1 + 11 : t1);
 	}
+	if (oxc_report_cpu_line(r, buf, sizeof(buf)))
+		oxc_flame_fact(p, "CPU time", "%s", buf);
 }
 
 static void facts_status(struct oxc_flame *p, const struct status_facts *s)

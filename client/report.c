@@ -160,22 +160,32 @@ static double covered_hz(const struct oxc_report *r)
 	return r->covered_ms ? (double)r->total * 1000.0 / (double)r->covered_ms : 0.0;
 }
 
+size_t oxc_report_cpu_line(const struct oxc_report *r, char *buf, size_t len)
+{
+	const char *c = covers_name(r);
+	buf[0] = 0;
+	if (!*c || !len)
+		return 0;
+	uint64_t all = r->user_ms + r->sys_ms;
+	size_t n = (size_t)snprintf(buf, len, "%.2f s user + %.2f s system; sampled: %s time",
+				    r->user_ms / 1000.0, r->sys_ms / 1000.0, c);
+	if (n < len && r->covered_ms < all)
+		n += (size_t)snprintf(buf + n, len - n,
+				      " (%.0f %% of the CPU; the rest is not in this profile)",
+				      100.0 * (double)r->covered_ms / (double)all);
+	if (n < len && r->covered_ms)
+		n += (size_t)snprintf(buf + n, len - n, ", %.1f samples per CPU-second",
+				      covered_hz(r));
+	return n < len ? n : len - 1;
+}
+
 /* "cpu time: 1.08 s user + 0.92 s system; sampled: user+system, 99.5 Hz"
  * - a profile says how much of the CPU it covers. */
 static void cpu_header(const struct oxc_report *r, FILE *f)
 {
-	const char *c = covers_name(r);
-	if (!*c)
-		return;
-	uint64_t all = r->user_ms + r->sys_ms;
-	fprintf(f, "cpu time: %.2f s user + %.2f s system; sampled: %s time", r->user_ms / 1000.0,
-		r->sys_ms / 1000.0, c);
-	if (r->covered_ms < all)
-		fprintf(f, " (%.0f %% of the CPU; the rest is not in this profile)",
-			100.0 * (double)r->covered_ms / (double)all);
-	if (r->covered_ms)
-		fprintf(f, ", %.1f samples per CPU-second", covered_hz(r));
-	fputc('\n', f);
+	char line[256];
+	if (oxc_report_cpu_line(r, line, sizeof(line)))
+		fprintf(f, "cpu time: %s\n", line);
 }
 
 /* The header: "12345 samples from 2 processes over 12.3 s (from ... to ...)". */

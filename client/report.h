@@ -75,6 +75,11 @@ void oxc_report_folded(const struct oxc_report *r, FILE *f);
  * format, or the writer's own -errno.  Write errors on f are not seen
  * here: f is a sink (sink.h), checked when it is closed.
  */
+/* How much of the CPU the profile covers, one line without a newline, e.g.
+ * "1.08 s user + 0.92 s system; sampled: user+system time, 99.5 samples
+ * per CPU-second"; empty (0) before any process reported its CPU time.
+ * The length written. */
+size_t oxc_report_cpu_line(const struct oxc_report *r, char *buf, size_t len);
 int oxc_report_format_by(int format);
 int oxc_report_format_built(int format);
 int oxc_report_write(const struct oxc_report *r, int format, FILE *f);
