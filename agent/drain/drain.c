@@ -8,6 +8,8 @@
  * forgets those that are no longer ours and re-creates them.
  */
 #include <errno.h>
+#include <link.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,6 +38,65 @@ void oxa_drain_wake(struct oxa_agent *a)
 		ssize_t w = write(fd, &one, 1);
 		(void)w; /* full: the drain thread is awake anyway */
 	}
+}
+
+static int loader_counters(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	unsigned long long *c = arg;
+	(void)size;
+	c[0] = info->dlpi_adds;
+	c[1] = info->dlpi_subs;
+	return 1; /* the same in every entry */
+}
+
+void oxa_drain_forked(struct oxa_agent *a)
+{
+	if (!atomic_exchange(&a->warm_wanted, 1))
+		oxa_drain_wake(a);
+}
+
+static int module_pc(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct oxa_agent *a = arg;
+	(void)size;
+	a->warm_adds = info->dlpi_adds;
+	a->warm_subs = info->dlpi_subs;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uint32_t func, module;
+		uint64_t off;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && ph->p_memsz) {
+			/* Any pc of a module has its symbols read. */
+			(void)oxa_symbols_lookup(a->syms, info->dlpi_addr + ph->p_vaddr, &func,
+						 &module, &off);
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A forking process (a pre-forking server, a shell) may itself sample
+ * little - it waits for its children - while every child would read the
+ * same modules' symbols on its own, a few ms of CPU each.  Read them once
+ * here, where the children inherit them (api.c keeps the tables across
+ * fork), and again only when the loader's list changed.  Holds tables_lock.
+ */
+static void warm_symbols(struct oxa_agent *a)
+{
+	unsigned long long adds = a->warm_adds, subs = a->warm_subs;
+	if (!atomic_exchange(&a->warm_wanted, 0) || !a->syms)
+		return;
+	if (adds || subs) {
+		unsigned long long c[2] = { adds, subs };
+		a->warm_adds = a->warm_subs = 0;
+		dl_iterate_phdr(loader_counters, c);
+		a->warm_adds = adds;
+		a->warm_subs = subs;
+		if (c[0] == adds && c[1] == subs)
+			return;
+	}
+	dl_iterate_phdr(module_pc, a);
 }
 
 /* Re-create the wake pipe when the host closed or replaced either end;
@@ -146,8 +207,10 @@ static int requests(struct oxa_agent *a)
 {
 	pthread_mutex_lock(&a->lock);
 	if (a->dump_fd >= 0) {
+		pthread_mutex_lock(&a->tables_lock);
 		empty_ring(a);
 		a->dump_result = oxa_output_folded(a, a->dump_fd);
+		pthread_mutex_unlock(&a->tables_lock);
 		a->dump_fd = -1;
 		pthread_cond_broadcast(&a->cond);
 	}
@@ -177,6 +240,7 @@ static void write_output(struct oxa_agent *a)
  * it, if not yet on disk), else as dropped, before the final state. */
 static void finish(struct oxa_agent *a)
 {
+	pthread_mutex_lock(&a->tables_lock);
 	empty_ring(a);
 	uint64_t deadline = ox_mono_ms() + FINAL_ACK_MS;
 	/* Between connections (the daemon restarted, we wait out a backoff),
@@ -210,6 +274,7 @@ static void finish(struct oxa_agent *a)
 	}
 	if (a->cfg.output[0])
 		write_output(a);
+	pthread_mutex_unlock(&a->tables_lock);
 }
 
 static void *drain_main(void *arg)
@@ -220,6 +285,8 @@ static void *drain_main(void *arg)
 	while (!requests(a)) {
 		check_fds(a);
 		wait_io(a, poll_timeout(a, next_flush));
+		pthread_mutex_lock(&a->tables_lock);
+		warm_symbols(a);
 		empty_ring(a);
 		oxa_sampler_tick();
 		if (oxa_conn_maybe_connect(a) == 0)
@@ -231,6 +298,7 @@ static void *drain_main(void *arg)
 			oxa_conn_write(a);
 			next_flush = ox_mono_ms() + a->cfg.flush_ms;
 		}
+		pthread_mutex_unlock(&a->tables_lock);
 	}
 	finish(a);
 	return NULL;
