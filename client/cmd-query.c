@@ -49,7 +49,8 @@ const struct oxc_cmd oxc_cmd_query = {
 	.name = "query",
 	.summary = "show the aggregated profile (table, JSON or folded stacks)",
 	.usage = "query [--format table|json|folded] [--by GROUP] [--sort self|total]\n"
-		 "      [--limit N] [--wide] [--pid PID]... [--exe NAME] [--thread TID|NAME]\n"
+		 "      [--limit N] [--wide] [--pid PID]... [--exe NAME] [--tree PID]\n"
+		 "      [--thread TID|NAME]\n"
 		 "  Samples aggregated so far, across all processes unless filtered.\n"
 		 "  --format F    table (default), json (same as --json), or folded:\n"
 		 "                `root;...;leaf COUNT` lines for flame graph tools\n"
@@ -61,6 +62,8 @@ const struct oxc_cmd oxc_cmd_query = {
 		 "  --wide        do not truncate names to the terminal width\n"
 		 "  --pid PID     only samples of this process (repeatable)\n"
 		 "  --exe NAME    only samples of processes of this executable\n"
+		 "  --tree PID    only samples of this process and its descendants\n"
+		 "                (children it forked or ran, theirs, and so on)\n"
 		 "  --thread T    only samples of this thread (tid or name)\n"
 		 "  The table is truncated to the terminal's width when writing to a\n"
 		 "  terminal; written to a pipe or file it is never truncated.\n",

@@ -189,13 +189,14 @@ static void dec_fleet(struct dec *x, const msgpack_object *o, struct oxp_fleet *
 
 static void dec_hello(struct dec *x, const msgpack_object *o, struct oxp_hello *m)
 {
-	const msgpack_object *a = arr(x, o, 6);
+	const msgpack_object *a = arr(x, o, 7);
 	m->role = (uint8_t)u64(x, &a[0], OXP_ROLE_CONTROL);
 	m->pid = (int32_t)i64(x, &a[1], 0, INT32_MAX);
 	m->exe = str(x, &a[2]);
 	m->cmdline = str(x, &a[3]);
 	m->software = str(x, &a[4]);
 	m->instance = u64(x, &a[5], UINT64_MAX);
+	m->ppid = (int32_t)i64(x, &a[6], 0, INT32_MAX);
 	if (!x->err && m->role < OXP_ROLE_AGENT)
 		fail(x, -OXP_ESHAPE);
 }
@@ -224,7 +225,7 @@ static void dec_command(struct dec *x, const msgpack_object *o, struct oxp_comma
 {
 	const msgpack_object *a = arr(x, o, 8);
 	m->cmd = (uint8_t)u64(x, &a[0], OXP_CMD_QUERY);
-	const msgpack_object *sel = arr(x, &a[1], 3);
+	const msgpack_object *sel = arr(x, &a[1], 4);
 	const msgpack_object *p = list(x, &sel[0], &m->sel.npids, OXP_MAX_PIDS);
 	int32_t *pids = grow(x, &x->d->pids, &x->d->pids_cap, m->sel.npids, sizeof(*pids));
 	for (uint32_t i = 0; i < m->sel.npids && !x->err; i++)
@@ -232,6 +233,7 @@ static void dec_command(struct dec *x, const msgpack_object *o, struct oxp_comma
 	m->sel.pids = pids;
 	m->sel.exe = str(x, &sel[1]);
 	m->sel.thread = str(x, &sel[2]);
+	m->sel.tree = (int32_t)i64(x, &sel[3], 0, INT32_MAX);
 	m->hz = (uint32_t)u64(x, &a[2], OXP_MAX_HZ);
 	m->mode = (uint8_t)u64(x, &a[3], 0xff);
 	m->depth = (uint32_t)u64(x, &a[4], OXP_MAX_DEPTH);
@@ -253,7 +255,7 @@ static void dec_reply(struct dec *x, const msgpack_object *o, struct oxp_reply *
 
 static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_agent_row *r)
 {
-	const msgpack_object *a = arr(x, o, 18);
+	const msgpack_object *a = arr(x, o, 20);
 	r->pid = (int32_t)i64(x, &a[0], 0, INT32_MAX);
 	r->uid = (uint32_t)u64(x, &a[1], UINT32_MAX);
 	r->exe = str(x, &a[2]);
@@ -272,6 +274,8 @@ static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_age
 	r->sent = u64(x, &a[15], UINT64_MAX);
 	r->flags = (uint32_t)u64(x, &a[16], UINT32_MAX);
 	r->start_time = u64(x, &a[17], UINT64_MAX);
+	r->ppid = (int32_t)i64(x, &a[18], 0, INT32_MAX);
+	r->exited_ms = u64(x, &a[19], UINT64_MAX);
 }
 
 static void dec_uid_row(struct dec *x, const msgpack_object *o, struct oxp_uid_row *u)

@@ -63,6 +63,9 @@ static const struct opt opts[] = {
 	{ "frame-timeout", T_MSEC, OFF(frame_ms), 10, 3600000, "10",
 	  "seconds a message that has started arriving has to arrive whole" },
 	{ "flush-ms", T_UINT, OFF(flush_ms), 10, 60000, "1000", "how often agents send batches" },
+	{ "exited-ttl", T_MSEC, OFF(exited_ttl_ms), 0, 2592000000u, "600",
+	  "seconds an exited agent's row stays in status; its samples stay in queries "
+	  "(0: for ever)" },
 	{ "mem-budget", T_SIZE, OFF(mem_budget), 1 << 16, UINT64_MAX, "256M",
 	  "bytes held for peers in all: the aggregate, buffers, id maps (K, M, G suffixes)" },
 	{ "agent-mem-budget", T_SIZE, OFF(agent_mem_budget), 1 << 12, UINT64_MAX, "64M",

@@ -15,7 +15,10 @@
  *     u64 n, entries [u32 thread, u32 stack, u64 count];
  *     (format 3) u32 n, agent instances [u32 proc, u64 instance, u64 seq]:
  *     the highest batch seq of that agent instance the file holds, which
- *     the agent learns when it reconnects (PROTOCOL.md, DURABLE).
+ *     the agent learns when it reconnects (PROTOCOL.md, DURABLE);
+ *     (format 4) u32 n, lineage [u32 proc, u32 ppid, u64 exited_ms]: each
+ *     process's parent when it joined and when its agent left (0 unknown,
+ *     still connected), for rows where either is known.
  * Loading checks every length and id against what was read before it and
  * every value against what a live daemon can hold (see "reading"), so a
  * damaged or crafted file is refused as a whole, never half-loaded, and
@@ -30,7 +33,7 @@
 #include <zlib.h>
 
 #define MAGIC "OXPDSNAP"
-#define FORMAT 3
+#define FORMAT 4
 #define FORMAT_OLDEST 2 /* no agent instances */
 #define HDR OXD_SNAPSHOT_HDR /* snapshot.h, included first */
 #define NAME "oxprofd.snap"

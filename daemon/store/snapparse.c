@@ -316,6 +316,24 @@ static void load_instances(struct reader *r, struct oxd_agg *a, const struct map
 	}
 }
 
+/* Format 4: each process's parent and when its agent left. */
+static void load_lineage(struct reader *r, struct oxd_agg *a, const struct maps *m,
+			 uint32_t format)
+{
+	uint32_t n = format >= 4 ? r_u32(r) : 0;
+	for (uint32_t i = 0; i < n && !r->why[0]; i++) {
+		uint32_t pr = m->proc[r_id(r, m->nproc, "process")];
+		uint32_t ppid = r_u32(r);
+		uint64_t exited = r_u64(r);
+		if (!r->why[0] && ppid > INT32_MAX)
+			fail(r, "process %u: parent pid %u", (unsigned)pr, (unsigned)ppid);
+		if (!r->why[0]) {
+			a->procs[pr].ppid = (int32_t)ppid;
+			a->procs[pr].exited_ms = exited;
+		}
+	}
+}
+
 int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *why,
 		       size_t whylen)
 {
@@ -346,6 +364,8 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 		load_samples(&r, a, &m);
 	if (!r.why[0])
 		load_instances(&r, a, &m, format);
+	if (!r.why[0])
+		load_lineage(&r, a, &m, format);
 	if (!r.why[0] && r.p != r.end)
 		fail(&r, "%zu bytes after the last entry", (size_t)(r.end - r.p));
 	if (!r.why[0])

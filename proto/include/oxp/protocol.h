@@ -8,7 +8,7 @@
 #ifndef OXP_PROTOCOL_H
 #define OXP_PROTOCOL_H
 
-#define OXP_PROTOCOL_VERSION 2
+#define OXP_PROTOCOL_VERSION 3
 
 /* Framing: a 4-byte big-endian length, then that many bytes of one msgpack
  * value.  A zero length, or one above the reader's cap, is an error. */
