@@ -316,12 +316,10 @@ static void atfork_child(void)
 	 * already reset its lock and forgotten the parent's threads. */
 	/* The parent's wish (the fleet's state, a command's, or its own
 	 * OXPROF_START): the child samples as the parent did until the
-	 * daemon's WELCOME says otherwise - from here on, before anything
-	 * else: a short-lived child's every millisecond counts.  Until the
-	 * drain thread runs, samples wait in the (emptied) ring. */
+	 * daemon's WELCOME says otherwise.  Armed once the drain thread
+	 * exists (arming first lost whole children's samples: 1-3 in 200
+	 * forked children showed taken 0). */
 	typeof(a->want) parent_want = a->want;
-	if (parent_want.running)
-		oxa_state_apply(a);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	pthread_mutex_init(&api_lock, NULL);
@@ -346,6 +344,8 @@ static void atfork_child(void)
 		oxa_sampler_disarm();
 		return;
 	}
+	if (a->want.running)
+		oxa_state_apply(a);
 }
 
 __attribute__((constructor)) static void oxa_init(void)

@@ -6,11 +6,14 @@
  * (getrusage(RUSAGE_CHILDREN)), so a test can compare samples with it.
  *
  *   forker N MIN_MS MAX_MS [PARALLEL [HOW]]
+ *   forker burn MS      (no children: burn MS of CPU and exit)
  *
  * HOW: "exit" (return from main's path through exit()), "_exit", "return"
  * (the child returns from a function that returns from main), "mix" (the
  * three in turn; the default).
- * Output: one line "child PID" per child, then "cpu_us N".
+ * Output: "parent PID", one line "child PID" per child, each child's
+ * "thread_us PID USER SYS" (its main thread), then "cpu_us USER SYS" of all
+ * the children (getrusage(RUSAGE_CHILDREN)).
  */
 #define _GNU_SOURCE 1 /* RUSAGE_THREAD */
 #include <stdio.h>
@@ -65,6 +68,10 @@ static int run_child(long ms, int how)
 
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "burn")) {
+		child_burn(atol(argv[2]));
+		return 0;
+	}
 	if (argc < 4) {
 		fprintf(stderr, "usage: forker N MIN_MS MAX_MS [PARALLEL [exit|_exit|return|mix]]\n");
 		return 2;
@@ -81,6 +88,7 @@ int main(int argc, char **argv)
 	srand(12345);
 	int running = 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("parent %d\n", (int)getpid());
 	for (int i = 0; i < n; i++) {
 		while (running >= par) {
 			if (wait(NULL) > 0)
