@@ -279,7 +279,9 @@ const struct oxc_cmd oxc_cmd_status = {
 		 "  --exited-ttl).  Users the daemon refused connections, memory or\n"
 		 "  samples are listed with what they hold.  --json lists every row.\n"
 		 "  --all         list the exited agents' rows too\n"
-		 "  --pid, --exe, --tree  only the rows of the selected processes\n",
+		 "  --pid PID     only this process's rows (repeatable)\n"
+		 "  --exe NAME    only rows of processes of this executable\n"
+		 "  --tree PID    only the rows of this process and its descendants\n",
 	.opts = OXC_OPT_ALL | OXC_OPT_SELECT,
 	.min_args = 0,
 	.max_args = 0,

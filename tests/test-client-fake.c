@@ -189,8 +189,8 @@ TEST(client_version_mismatch)
 	CTL_FAKE(&res, newer, "status");
 	ASSERT_EQ(res.code, 1);
 	ASSERT_HAS(res.err, "protocol version mismatch");
-	ASSERT_HAS(res.err, "speaks protocol version 3");
-	ASSERT_HAS(res.err, "speaks version 2");
+	ASSERT_HAS(res.err, "speaks protocol version 4");
+	ASSERT_HAS(res.err, "speaks version 3");
 }
 
 /* Answers a query with its head, then goes away. */
@@ -425,5 +425,5 @@ TEST(client_usage_errors)
 	CTL(&res, "version", "--json", "--socket", "/tmp/oxt-nonexistent.sock");
 	ASSERT_EQ(res.code, 0);
 	ASSERT(json_ok(res.out));
-	ASSERT_HAS(res.out, "\"protocol\": 2");
+	ASSERT_HAS(res.out, "\"protocol\": 3");
 }
