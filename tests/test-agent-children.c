@@ -536,3 +536,44 @@ TEST_TIMEOUT(children_exited_sent_equals_accepted, 300)
 	oxt_daemon_stop(&d);
 	oxt_daemon_cleanup(&d);
 }
+
+/*
+ * Children that take no sample (they live less than a sampling period)
+ * still appear in status, however they leave (exit, _exit, return from
+ * main): with the fleet sampling, a process is never invisible.
+ */
+TEST_TIMEOUT(children_without_samples_appear, 300)
+{
+	struct oxt_daemon d;
+	oxt_daemon_start(&d, NULL);
+	start_fleet(&d);
+	static char out[1 << 14];
+	const char *env[] = { sock_env(&d), NULL };
+	char *argv[] = { OXT_FORKER, "12", "0", "0", "1", "mix", NULL };
+	int st = oxt_run_agent(argv, env, out, sizeof(out));
+	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	struct forked f;
+	parse_forker(out, &f);
+	ASSERT_EQ(f.nchild, 12);
+	static struct tree_rows t;
+	wait_tree_exited(&d, f.parent, 1, &t);
+	/* The children's last words come after the parent's exit: wait. */
+	int missing = 0;
+	uint64_t t0 = oxt_ms();
+	do {
+		usleep(100000);
+		status_sel(&d, f.parent, 0, &t);
+		missing = 0;
+		for (int i = 0; i < f.nchild; i++) {
+			int seen = 0;
+			for (uint32_t j = 0; j < t.n; j++)
+				seen |= t.pid[j] == f.child[i];
+			missing += !seen;
+		}
+	} while (missing && oxt_ms() - t0 < 10000);
+	printf("  %d of %d children without samples in status\n", f.nchild - missing, f.nchild);
+	fflush(stdout);
+	ASSERT_MSG(missing == 0, "%d children never appeared in status", missing);
+	oxt_daemon_stop(&d);
+	oxt_daemon_cleanup(&d);
+}

@@ -244,8 +244,12 @@ static void finish(struct oxa_agent *a)
 	empty_ring(a);
 	uint64_t deadline = ox_mono_ms() + FINAL_ACK_MS;
 	/* Between connections (the daemon restarted, we wait out a backoff),
-	 * one try now, so what is held and the final counters get there. */
-	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb)) {
+	 * one try now, so what is held and the final counters get there.  A
+	 * process that never reached the daemon while sampling was wanted
+	 * (a short-lived child that spent its life in the kernel) joins now
+	 * too: it existed, and status should say so, with its counters. */
+	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb ||
+			       (!a->conn.gen && a->want.running && a->cfg.socket[0]))) {
 		a->conn.next_try_ms = 0;
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
