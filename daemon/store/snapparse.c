@@ -356,7 +356,7 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 	else if (crc != crc32_update(0, buf + HDR, plen))
 		fail(&r, "checksum mismatch");
 	uint64_t samples = r_u64(&r), dropped = r_u64(&r);
-	r_u64(&r);
+	uint64_t written_ms = r_u64(&r);
 	struct maps m = { 0 };
 	if (!r.why[0])
 		load_dict(&r, a, &m);
@@ -366,6 +366,12 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 		load_instances(&r, a, &m, format);
 	if (!r.why[0])
 		load_lineage(&r, a, &m, format);
+	/* Rows that do not say when their agent left (older formats) left by
+	 * the time the file was written: --exited-ttl counts from there. */
+	for (uint32_t i = 0; !r.why[0] && i < m.nproc; i++)
+		if (!a->procs[m.proc[i]].exited_ms)
+			a->procs[m.proc[i]].exited_ms = written_ms ? written_ms
+								   : (uint64_t)time(NULL) * 1000;
 	if (!r.why[0] && r.p != r.end)
 		fail(&r, "%zu bytes after the last entry", (size_t)(r.end - r.p));
 	if (!r.why[0])
