@@ -81,9 +81,9 @@ TEST(daemon_fault_malformed_frames)
 	fd = raw_connect(&d);
 	send_raw(fd, "\0\0\0\0", 4);
 	ASSERT_EQ(expect_error(fd, NULL, 0), -EBADMSG);
-	/* Well-formed msgpack of the wrong shape: [2, 1, "x"]. */
+	/* Well-formed msgpack of the wrong shape: [3, 1, "x"]. */
 	fd = raw_connect(&d);
-	send_raw(fd, "\0\0\0\5\x93\x02\x01\xa1x", 9);
+	send_raw(fd, "\0\0\0\5\x93\x03\x01\xa1x", 9);
 	ASSERT_EQ(expect_error(fd, NULL, 0), -OXP_ESHAPE);
 	/* A map, which the protocol refuses. */
 	fd = raw_connect(&d);
@@ -155,7 +155,7 @@ TEST(daemon_fault_wrong_version_names_both)
 	send_raw(fd, b.data, b.len);
 	char msg[512];
 	ASSERT_EQ(expect_error(fd, msg, sizeof(msg)), -OXP_EVERSION);
-	ASSERT_MSG(strstr(msg, "version 7") && strstr(msg, "version 2"), "%s", msg);
+	ASSERT_MSG(strstr(msg, "version 7") && strstr(msg, "version 3"), "%s", msg);
 	oxp_buf_destroy(&b);
 	still_serves(&d);
 	oxt_daemon_stop(&d);
