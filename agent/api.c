@@ -211,11 +211,11 @@ static int before_image_end(int for_exec)
 	if (getpid() != agent_pid || pthread_mutex_trylock(&api_lock) != 0)
 		return 0;
 	int stopped = 0;
-	/* A process that was sampled for (the fleet ran) but took nothing and
-	 * never reached the daemon still says it existed on _exit, as on exit
-	 * (drain.c, finish); before an exec the new image will. */
-	if (started && (sampled() || (!for_exec && oxa_agent.want.running &&
-				       !__atomic_load_n(&oxa_agent.conn.gen, __ATOMIC_RELAXED)))) {
+	/* A process that took nothing and never reached the daemon still says
+	 * it existed on _exit, as on exit (drain.c, finish); before an exec
+	 * the new image will. */
+	if (started && (sampled() ||
+			(!for_exec && !__atomic_load_n(&oxa_agent.conn.gen, __ATOMIC_RELAXED)))) {
 		if (for_exec) {
 			exec_cfg = oxa_agent.cfg;
 			stop_locked();

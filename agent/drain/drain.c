@@ -245,11 +245,12 @@ static void finish(struct oxa_agent *a)
 	uint64_t deadline = ox_mono_ms() + FINAL_ACK_MS;
 	/* Between connections (the daemon restarted, we wait out a backoff),
 	 * one try now, so what is held and the final counters get there.  A
-	 * process that never reached the daemon while sampling was wanted
-	 * (a short-lived child that spent its life in the kernel) joins now
-	 * too: it existed, and status should say so, with its counters. */
+	 * process that never reached the daemon (a short-lived child that took
+	 * no sample: it lived less than a period, in the kernel, or was forked
+	 * before its parent learned that the fleet runs) joins now too, as it
+	 * would have a millisecond later: it existed, and status says so. */
 	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb ||
-			       (!a->conn.gen && a->want.running && a->cfg.socket[0]))) {
+			       (!a->conn.gen && a->cfg.socket[0]))) {
 		a->conn.next_try_ms = 0;
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
