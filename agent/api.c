@@ -278,9 +278,9 @@ static void after_exec_failure(void)
  * tables_lock, so the drain thread was not changing them at the fork. */
 static int fork_tables_locked;
 
-/* Bounded: a fork must not wait long for the drain thread's turn (a large
- * module's symbols); past this the child reads the symbols again. */
-#define FORK_TABLES_WAIT_MS 20
+/* Bounded: a fork must not wait long for the drain thread's turn (one
+ * module's symbols, drain.c); past this the child reads the symbols again. */
+#define FORK_TABLES_WAIT_MS 200
 
 static void atfork_prepare(void)
 {

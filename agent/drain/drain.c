@@ -40,35 +40,31 @@ void oxa_drain_wake(struct oxa_agent *a)
 	}
 }
 
-static int loader_counters(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	unsigned long long *c = arg;
-	(void)size;
-	c[0] = info->dlpi_adds;
-	c[1] = info->dlpi_subs;
-	return 1; /* the same in every entry */
-}
-
 void oxa_drain_forked(struct oxa_agent *a)
 {
 	if (!atomic_exchange(&a->warm_wanted, 1))
 		oxa_drain_wake(a);
 }
 
+#define WARM_MODULES 512
+
+/* The loaded modules: one pc in each, and the loader's counters. */
+struct warm {
+	uintptr_t pc[WARM_MODULES];
+	size_t n;
+	unsigned long long adds, subs;
+};
+
 static int module_pc(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	struct oxa_agent *a = arg;
+	struct warm *w = arg;
 	(void)size;
-	a->warm_adds = info->dlpi_adds;
-	a->warm_subs = info->dlpi_subs;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
+	w->adds = info->dlpi_adds;
+	w->subs = info->dlpi_subs;
+	for (int i = 0; i < info->dlpi_phnum && w->n < WARM_MODULES; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uint32_t func, module;
-		uint64_t off;
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && ph->p_memsz) {
-			/* Any pc of a module has its symbols read. */
-			(void)oxa_symbols_lookup(a->syms, info->dlpi_addr + ph->p_vaddr, &func,
-						 &module, &off);
+			w->pc[w->n++] = info->dlpi_addr + ph->p_vaddr;
 			break;
 		}
 	}
@@ -80,23 +76,30 @@ static int module_pc(struct dl_phdr_info *info, size_t size, void *arg)
  * little - it waits for its children - while every child would read the
  * same modules' symbols on its own, a few ms of CPU each.  Read them once
  * here, where the children inherit them (api.c keeps the tables across
- * fork), and again only when the loader's list changed.  Holds tables_lock.
+ * fork), and again only when the loader's list changed.  One module at a
+ * time under tables_lock, so a fork waits for one module at most (and a
+ * fork child never inherits an allocator caught mid-call by the fork:
+ * ASan's does not survive that).
  */
 static void warm_symbols(struct oxa_agent *a)
 {
-	unsigned long long adds = a->warm_adds, subs = a->warm_subs;
 	if (!atomic_exchange(&a->warm_wanted, 0) || !a->syms)
 		return;
-	if (adds || subs) {
-		unsigned long long c[2] = { adds, subs };
-		a->warm_adds = a->warm_subs = 0;
-		dl_iterate_phdr(loader_counters, c);
-		a->warm_adds = adds;
-		a->warm_subs = subs;
-		if (c[0] == adds && c[1] == subs)
-			return;
+	static struct warm w; /* drain thread only */
+	memset(&w, 0, sizeof(w));
+	dl_iterate_phdr(module_pc, &w);
+	if (a->warm_adds && w.adds == a->warm_adds && w.subs == a->warm_subs)
+		return;
+	for (size_t i = 0; i < w.n; i++) {
+		uint32_t func, module;
+		uint64_t off;
+		pthread_mutex_lock(&a->tables_lock);
+		/* Any pc of a module has its symbols read. */
+		(void)oxa_symbols_lookup(a->syms, w.pc[i], &func, &module, &off);
+		pthread_mutex_unlock(&a->tables_lock);
 	}
-	dl_iterate_phdr(module_pc, a);
+	a->warm_adds = w.adds;
+	a->warm_subs = w.subs;
 }
 
 /* Re-create the wake pipe when the host closed or replaced either end;
@@ -290,8 +293,8 @@ static void *drain_main(void *arg)
 	while (!requests(a)) {
 		check_fds(a);
 		wait_io(a, poll_timeout(a, next_flush));
-		pthread_mutex_lock(&a->tables_lock);
 		warm_symbols(a);
+		pthread_mutex_lock(&a->tables_lock);
 		empty_ring(a);
 		oxa_sampler_tick();
 		if (oxa_conn_maybe_connect(a) == 0)
