@@ -185,15 +185,22 @@ static int poll_timeout(struct oxa_agent *a, uint64_t next_flush)
 	return until <= now ? 0 : (int)(until - now);
 }
 
-static void wait_io(struct oxa_agent *a, int timeout)
+/* Wait for the wake pipe or the daemon: the part of wait_io that holds
+ * nothing (tables_lock is free meanwhile).  poll's result. */
+static int poll_io(struct oxa_agent *a, struct pollfd p[2], int timeout)
 {
-	struct pollfd p[2] = { { .fd = a->wake_fd[0], .events = POLLIN }, { .fd = -1 } };
+	p[0] = (struct pollfd){ .fd = a->wake_fd[0], .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = -1 };
 	if (a->conn.fd >= 0) {
 		p[1].fd = a->conn.fd;
 		p[1].events = POLLIN | (a->conn.out.len > a->conn.out_off ? POLLOUT : 0);
 	}
-	if (poll(p, 2, timeout) <= 0)
-		return;
+	return poll(p, 2, timeout);
+}
+
+/* What poll_io found: drain the wake pipe, read and write the socket. */
+static void handle_io(struct oxa_agent *a, const struct pollfd p[2])
+{
 	if (p[0].revents & POLLIN) {
 		char v[64];
 		while (read(a->wake_fd[0], v, sizeof(v)) == (ssize_t)sizeof(v))
@@ -203,6 +210,13 @@ static void wait_io(struct oxa_agent *a, int timeout)
 		oxa_conn_read(a);
 	if (a->conn.fd >= 0 && (p[1].revents & POLLOUT))
 		oxa_conn_write(a);
+}
+
+static void wait_io(struct oxa_agent *a, int timeout)
+{
+	struct pollfd p[2];
+	if (poll_io(a, p, timeout) > 0)
+		handle_io(a, p);
 }
 
 /* Serve requests from host threads: a dump, or stop. */
@@ -290,11 +304,22 @@ static void *drain_main(void *arg)
 	struct oxa_agent *a = arg;
 	oxa_sampler_exclude_self();
 	uint64_t next_flush = ox_mono_ms() + a->cfg.flush_ms;
+	/* tables_lock is held for everything but the wait in poll and the
+	 * warming between modules: a forking host thread (api.c's prepare
+	 * handler) then finds this thread parked, never inside malloc - a
+	 * child that inherits an allocator lock held at the fork (ASan's)
+	 * hangs. */
 	while (!requests(a)) {
+		struct pollfd p[2];
+		pthread_mutex_lock(&a->tables_lock);
 		check_fds(a);
-		wait_io(a, poll_timeout(a, next_flush));
+		int timeout = poll_timeout(a, next_flush);
+		pthread_mutex_unlock(&a->tables_lock);
+		int n = poll_io(a, p, timeout);
 		warm_symbols(a);
 		pthread_mutex_lock(&a->tables_lock);
+		if (n > 0)
+			handle_io(a, p);
 		empty_ring(a);
 		oxa_sampler_tick();
 		if (oxa_conn_maybe_connect(a) == 0)
