@@ -11,7 +11,7 @@
 enum {
 	OPT_SOCKET = 256, OPT_JSON, OPT_PID, OPT_EXE, OPT_THREAD, OPT_HZ,
 	OPT_MODE, OPT_DEPTH, OPT_FORMAT, OPT_BY, OPT_SORT, OPT_LIMIT, OPT_WIDE,
-	OPT_NO_DEMANGLE,
+	OPT_NO_DEMANGLE, OPT_TREE, OPT_ALL,
 };
 
 /* Which group each option belongs to; 0 = global. */
@@ -25,6 +25,8 @@ static const struct {
 	{ { "version", no_argument, NULL, 'V' }, 0 },
 	{ { "pid", required_argument, NULL, OPT_PID }, OXC_OPT_SELECT },
 	{ { "exe", required_argument, NULL, OPT_EXE }, OXC_OPT_SELECT },
+	{ { "tree", required_argument, NULL, OPT_TREE }, OXC_OPT_SELECT },
+	{ { "all", no_argument, NULL, OPT_ALL }, OXC_OPT_ALL },
 	{ { "thread", required_argument, NULL, OPT_THREAD }, OXC_OPT_THREAD },
 	{ { "hz", required_argument, NULL, OPT_HZ }, OXC_OPT_RATE },
 	{ { "mode", required_argument, NULL, OPT_MODE }, OXC_OPT_RATE },
@@ -114,6 +116,12 @@ static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len
 	case 'V': o->version = 1; return 0;
 	case OPT_PID: return add_pid(o, a, err, len);
 	case OPT_EXE: o->exe = a; return 0;
+	case OPT_TREE:
+		if (parse_num(a, 1, INT32_MAX, &v) < 0)
+			return fail(err, len, "--tree %s: not a process id", a);
+		o->tree = (int32_t)v;
+		return 0;
+	case OPT_ALL: o->all = 1; return 0;
 	case OPT_THREAD: o->thread = a; return 0;
 	case OPT_WIDE: o->wide = 1; return 0;
 	case OPT_NO_DEMANGLE: o->no_demangle = 1; return 0;

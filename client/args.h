@@ -15,11 +15,12 @@
 #include "oxp/oxp.h"
 
 enum oxc_optset {
-	OXC_OPT_SELECT = 1u << 0, /* --pid PID (repeatable), --exe NAME */
+	OXC_OPT_SELECT = 1u << 0, /* --pid PID (repeatable), --exe NAME, --tree PID */
 	OXC_OPT_THREAD = 1u << 1, /* --thread TID|NAME (queries) */
 	OXC_OPT_RATE = 1u << 2,   /* --hz N, --mode cpu|wall, --depth N */
 	OXC_OPT_QUERY = 1u << 3,  /* --format, --by, --sort, --limit, --wide */
 	OXC_OPT_RECORD = 1u << 4, /* -o FILE, --format, --limit */
+	OXC_OPT_ALL = 1u << 5,    /* --all (status: exited agents too) */
 };
 
 /* Output formats.  Which writer makes each file format, and which query it
@@ -43,6 +44,7 @@ struct oxc_opts {
 	uint32_t npids;
 	int32_t pids[OXP_MAX_PIDS];
 	const char *exe;
+	int32_t tree;           /* --tree PID: it and its descendants; 0 none */
 	const char *thread;
 	/* rate: 0 / -1 mean "not given" (keep the daemon's value) */
 	uint32_t hz;
@@ -55,6 +57,7 @@ struct oxc_opts {
 	long limit;             /* -1 not given; 0 unlimited */
 	int wide;
 	int no_demangle;        /* --no-demangle: names as the agent reported */
+	int all;                /* status --all */
 	const char *output;     /* record -o FILE */
 	/* positional arguments after the options (pointers into argv) */
 	int argc;

@@ -11,7 +11,8 @@
 
 #define SELECT_HELP(exe_hint)                                                  \
 	"  --pid PID     only this process (repeatable)\n"                      \
-	"  --exe NAME    only processes of this executable" exe_hint "\n"
+	"  --exe NAME    only processes of this executable" exe_hint "\n"          \
+	"  --tree PID    only this process and its descendants\n"
 
 static int fleet_exec(const struct oxc_cmd *self, const struct oxc_opts *o);
 
@@ -19,6 +20,7 @@ const struct oxc_cmd oxc_cmd_start = {
 	.name = "start",
 	.summary = "reset the aggregate, set rate and mode, and sample",
 	.usage = "start [--hz N] [--mode cpu|wall] [--depth N] [--pid PID]... [--exe NAME]\n"
+		 "      [--tree PID]\n"
 		 "  Discard the aggregated samples, apply the given rate, mode and stack\n"
 		 "  depth (the others keep their current value) and make the agents sample.\n"
 		 "  Without a selector this sets the fleet state that new agents adopt.\n"
@@ -34,7 +36,7 @@ const struct oxc_cmd oxc_cmd_start = {
 const struct oxc_cmd oxc_cmd_stop = {
 	.name = "stop",
 	.summary = "stop sampling and have the agents flush what they hold",
-	.usage = "stop [--pid PID]... [--exe NAME]\n"
+	.usage = "stop [--pid PID]... [--exe NAME] [--tree PID]\n"
 		 "  Pause sampling; the agents send the samples they still hold.\n"
 		 SELECT_HELP(""),
 	.opts = OXC_OPT_SELECT,
@@ -45,7 +47,7 @@ const struct oxc_cmd oxc_cmd_stop = {
 const struct oxc_cmd oxc_cmd_pause = {
 	.name = "pause",
 	.summary = "disarm the agents' timers (no sampling cost)",
-	.usage = "pause [--pid PID]... [--exe NAME]\n"
+	.usage = "pause [--pid PID]... [--exe NAME] [--tree PID]\n"
 		 "  The agents disarm their timers and stay connected: zero sampling cost.\n"
 		 SELECT_HELP(""),
 	.opts = OXC_OPT_SELECT,
@@ -56,7 +58,7 @@ const struct oxc_cmd oxc_cmd_pause = {
 const struct oxc_cmd oxc_cmd_unpause = {
 	.name = "unpause",
 	.summary = "arm the agents' timers: sampling begins",
-	.usage = "unpause [--pid PID]... [--exe NAME]\n"
+	.usage = "unpause [--pid PID]... [--exe NAME] [--tree PID]\n"
 		 "  The agents arm their timers at the current rate and mode.  Without a\n"
 		 "  selector, agents that connect later sample at once too.\n"
 		 SELECT_HELP(""),
@@ -68,9 +70,11 @@ const struct oxc_cmd oxc_cmd_unpause = {
 const struct oxc_cmd oxc_cmd_reset = {
 	.name = "reset",
 	.summary = "forget the aggregated samples",
-	.usage = "reset\n"
-		 "  Discard every aggregated sample in the daemon; the sampling state stays.\n",
-	.opts = 0,
+	.usage = "reset [--pid PID]... [--exe NAME] [--tree PID]\n"
+		 "  Discard every aggregated sample in the daemon (or the selected\n"
+		 "  processes' samples); the sampling state stays.\n"
+		 SELECT_HELP(""),
+	.opts = OXC_OPT_SELECT,
 	.max_args = 0,
 	.exec = fleet_exec,
 };
@@ -117,15 +121,19 @@ static void print_json(const struct oxc_ctl *c, uint8_t code)
 
 static void print_text(const struct oxc_ctl *c, const struct oxc_opts *o, uint8_t code)
 {
-	if (code == OXP_CMD_RESET) {
+	if (code == OXP_CMD_RESET && (o->npids || o->exe || o->tree)) {
+		printf("reset: samples of %u selected process%s discarded\n", (unsigned)c->affected,
+		       c->affected == 1 ? "" : "es");
+	} else if (code == OXP_CMD_RESET) {
 		printf("reset: aggregated samples discarded\n");
 	} else {
-		const char *scope = o->npids || o->exe ? "selected" : "connected";
+		const char *scope = o->npids || o->exe || o->tree ? "selected" : "connected";
 		printf("%s: %u %s agent%s", done_verb(code), (unsigned)c->affected, scope,
 		       c->affected == 1 ? "" : "s");
 		if (code == OXP_CMD_START)
 			printf(" (aggregate reset)");
-		if (!o->npids && !o->exe && (code != OXP_CMD_STOP && code != OXP_CMD_RESET))
+		if (!o->npids && !o->exe && !o->tree &&
+		    (code != OXP_CMD_STOP && code != OXP_CMD_RESET))
 			printf("; agents that connect later follow");
 		printf("\n");
 	}

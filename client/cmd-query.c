@@ -128,7 +128,8 @@ const struct oxc_cmd oxc_cmd_query = {
 	.summary = "show the aggregated profile (table, JSON or folded stacks)",
 	.usage = "query [--format table|json|folded|pprof|html] [--by GROUP]\n"
 		 "      [--sort self|total] [--limit N] [--wide] [--no-demangle]\n"
-		 "      [--pid PID]... [--exe NAME] [--thread TID|NAME]\n"
+		 "      [--pid PID]... [--exe NAME] [--tree PID]\n"
+		 "      [--thread TID|NAME]\n"
 		 "  Samples aggregated so far, across all processes unless filtered.\n"
 		 "  --format F    table (default), json (same as --json), or folded:\n"
 		 "                `root;...;leaf COUNT` lines for flame graph tools, or\n"
@@ -144,6 +145,8 @@ const struct oxc_cmd oxc_cmd_query = {
 		 "  --no-demangle show C++ and Rust symbols as mangled in the binary\n"
 		 "  --pid PID     only samples of this process (repeatable)\n"
 		 "  --exe NAME    only samples of processes of this executable\n"
+		 "  --tree PID    only samples of this process and its descendants\n"
+		 "                (children it forked or ran, theirs, and so on)\n"
 		 "  --thread T    only samples of this thread (tid or name)\n"
 		 "  A selector (--pid, --exe, --thread) that matches no sample is exit\n"
 		 "  status 1 with \"no samples match\" on stderr, as grep does.  Without\n"

@@ -42,9 +42,12 @@ struct rec {
 	struct oxc_sink out;    /* -o FILE, opened before the program starts */
 	char cannot[PATH_MAX + 128]; /* why the agent cannot load, seen before exec */
 	uint64_t ran_ms;        /* from the start to the end of the program */
-	/* What status says about our program's agent(s). */
+	/* What status says about the agents of CMD's tree (CMD and its
+	 * descendants: the daemon knows each process's parent). */
 	int seen, pending;      /* rows found; rows not yet exited */
-	struct oxp_agent_row row; /* the program's own row (strings not kept) */
+	int sampled;            /* rows with samples */
+	uint64_t samples, dropped; /* over the tree's rows */
+	struct oxp_agent_row row; /* CMD's own row, else the first (strings not kept) */
 	char source[128];
 };
 
@@ -80,19 +83,21 @@ static int choose_daemon(struct rec *x)
 	return 0;
 }
 
-/* oxc_ctl_fn for STATUS: find our program's rows (any row when private). */
+/* oxc_ctl_fn for STATUS (asked with --tree CMD): the rows of CMD's tree. */
 static int on_status(void *arg, const struct oxp_msg *m)
 {
 	struct rec *x = arg;
 	if (m->type != OXP_MSG_STATUS)
 		return 0;
-	x->seen = x->pending = 0;
+	x->seen = x->pending = x->sampled = 0;
+	x->samples = x->dropped = 0;
 	for (uint32_t i = 0; i < m->u.status.nagents; i++) {
 		const struct oxp_agent_row *a = &m->u.status.agents[i];
-		if (!x->private_daemon && a->pid != x->pid)
-			continue;
 		x->seen++;
 		x->pending += a->state != OXP_AGENT_EXITED;
+		x->sampled += a->samples > 0;
+		x->samples += a->samples;
+		x->dropped += a->dropped_agent + a->dropped_daemon;
 		if (a->pid == x->pid || x->seen == 1) {
 			x->row = *a;
 			snprintf(x->source, sizeof(x->source), "%.*s", (int)a->source.len,
@@ -100,6 +105,16 @@ static int on_status(void *arg, const struct oxp_msg *m)
 		}
 	}
 	return 0;
+}
+
+/* CMD and its descendants, whichever daemon: a shared one holds other
+ * processes too, and a private one may too (a daemonized leftover). */
+static void select_tree(const struct rec *x, struct oxp_command *cmd)
+{
+	cmd->sel.npids = 0;
+	cmd->sel.exe = oxp_str_c("");
+	cmd->sel.thread = oxp_str_c("");
+	cmd->sel.tree = x->pid;
 }
 
 /*
@@ -111,8 +126,7 @@ static int wait_agents(struct rec *x, struct oxc_ctl *c)
 {
 	struct oxp_command cmd;
 	oxc_ctl_command_init(&cmd, OXP_CMD_STATUS, x->o);
-	cmd.sel.npids = 0;
-	cmd.sel.exe = oxp_str_c("");
+	select_tree(x, &cmd);
 	uint64_t start = ox_mono_ms();
 	for (;;) {
 		int r = oxc_ctl_command(c, &cmd, on_status, x);
@@ -130,10 +144,8 @@ static int wait_agents(struct rec *x, struct oxc_ctl *c)
 static void query_cmd(struct rec *x, struct oxp_command *cmd, int by, long limit)
 {
 	oxc_ctl_command_init(cmd, OXP_CMD_QUERY, x->o);
-	/* A shared daemon holds other processes' samples too. */
-	cmd->sel.npids = x->private_daemon ? 0 : 1;
-	cmd->sel.pids = &x->pid;
-	cmd->sel.exe = oxp_str_c("");
+	/* A shared daemon holds other processes' samples too: CMD's tree. */
+	select_tree(x, cmd);
 	cmd->by = (uint8_t)by;
 	cmd->sort = OXP_SORT_SELF;
 	cmd->limit = (uint32_t)limit;
@@ -237,15 +249,18 @@ static void status_line(const struct rec *x)
 			(int)x->pid, x->status);
 	if (!x->seen)
 		return;
-	if (x->row.state == OXP_AGENT_DISABLED)
+	if (x->row.state == OXP_AGENT_DISABLED && x->seen == 1) {
 		fprintf(stderr, "oxprofctl: the agent in pid %d was disabled: %s\n",
 			(int)x->row.pid, x->source);
-	else
-		fprintf(stderr, "oxprofctl: agent: %llu samples at %.0f of %u Hz (%s), %llu dropped%s\n",
-			(unsigned long long)x->row.samples, x->row.hz_achieved,
-			(unsigned)x->row.hz_requested, x->source,
-			(unsigned long long)(x->row.dropped_agent + x->row.dropped_daemon),
-			x->pending ? " (it had not finished reporting; the profile may be short)" : "");
+		return;
+	}
+	/* The same set as the table below: every process of CMD's tree. */
+	fprintf(stderr, "oxprofctl: agents: %llu samples from %d process%s (%d agent%s in the "
+		"tree of pid %d; %s, %u Hz asked), %llu dropped%s\n",
+		(unsigned long long)x->samples, x->sampled, x->sampled == 1 ? "" : "es",
+		x->seen, x->seen == 1 ? "" : "s", (int)x->pid, x->source,
+		(unsigned)x->row.hz_requested, (unsigned long long)x->dropped,
+		x->pending ? " (some had not finished reporting; the profile may be short)" : "");
 }
 
 /*
@@ -302,10 +317,13 @@ static void print_json(const struct rec *x, const struct oxc_report *rep)
 	oxc_json_obj(&j, "agent");
 	oxc_json_bool(&j, "connected", x->seen > 0);
 	oxc_json_bool(&j, "complete", x->seen > 0 && !x->pending);
+	oxc_json_u64(&j, "agents", (uint64_t)x->seen);
+	oxc_json_u64(&j, "processes", (uint64_t)x->sampled);
+	oxc_json_u64(&j, "samples", x->samples);
 	oxc_json_cstr(&j, "source", x->seen ? x->source : NULL);
 	oxc_json_u64(&j, "hz_requested", x->seen ? x->row.hz_requested : 0);
 	oxc_json_f64(&j, "hz_achieved", x->seen ? x->row.hz_achieved : 0.0, 1);
-	oxc_json_u64(&j, "dropped", x->row.dropped_agent + x->row.dropped_daemon);
+	oxc_json_u64(&j, "dropped", x->dropped);
 	oxc_json_end(&j, '}');
 	oxc_report_json_write(&j, "profile", rep);
 	oxc_json_end(&j, '}');
@@ -474,7 +492,8 @@ const struct oxc_cmd oxc_cmd_record = {
 		 "       [--format folded|json|pprof|html] [--limit N] [--no-demangle]\n"
 		 "       [--] CMD [ARGS...]\n"
 		 "  Run CMD with the agent (liboxprof.so) preloaded and sampling from its\n"
-		 "  first instruction, its forked children included.  Uses the oxprofd at\n"
+		 "  first instruction, with every process it starts (forked or executed,\n"
+		 "  and theirs in turn: the tree of CMD's pid).  Uses the oxprofd at\n"
 		 "  the socket if one answers, else starts a private one for the run and\n"
 		 "  removes it afterwards.  When CMD exits, prints the top functions to\n"
 		 "  stderr and exits with CMD's status (128+N if killed by signal N); when\n"

@@ -66,6 +66,8 @@ static void json_agent(struct oxc_json *j, const struct oxp_agent_row *a)
 	oxc_json_u64(j, "sampled_user_ms", a->sampled_user_ms);
 	oxc_json_u64(j, "sampled_sys_ms", a->sampled_sys_ms);
 	oxc_json_cstr(j, "cpu_sampled", covers_name(a->cpu_covers));
+	oxc_json_i64(j, "ppid", a->ppid);
+	oxc_json_u64(j, "exited_ms", a->exited_ms);
 	oxc_json_end(j, '}');
 }
 
@@ -152,6 +154,23 @@ static void print_summary(const char *path, const struct oxp_status *s)
 	       (unsigned)s->nagents, by_state[1], by_state[0], by_state[2], by_state[3]);
 }
 
+/* Exited agents in one line: how many, and what they left in the
+ * aggregate; their rows only with --all. */
+static void print_exited(const struct oxp_status *s)
+{
+	unsigned n = 0;
+	uint64_t samples = 0;
+	for (uint32_t i = 0; i < s->nagents; i++)
+		if (s->agents[i].state == OXP_AGENT_EXITED) {
+			n++;
+			samples += s->agents[i].samples;
+		}
+	if (n)
+		printf("exited:   %u agent%s, %llu samples kept in the aggregate "
+		       "(`oxprofctl status --all` lists them)\n", n, n == 1 ? "" : "s",
+		       (unsigned long long)samples);
+}
+
 static void agent_row(struct oxc_table *t, const struct oxp_agent_row *a)
 {
 	char pid[16], user[64], hz[48], samples[24], drops[24], cpu[48];
@@ -201,19 +220,25 @@ static void print_users(const struct oxp_status *s, int width, int color)
 	oxc_table_free(t);
 }
 
-static void print_text(const char *path, const struct oxp_status *s, int wide)
+static void print_text(const char *path, const struct oxp_status *s, int wide, int all)
 {
 	static const char *const titles[] = { "PID", "USER", "STATE", "HZ ACHIEVED/ASKED",
 					      "SOURCE", "SAMPLES", "DROPS", "CPU USER+SYS",
 					      "SAMPLED", "EXE" };
 	print_summary(path, s);
+	if (!all)
+		print_exited(s);
 	print_users(s, oxc_out_width(stdout, wide), oxc_out_color(stdout));
-	if (!s->nagents)
+	uint32_t shown = 0;
+	for (uint32_t i = 0; i < s->nagents; i++)
+		shown += all || s->agents[i].state != OXP_AGENT_EXITED;
+	if (!shown)
 		return;
 	putchar('\n');
 	struct oxc_table *t = oxc_table_new(10, titles, "rllrlrrrll");
 	for (uint32_t i = 0; i < s->nagents; i++)
-		agent_row(t, &s->agents[i]);
+		if (all || s->agents[i].state != OXP_AGENT_EXITED)
+			agent_row(t, &s->agents[i]);
 	oxc_table_print(t, stdout, oxc_out_width(stdout, wide), oxc_out_color(stdout));
 	oxc_table_free(t);
 }
@@ -234,7 +259,7 @@ static int on_status(void *arg, const struct oxp_msg *m)
 	if (x->o->json)
 		print_json(x->path, &m->u.status);
 	else
-		print_text(x->path, &m->u.status, 0);
+		print_text(x->path, &m->u.status, 0, x->o->all);
 	return 0;
 }
 
@@ -259,17 +284,23 @@ static int status_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 const struct oxc_cmd oxc_cmd_status = {
 	.name = "status",
 	.summary = "show the daemon, the fleet state and the connected agents",
-	.usage = "status\n"
+	.usage = "status [--all] [--pid PID]... [--exe NAME] [--tree PID]\n"
 		 "  The daemon (software, uptime, socket), the fleet state (running or\n"
 		 "  paused, mode, rate, depth), samples and drops, memory, and one row per\n"
-		 "  agent: pid, user, state, achieved/requested rate, sampling source,\n"
-		 "  samples accepted, samples dropped (in the agent and by the daemon),\n"
-		 "  the process's CPU time (user+system seconds) and which of it is\n"
-		 "  sampled (user+system, or user only: see OXPROF_KERNEL),\n"
-		 "  executable (\"[claimed] \" when /proc could not confirm what the agent\n"
-		 "  said).  Users the daemon refused connections, memory or samples are\n"
-		 "  listed with what they hold.\n",
-	.opts = 0,
+		 "  connected agent: pid, user, state, achieved/requested rate, sampling\n"
+		 "  source, samples accepted, samples dropped (in the agent and by the\n"
+		 "  daemon), the process's CPU time (user+system seconds) and which of it\n"
+		 "  is sampled (user+system, or user only: see OXPROF_KERNEL), executable\n"
+		 "  (\"[claimed] \" when /proc could not confirm what the agent said).\n"
+		 "  Agents that exited are counted in one line (their samples stay in the\n"
+		 "  aggregate; the daemon forgets their rows after its --exited-ttl).\n"
+		 "  Users the daemon refused connections, memory or samples are listed\n"
+		 "  with what they hold.  --json lists every row.\n"
+		 "  --all         list the exited agents' rows too\n"
+		 "  --pid PID     only this process's rows (repeatable)\n"
+		 "  --exe NAME    only rows of processes of this executable\n"
+		 "  --tree PID    only the rows of this process and its descendants\n",
+	.opts = OXC_OPT_ALL | OXC_OPT_SELECT,
 	.min_args = 0,
 	.max_args = 0,
 	.exec = status_exec,

@@ -223,6 +223,8 @@ static void describe_selector(const struct oxp_selector *s, char *buf, size_t le
 	if (s->exe.len && n < len)
 		n += (size_t)snprintf(buf + n, len - n, "%s--exe %.*s", n ? " " : "",
 				      (int)s->exe.len, s->exe.ptr);
+	if (s->tree && n < len)
+		n += (size_t)snprintf(buf + n, len - n, "%s--tree %d", n ? " " : "", (int)s->tree);
 	if (s->thread.len && n < len)
 		n += (size_t)snprintf(buf + n, len - n, "%s--thread %.*s", n ? " " : "",
 				      (int)s->thread.len, s->thread.ptr);
@@ -303,6 +305,7 @@ void oxc_ctl_command_init(struct oxp_command *cmd, uint8_t code, const struct ox
 	cmd->sel.pids = o->pids;
 	cmd->sel.exe = oxp_str_c(o->exe ? o->exe : "");
 	cmd->sel.thread = oxp_str_c(o->thread ? o->thread : "");
+	cmd->sel.tree = o->tree;
 }
 
 int oxc_ctl_fail(const struct oxc_ctl *c, int json, int code)

@@ -54,7 +54,7 @@ static struct oxp_str cut(struct oxp_str s, uint32_t max)
 static void identify(struct oxd_conn *c, const struct oxp_hello *h, struct oxd_ident *id,
 		     struct oxd_procinfo *pi)
 {
-	*id = (struct oxd_ident){ .pid = c->pid, .uid = c->uid };
+	*id = (struct oxd_ident){ .pid = c->pid, .uid = c->uid, .ppid = h->ppid };
 	int r = oxd_procinfo_read(c->pid, c->uid, c->start_time, pi);
 	for (size_t i = 0; i < srv_of(c)->cfg->ntrust_uids; i++)
 		if (srv_of(c)->cfg->trust_uids[i] == c->uid) { /* --trust-claims */
@@ -65,6 +65,7 @@ static void identify(struct oxd_conn *c, const struct oxp_hello *h, struct oxd_i
 		}
 	if (r == 0) {
 		id->start_time = pi->start;
+		id->ppid = pi->ppid;
 		id->exe = (struct oxp_str){ pi->exe, (uint32_t)pi->exe_len };
 		id->cmdline = (struct oxp_str){ pi->cmdline, (uint32_t)pi->cmdline_len };
 		return;
@@ -255,7 +256,8 @@ static void command(struct oxd_conn *c, const struct oxp_command *cmd)
 	switch (cmd->cmd) {
 	case OXP_CMD_STATUS:
 		oxd_status_encode(&s->agg, &(struct oxd_status_daemon){ s->fleet.state,
-			ox_wall_ms() - s->start_ms, s->net.refused_conns }, &c->out, &cut);
+			ox_wall_ms() - s->start_ms, s->net.refused_conns, ox_wall_ms(),
+			s->cfg->exited_ttl_ms, &cmd->sel }, &c->out, &cut);
 		if (cut)
 			snprintf(msg, sizeof(msg), "%u exited process rows left out", cut);
 		break;
@@ -316,7 +318,7 @@ static void on_closing(struct oxd_conn *c)
 	struct oxd_proc *p = &a->procs[c->proc];
 	oxd_info("agent left: %s, %llu samples, %llu refused", c->label,
 		 (unsigned long long)p->samples, (unsigned long long)p->dropped_daemon);
-	oxd_agg_proc_detach(a, c->proc);
+	oxd_agg_proc_detach(a, c->proc, ox_wall_ms());
 }
 
 static void on_closed(struct oxd_conn *c)

@@ -201,13 +201,14 @@ static void dec_fleet(struct dec *x, const msgpack_object *o, struct oxp_fleet *
 
 static void dec_hello(struct dec *x, const msgpack_object *o, struct oxp_hello *m)
 {
-	const msgpack_object *a = arr(x, o, 6);
+	const msgpack_object *a = arr(x, o, 7);
 	m->role = (uint8_t)u64(x, &a[0], OXP_ROLE_CONTROL);
 	m->pid = (int32_t)i64(x, &a[1], 0, INT32_MAX);
 	m->exe = str(x, &a[2]);
 	m->cmdline = str(x, &a[3]);
 	m->software = str(x, &a[4]);
 	m->instance = u64(x, &a[5], UINT64_MAX);
+	m->ppid = (int32_t)i64(x, &a[6], 0, INT32_MAX);
 	if (!x->err && m->role < OXP_ROLE_AGENT)
 		fail(x, -OXP_ESHAPE);
 }
@@ -236,7 +237,7 @@ static void dec_command(struct dec *x, const msgpack_object *o, struct oxp_comma
 {
 	const msgpack_object *a = arr(x, o, 8);
 	m->cmd = (uint8_t)u64(x, &a[0], OXP_CMD_QUERY);
-	const msgpack_object *sel = arr(x, &a[1], 3);
+	const msgpack_object *sel = arr(x, &a[1], 4);
 	const msgpack_object *p = list(x, &sel[0], &m->sel.npids, OXP_MAX_PIDS);
 	int32_t *pids = grow(x, &x->d->pids, &x->d->pids_cap, m->sel.npids, sizeof(*pids));
 	for (uint32_t i = 0; i < m->sel.npids && !x->err; i++)
@@ -244,6 +245,7 @@ static void dec_command(struct dec *x, const msgpack_object *o, struct oxp_comma
 	m->sel.pids = pids;
 	m->sel.exe = str(x, &sel[1]);
 	m->sel.thread = str(x, &sel[2]);
+	m->sel.tree = (int32_t)i64(x, &sel[3], 0, INT32_MAX);
 	m->hz = (uint32_t)u64(x, &a[2], OXP_MAX_HZ);
 	m->mode = (uint8_t)u64(x, &a[3], 0xff);
 	m->depth = (uint32_t)u64(x, &a[4], OXP_MAX_DEPTH);
@@ -265,7 +267,7 @@ static void dec_reply(struct dec *x, const msgpack_object *o, struct oxp_reply *
 
 static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_agent_row *r)
 {
-	const msgpack_object *a = arr(x, o, 23);
+	const msgpack_object *a = arr(x, o, 25);
 	r->pid = (int32_t)i64(x, &a[0], 0, INT32_MAX);
 	r->uid = (uint32_t)u64(x, &a[1], UINT32_MAX);
 	r->exe = str(x, &a[2]);
@@ -289,6 +291,8 @@ static void dec_agent_row(struct dec *x, const msgpack_object *o, struct oxp_age
 	r->sampled_user_ms = u64(x, &a[20], UINT64_MAX);
 	r->sampled_sys_ms = u64(x, &a[21], UINT64_MAX);
 	r->cpu_covers = (uint8_t)u64(x, &a[22], OXP_CPU_USER | OXP_CPU_SYSTEM);
+	r->ppid = (int32_t)i64(x, &a[23], 0, INT32_MAX);
+	r->exited_ms = u64(x, &a[24], UINT64_MAX);
 }
 
 static void dec_uid_row(struct dec *x, const msgpack_object *o, struct oxp_uid_row *u)

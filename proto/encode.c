@@ -84,13 +84,14 @@ static void pk_fleet(struct enc *e, const struct oxp_fleet *f)
 
 static void enc_hello(struct enc *e, const struct oxp_hello *m)
 {
-	pk_arr(e, 6);
+	pk_arr(e, 7);
 	pk_u(e, m->role);
 	pk_i(e, m->pid);
 	pk_s(e, m->exe);
 	pk_s(e, m->cmdline);
 	pk_s(e, m->software);
 	pk_u(e, m->instance);
+	pk_i(e, m->ppid);
 }
 
 static void enc_welcome(struct enc *e, const struct oxp_welcome *m)
@@ -115,12 +116,13 @@ static void enc_command(struct enc *e, const struct oxp_command *m)
 {
 	pk_arr(e, 8);
 	pk_u(e, m->cmd);
-	pk_arr(e, 3);
+	pk_arr(e, 4);
 	pk_arr(e, m->sel.npids);
 	for (uint32_t i = 0; i < m->sel.npids; i++)
 		pk_i(e, m->sel.pids[i]);
 	pk_s(e, m->sel.exe);
 	pk_s(e, m->sel.thread);
+	pk_i(e, m->sel.tree);
 	pk_u(e, m->hz);
 	pk_u(e, m->mode);
 	pk_u(e, m->depth);
@@ -139,7 +141,7 @@ static void enc_reply(struct enc *e, const struct oxp_reply *m)
 
 static void enc_agent_row(struct enc *e, const struct oxp_agent_row *a)
 {
-	pk_arr(e, 23);
+	pk_arr(e, 25);
 	pk_i(e, a->pid);
 	pk_u(e, a->uid);
 	pk_s(e, a->exe);
@@ -163,6 +165,8 @@ static void enc_agent_row(struct enc *e, const struct oxp_agent_row *a)
 	pk_u(e, a->sampled_user_ms);
 	pk_u(e, a->sampled_sys_ms);
 	pk_u(e, a->cpu_covers);
+	pk_i(e, a->ppid);
+	pk_u(e, a->exited_ms);
 }
 
 static void enc_uid_row(struct enc *e, const struct oxp_uid_row *u)

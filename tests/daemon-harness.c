@@ -221,7 +221,8 @@ int oxt_peer_open(struct oxt_peer *p, const struct oxt_daemon *d, int role, cons
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ (uint8_t)role, (int32_t)getpid(), oxp_str_c(exe),
 					oxp_str_c(exe), oxp_str_c("oxt-harness 0"),
-					role == OXP_ROLE_AGENT ? oxt_hello_instance : 0 };
+					role == OXP_ROLE_AGENT ? oxt_hello_instance : 0,
+					role == OXP_ROLE_AGENT ? (int32_t)getppid() : 0 };
 	ASSERT_EQ(oxt_send(p, &m), 0);
 	int r = oxt_recv(p, &m, OXT_IO_MS);
 	if (r < 0)

@@ -205,7 +205,7 @@ int raw_hello(const struct oxt_daemon *d, int role, const char *exe, const char 
 	oxp_buf_init(&b);
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ (uint8_t)role, 1, oxp_str_c(exe), oxp_str_c(cmdline),
-					oxp_str_c("liboxprof 0.1.0"), 0 };
+					oxp_str_c("liboxprof 0.1.0"), 0, 0 };
 	ASSERT_EQ(oxp_encode(&b, &m), 0);
 	int r = oxp_send_all(fd, b.data, b.len, 10000);
 	oxp_buf_destroy(&b);

@@ -8,9 +8,9 @@ static const struct oxp_agent_row agents[] = {
 	{ 4242, 1000, { "/usr/bin/worker", 15 }, OXP_AGENT_RUNNING, OXP_MODE_CPU,
 	  1000, 998.5, { "perf-task-clock", 15 }, 123456, 7, 3, 2, 1700000000000ull,
 	  1700000001000ull, 123466, 123459, 0, 987654, 5000, 4000, 2500, 2000,
-	  OXP_CPU_USER | OXP_CPU_SYSTEM },
+	  OXP_CPU_USER | OXP_CPU_SYSTEM, 4241, 0 },
 	{ 77, 0, { "", 0 }, OXP_AGENT_EXITED, OXP_MODE_WALL, 1, 0.0, { "", 0 }, 0, 0,
-	  0, 0, 0, 0, 0, 0, OXP_ROW_CLAIMED, 0, 0, 0, 0, 0, 0 },
+	  0, 0, 0, 0, 0, 0, OXP_ROW_CLAIMED, 0, 0, 0, 0, 0, 0, 0, 1700000002000ull },
 };
 static const struct oxp_uid_row uids[] = {
 	{ 1000, 1 << 20, 3, 2, 0, 0, 0 },
@@ -57,7 +57,7 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 		m->type = OXP_MSG_HELLO;
 		m->u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, 4242,
 			oxp_str_c("/usr/bin/worker"), oxp_str_c("worker --port 8080"),
-			oxp_str_c("liboxprof 0.1.0"), 0x8badf00d12345678ull };
+			oxp_str_c("liboxprof 0.1.0"), 0x8badf00d12345678ull, 4241 };
 		break;
 	case 1:
 		m->type = OXP_MSG_WELCOME;
@@ -76,7 +76,7 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 	case 4:
 		m->type = OXP_MSG_COMMAND;
 		m->u.command = (struct oxp_command){ OXP_CMD_QUERY,
-			{ 3, pids, oxp_str_c("worker"), oxp_str_c("4243") }, 997,
+			{ 3, pids, oxp_str_c("worker"), oxp_str_c("4243"), 4241 }, 997,
 			OXP_MODE_CPU, 33, OXP_BY_THREAD, OXP_SORT_TOTAL, 20 };
 		break;
 	case 5:

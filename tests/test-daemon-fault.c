@@ -61,7 +61,7 @@ static void hello_frame(struct oxp_buf *b, int role)
 {
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ (uint8_t)role, 1, oxp_str_c("/x"), oxp_str_c("x"),
-					oxp_str_c("t"), 0 };
+					oxp_str_c("t"), 0, 0 };
 	oxp_buf_init(b);
 	ASSERT_EQ(oxp_encode(b, &m), 0);
 }

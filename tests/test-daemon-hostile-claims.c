@@ -135,7 +135,7 @@ static int send_hello(int fd, const char *exe, const char *cmdline)
 	oxp_buf_init(&bb);
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, 1, oxp_str_c(exe), oxp_str_c(cmdline),
-					oxp_str_c("liboxprof 0.1.0"), 0 };
+					oxp_str_c("liboxprof 0.1.0"), 0, 0 };
 	ASSERT_EQ(oxp_encode(&bb, &m), 0);
 	int r = oxp_send_all(fd, bb.data, bb.len, 10000);
 	oxp_buf_destroy(&bb);

@@ -141,7 +141,7 @@ TEST(store_dirty_counts_changes_a_reset_hides_from_sums)
 	oxd_agg_proc_stats(&a, p, &st);
 	ASSERT(a.dirty > d);
 	d = a.dirty;
-	oxd_agg_proc_detach(&a, p);
+	oxd_agg_proc_detach(&a, p, 1);
 	ASSERT(a.dirty > d);
 	oxd_ingest_destroy(&a, &g);
 	oxd_agg_destroy(&a);

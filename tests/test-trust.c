@@ -186,7 +186,7 @@ TEST_TIMEOUT(trust_record_keeps_its_profile_from_a_squatter, 120)
 	struct stat pst;
 	ASSERT_MSG(stat("/tmp/profile.folded", &pst) == 0 && pst.st_size > 0,
 		   "record wrote no profile");
-	ASSERT(strstr(out, "agent:"));
+	ASSERT(strstr(out, "agents:"));
 	struct oxt_status st;
 	oxt_status(&sq, &st);
 	ASSERT_MSG(st.nagents == 0, "nobody's daemon got %u agent rows", (unsigned)st.nagents);

@@ -100,6 +100,15 @@ struct oxa_agent {
 	struct oxa_fdid wake_id[2];
 	pthread_t thread;
 	int running;             /* the drain thread exists */
+	/* Held by the drain thread while it may change strs, syms and frames
+	 * (which symbolising does), and by a forking host thread (api.c's
+	 * prepare handler): a fork child then inherits those tables whole and
+	 * keeps them, instead of reading every module's symbols again. */
+	pthread_mutex_t tables_lock;
+	/* Set by a forking host thread: read the symbols of every module now,
+	 * once, so that the children (which keep the tables) need not. */
+	_Atomic int warm_wanted;
+	unsigned long long warm_adds, warm_subs; /* [drain] loader counters warmed */
 	/* [drain] */
 	struct oxa_stacks pending;  /* unsent and unacknowledged */
 	struct oxa_stacks lifetime; /* everything, for stand-alone output */
@@ -146,6 +155,9 @@ void oxa_drain_stop(struct oxa_agent *a, int timeout_ms);
 /* Any thread.  A wake is lost (and the drain thread notices within
  * IDLE_CHECK_MS) when the host has closed the pipe under us. */
 void oxa_drain_wake(struct oxa_agent *a);
+/* A host thread forked: have the symbols of every module read (drain.c,
+ * warm_symbols).  Async-signal-safe. */
+void oxa_drain_forked(struct oxa_agent *a);
 
 /* state.c: what the agent wants and what it reports */
 /* Apply the wanted sampling state to the sampler, within the agent's

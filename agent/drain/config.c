@@ -135,6 +135,29 @@ int oxa_config_absolute_output(struct oxa_config *c)
 	return 0;
 }
 
+/* OXPROF_FLEET (config.h): "HZ,MODE,DEPTH", or nothing when malformed. */
+static void env_fleet(struct oxa_config *c)
+{
+	const char *v = secure_getenv("OXPROF_FLEET");
+	char *end;
+	if (!v || !*v)
+		return;
+	unsigned long hz = strtoul(v, &end, 10), mode, depth;
+	if (*end != ',')
+		return;
+	mode = strtoul(end + 1, &end, 10);
+	if (*end != ',')
+		return;
+	depth = strtoul(end + 1, &end, 10);
+	if (*end || !hz || hz > OXA_MAX_HZ || mode > OXP_MODE_WALL || !depth ||
+	    depth > OXA_MAX_DEPTH)
+		return;
+	c->inherited = 1;
+	c->hz = (unsigned)hz;
+	c->mode = (int)mode;
+	c->depth = (unsigned)depth;
+}
+
 int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen)
 {
 	memset(c, 0, sizeof(*c));
@@ -176,5 +199,6 @@ int oxa_config_from_env(struct oxa_config *c, char *why, size_t whylen)
 		return r;
 	if (v < 4)
 		oxa_log_level = levels[v];
+	env_fleet(c);
 	return 0;
 }

@@ -12,6 +12,8 @@ struct oxa_config {
 	int mode;              /* enum oxp_mode */
 	unsigned depth;
 	int start_running;     /* sample from the start, whatever the fleet says */
+	int inherited;         /* OXPROF_FLEET: sample from the start, as the
+				  image before an exec did, until WELCOME */
 	int signo;             /* 0 = let the sampler choose */
 	unsigned flush_ms;     /* how often the drain thread sends */
 	int flush_ms_env;      /* set by OXPROF_FLUSH_MS: the daemon's
@@ -27,6 +29,12 @@ struct oxa_config {
  * OXPROF_MODE (cpu|wall), OXPROF_DEPTH, OXPROF_START (1 = sample at once),
  * OXPROF_OUTPUT, OXPROF_SIGNAL, OXPROF_FLUSH_MS, OXPROF_BUFFER_KB,
  * OXPROF_DAEMON_USER, OXPROF_LOG_LEVEL.
+ *
+ * OXPROF_FLEET=HZ,MODE,DEPTH is the agent's own: its exec wrappers
+ * (host/exec.h) put it in the new image's environment when the old one
+ * was sampling, so the new one samples from its first instruction as the
+ * old one did until the daemon's WELCOME says what the fleet does; unlike
+ * OXPROF_START it does not outlast WELCOME.  A bad value is ignored.
  *
  * OXPROF_OUTPUT: "%p" is replaced by the pid (one file per process).
  * Without it, every process of a run writes to the one file: a profile

@@ -108,7 +108,7 @@ static int send_hello(struct oxa_agent *a)
 	struct oxp_msg m = { .type = OXP_MSG_HELLO };
 	m.u.hello = (struct oxp_hello){ OXP_ROLE_AGENT, (int32_t)getpid(), oxp_str_c(exe),
 					oxp_str_c(cmd), oxp_str_c("liboxprof " OXPROF_VERSION),
-					c->instance };
+					c->instance, (int32_t)getppid() };
 	return queue_msg(a, &m);
 }
 

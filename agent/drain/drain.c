@@ -8,6 +8,8 @@
  * forgets those that are no longer ours and re-creates them.
  */
 #include <errno.h>
+#include <link.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,6 +38,68 @@ void oxa_drain_wake(struct oxa_agent *a)
 		ssize_t w = write(fd, &one, 1);
 		(void)w; /* full: the drain thread is awake anyway */
 	}
+}
+
+void oxa_drain_forked(struct oxa_agent *a)
+{
+	if (!atomic_exchange(&a->warm_wanted, 1))
+		oxa_drain_wake(a);
+}
+
+#define WARM_MODULES 512
+
+/* The loaded modules: one pc in each, and the loader's counters. */
+struct warm {
+	uintptr_t pc[WARM_MODULES];
+	size_t n;
+	unsigned long long adds, subs;
+};
+
+static int module_pc(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct warm *w = arg;
+	(void)size;
+	w->adds = info->dlpi_adds;
+	w->subs = info->dlpi_subs;
+	for (int i = 0; i < info->dlpi_phnum && w->n < WARM_MODULES; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && ph->p_memsz) {
+			w->pc[w->n++] = info->dlpi_addr + ph->p_vaddr;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A forking process (a pre-forking server, a shell) may itself sample
+ * little - it waits for its children - while every child would read the
+ * same modules' symbols on its own, a few ms of CPU each.  Read them once
+ * here, where the children inherit them (api.c keeps the tables across
+ * fork), and again only when the loader's list changed.  One module at a
+ * time under tables_lock, so a fork waits for one module at most (and a
+ * fork child never inherits an allocator caught mid-call by the fork:
+ * ASan's does not survive that).
+ */
+static void warm_symbols(struct oxa_agent *a)
+{
+	if (!atomic_exchange(&a->warm_wanted, 0) || !a->syms)
+		return;
+	static struct warm w; /* drain thread only */
+	memset(&w, 0, sizeof(w));
+	dl_iterate_phdr(module_pc, &w);
+	if (a->warm_adds && w.adds == a->warm_adds && w.subs == a->warm_subs)
+		return;
+	for (size_t i = 0; i < w.n; i++) {
+		uint32_t func, module;
+		uint64_t off;
+		pthread_mutex_lock(&a->tables_lock);
+		/* Any pc of a module has its symbols read. */
+		(void)oxa_symbols_lookup(a->syms, w.pc[i], &func, &module, &off);
+		pthread_mutex_unlock(&a->tables_lock);
+	}
+	a->warm_adds = w.adds;
+	a->warm_subs = w.subs;
 }
 
 /* Re-create the wake pipe when the host closed or replaced either end;
@@ -127,15 +191,22 @@ static int poll_timeout(struct oxa_agent *a, uint64_t next_flush)
 	return until <= now ? 0 : (int)(until - now);
 }
 
-static void wait_io(struct oxa_agent *a, int timeout)
+/* Wait for the wake pipe or the daemon: the part of wait_io that holds
+ * nothing (tables_lock is free meanwhile).  poll's result. */
+static int poll_io(struct oxa_agent *a, struct pollfd p[2], int timeout)
 {
-	struct pollfd p[2] = { { .fd = a->wake_fd[0], .events = POLLIN }, { .fd = -1 } };
+	p[0] = (struct pollfd){ .fd = a->wake_fd[0], .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = -1 };
 	if (a->conn.fd >= 0) {
 		p[1].fd = a->conn.fd;
 		p[1].events = POLLIN | (a->conn.out.len > a->conn.out_off ? POLLOUT : 0);
 	}
-	if (poll(p, 2, timeout) <= 0)
-		return;
+	return poll(p, 2, timeout);
+}
+
+/* What poll_io found: drain the wake pipe, read and write the socket. */
+static void handle_io(struct oxa_agent *a, const struct pollfd p[2])
+{
 	if (p[0].revents & POLLIN) {
 		char v[64];
 		while (read(a->wake_fd[0], v, sizeof(v)) == (ssize_t)sizeof(v))
@@ -147,13 +218,22 @@ static void wait_io(struct oxa_agent *a, int timeout)
 		oxa_conn_write(a);
 }
 
+static void wait_io(struct oxa_agent *a, int timeout)
+{
+	struct pollfd p[2];
+	if (poll_io(a, p, timeout) > 0)
+		handle_io(a, p);
+}
+
 /* Serve requests from host threads: a dump, or stop. */
 static int requests(struct oxa_agent *a)
 {
 	pthread_mutex_lock(&a->lock);
 	if (a->dump_fd >= 0) {
+		pthread_mutex_lock(&a->tables_lock);
 		empty_ring(a);
 		a->dump_result = oxa_output_folded(a, a->dump_fd);
+		pthread_mutex_unlock(&a->tables_lock);
 		a->dump_fd = -1;
 		pthread_cond_broadcast(&a->cond);
 	}
@@ -183,11 +263,17 @@ static void write_output(struct oxa_agent *a)
  * it, if not yet on disk), else as dropped, before the final state. */
 static void finish(struct oxa_agent *a)
 {
+	pthread_mutex_lock(&a->tables_lock);
 	empty_ring(a);
 	uint64_t deadline = ox_mono_ms() + FINAL_ACK_MS;
 	/* Between connections (the daemon restarted, we wait out a backoff),
-	 * one try now, so what is held and the final counters get there. */
-	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb)) {
+	 * one try now, so what is held and the final counters get there.  A
+	 * process that never reached the daemon (a short-lived child that took
+	 * no sample: it lived less than a period, in the kernel, or was forked
+	 * before its parent learned that the fleet runs) joins now too, as it
+	 * would have a millisecond later: it existed, and status says so. */
+	if (a->conn.fd < 0 && (oxa_stacks_pending(&a->pending) || a->conn.held.nb ||
+			       (!a->conn.gen && a->cfg.socket[0]))) {
 		a->conn.next_try_ms = 0;
 		if (oxa_conn_maybe_connect(a) == 0)
 			oxa_conn_write(a);
@@ -216,6 +302,7 @@ static void finish(struct oxa_agent *a)
 	}
 	if (a->cfg.output[0])
 		write_output(a);
+	pthread_mutex_unlock(&a->tables_lock);
 }
 
 static void *drain_main(void *arg)
@@ -224,10 +311,23 @@ static void *drain_main(void *arg)
 	oxa_sampler_exclude_self();
 	/* The period is read each turn: the daemon's WELCOME may change it. */
 	uint64_t last_flush = ox_mono_ms();
+	/* tables_lock is held for everything but the wait in poll and the
+	 * warming between modules: a forking host thread (api.c's prepare
+	 * handler) then finds this thread parked, never inside malloc - a
+	 * child that inherits an allocator lock held at the fork (ASan's)
+	 * hangs. */
 	while (!requests(a)) {
 		uint64_t next_flush = last_flush + a->cfg.flush_ms;
+		struct pollfd p[2];
+		pthread_mutex_lock(&a->tables_lock);
 		check_fds(a);
-		wait_io(a, poll_timeout(a, next_flush));
+		int timeout = poll_timeout(a, next_flush);
+		pthread_mutex_unlock(&a->tables_lock);
+		int n = poll_io(a, p, timeout);
+		warm_symbols(a);
+		pthread_mutex_lock(&a->tables_lock);
+		if (n > 0)
+			handle_io(a, p);
 		empty_ring(a);
 		oxa_sampler_tick();
 		if (oxa_conn_maybe_connect(a) == 0)
@@ -239,6 +339,7 @@ static void *drain_main(void *arg)
 			oxa_conn_write(a);
 			last_flush = ox_mono_ms();
 		}
+		pthread_mutex_unlock(&a->tables_lock);
 	}
 	finish(a);
 	return NULL;

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,11 +28,15 @@
 
 int (*oxa_exec_before)(int for_exec);
 void (*oxa_exec_after_failure)(void);
+int (*oxa_exec_env)(char *buf, size_t len);
+
+#define FLEET_VAR "OXPROF_FLEET="
+#define FLEET_MAX 64
+
+extern char **environ;
 
 static struct {
 	int (*execve)(const char *, char *const[], char *const[]);
-	int (*execv)(const char *, char *const[]);
-	int (*execvp)(const char *, char *const[]);
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	int (*fexecve)(int, char *const[], char *const[]);
 	void (*exit_)(int);
@@ -42,8 +47,6 @@ void oxa_exec_init(void)
 	if (__atomic_load_n(&real.exit_, __ATOMIC_ACQUIRE))
 		return;
 	real.execve = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execve");
-	real.execv = (int (*)(const char *, char *const[]))dlsym(RTLD_NEXT, "execv");
-	real.execvp = (int (*)(const char *, char *const[]))dlsym(RTLD_NEXT, "execvp");
 	real.execvpe = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execvpe");
 	real.fexecve = (int (*)(int, char *const[], char *const[]))dlsym(RTLD_NEXT, "fexecve");
 	__atomic_store_n(&real.exit_, (void (*)(int))dlsym(RTLD_NEXT, "_exit"), __ATOMIC_RELEASE);
@@ -56,6 +59,30 @@ static int before(int for_exec)
 	int (*f)(int) = __atomic_load_n(&oxa_exec_before, __ATOMIC_ACQUIRE);
 	int stopped = f ? f(for_exec) != 0 : 0;
 	return stopped | (for_exec && oxa_sampler_exec_hold() ? 2 : 0);
+}
+
+/* The new image's environment, on the caller's stack: envp without its
+ * OXPROF_FLEET entries, plus the agent's own (oxa_exec_env) when it has
+ * one.  alloca, no malloc: exec must stay async-signal-safe. */
+#define WITH_FLEET(out, envp)                                              \
+	char fleet_[FLEET_MAX];                                            \
+	int (*env_)(char *, size_t) =                                      \
+		__atomic_load_n(&oxa_exec_env, __ATOMIC_ACQUIRE);          \
+	size_t nenv_ = 0;                                                  \
+	while ((envp) && (envp)[nenv_])                                    \
+		nenv_++;                                                   \
+	char **out = alloca((nenv_ + 2) * sizeof(char *));                 \
+	fill_env(out, envp, env_ && env_(fleet_, sizeof(fleet_)) > 0 ? fleet_ : NULL)
+
+static void fill_env(char **out, char *const *envp, char *fleet)
+{
+	size_t n = 0;
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (strncmp(envp[i], FLEET_VAR, sizeof(FLEET_VAR) - 1) != 0)
+			out[n++] = envp[i];
+	if (fleet)
+		out[n++] = fleet;
+	out[n] = NULL;
 }
 
 /* After a failed exec: the agent runs again, errno as exec left it. */
@@ -84,36 +111,43 @@ static int failed(int stopped, int r)
 OXA_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	REAL(execve);
+	WITH_FLEET(env, envp);
 	int s = before(1);
-	return failed(s, real.execve(path, argv, envp));
+	return failed(s, real.execve(path, argv, env));
 }
 
+/* execv and execvp take the environment from environ: passed explicitly
+ * to their e-variants, with the agent's entry. */
 OXA_EXPORT int execv(const char *path, char *const argv[])
 {
-	REAL(execv);
+	REAL(execve);
+	WITH_FLEET(env, environ);
 	int s = before(1);
-	return failed(s, real.execv(path, argv));
+	return failed(s, real.execve(path, argv, env));
 }
 
 OXA_EXPORT int execvp(const char *file, char *const argv[])
 {
-	REAL(execvp);
+	REAL(execvpe);
+	WITH_FLEET(env, environ);
 	int s = before(1);
-	return failed(s, real.execvp(file, argv));
+	return failed(s, real.execvpe(file, argv, env));
 }
 
 OXA_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	REAL(execvpe);
+	WITH_FLEET(env, envp);
 	int s = before(1);
-	return failed(s, real.execvpe(file, argv, envp));
+	return failed(s, real.execvpe(file, argv, env));
 }
 
 OXA_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	REAL(fexecve);
+	WITH_FLEET(env, envp);
 	int s = before(1);
-	return failed(s, real.fexecve(fd, argv, envp));
+	return failed(s, real.fexecve(fd, argv, env));
 }
 
 /* glibc declares execl's first argument nonnull, yet an empty argument

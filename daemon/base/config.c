@@ -66,6 +66,9 @@ static const struct opt opts[] = {
 	  "seconds a message that has started arriving has to arrive whole" },
 	{ "flush-ms", T_UINT, OFF(flush_ms), OXP_MIN_FLUSH_MS, OXP_MAX_FLUSH_MS, STR(OXP_DEFAULT_FLUSH_MS),
 	  "how often agents send batches (OXPROF_FLUSH_MS overrides it in an agent)" },
+	{ "exited-ttl", T_MSEC, OFF(exited_ttl_ms), 0, 2592000000u, "600",
+	  "seconds an exited agent's row stays in status; its samples stay in queries "
+	  "(0: for ever)" },
 	{ "mem-budget", T_SIZE, OFF(mem_budget), 1 << 16, UINT64_MAX, "256M",
 	  "bytes held for peers in all: the aggregate, buffers, id maps (K, M, G suffixes)" },
 	{ "agent-mem-budget", T_SIZE, OFF(agent_mem_budget), 1 << 12, UINT64_MAX, "64M",

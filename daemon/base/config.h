@@ -25,6 +25,7 @@ struct oxd_config {
 	uint32_t control_reserve; /* slots past max_conns for control-allowed uids */
 	uint32_t frame_ms;       /* a partial frame must complete within this */
 	uint32_t flush_ms;
+	uint32_t exited_ttl_ms;  /* exited agents' rows leave status after this; 0 never */
 	uint64_t mem_budget;
 	uint64_t agent_mem_budget;
 	uint64_t uid_mem_budget;

@@ -42,6 +42,11 @@ uint64_t oxd_procinfo_start_wall_ms(uint64_t start)
 
 int oxd_procinfo_start(pid_t pid, uint64_t *start)
 {
+	return oxd_procinfo_stat(pid, start, NULL);
+}
+
+int oxd_procinfo_stat(pid_t pid, uint64_t *start, int32_t *ppid)
+{
 	char path[64], buf[1024];
 	if (pid <= 0)
 		return -ESRCH;
@@ -54,6 +59,12 @@ int oxd_procinfo_start(pid_t pid, uint64_t *start)
 	if (!p)
 		return -EINVAL;
 	p++;
+	if (ppid) {
+		long pp = 0;
+		if (sscanf(p, " %*c %ld", &pp) != 1 || pp < 0 || pp > INT32_MAX)
+			return -EINVAL;
+		*ppid = (int32_t)pp;
+	}
 	for (int field = 2; field < 21; field++) { /* skip to the space before field 22 */
 		p = strchr(p + 1, ' ');
 		if (!p)
@@ -89,7 +100,7 @@ int oxd_procinfo_read(pid_t pid, uid_t uid, uint64_t start, struct oxd_procinfo 
 	char path[64];
 	uint64_t s0, s1;
 	uid_t euid;
-	int r = oxd_procinfo_start(pid, &s0);
+	int r = oxd_procinfo_stat(pid, &s0, &pi->ppid);
 	if (r < 0)
 		return r;
 	if (start && s0 != start)

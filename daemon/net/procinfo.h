@@ -19,6 +19,7 @@
 
 struct oxd_procinfo {
 	uint64_t start;       /* ticks since boot */
+	int32_t ppid;         /* its parent now (field 4 of /proc/PID/stat) */
 	char exe[OXD_EXE_MAX + 1];
 	char cmdline[OXD_CMDLINE_MAX + 1]; /* arguments joined by spaces */
 	size_t exe_len, cmdline_len;
@@ -26,6 +27,8 @@ struct oxd_procinfo {
 
 /* The start time of pid.  0 or -errno (-ESRCH: pid 0, or no such process). */
 int oxd_procinfo_start(pid_t pid, uint64_t *start);
+/* The same, and its parent's pid (ppid may be NULL). */
+int oxd_procinfo_stat(pid_t pid, uint64_t *start, int32_t *ppid);
 
 /* Unix ms at which a process that started `start` ticks after boot did,
  * by this machine's clocks now; 0 when start is 0 or the clocks fail. */

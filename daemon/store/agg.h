@@ -110,6 +110,8 @@ struct oxd_proc {
 	 * highest in a written snapshot.  Instance 0: no tracking. */
 	uint64_t instance;
 	uint64_t seq_received, seq_durable;
+	int32_t ppid;           /* its parent when it joined (/proc, else HELLO); 0 unknown */
+	uint64_t exited_ms;     /* Unix ms its agent left; 0 while connected */
 };
 
 /* A process's CPU time since the last reset, ms. */
@@ -190,6 +192,7 @@ struct oxd_ident {
 	struct oxp_str exe, cmdline;
 	int claimed;            /* exe and cmdline could not be verified */
 	uint64_t instance;      /* the agent instance it names (HELLO); 0 none */
+	int32_t ppid;           /* its parent: /proc when verified, else HELLO */
 };
 
 /*
@@ -202,8 +205,10 @@ struct oxd_ident {
  */
 int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t now_ms,
 			uint32_t *proc);
-/* The agent's connection closed: the row stays, marked exited. */
-void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc);
+/* The agent's connection closed at now_ms: the row stays, marked exited.
+ * Its `sent` becomes at least what the daemon took of it (accepted +
+ * refused): an agent that died before its last report cannot say. */
+void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc, uint64_t now_ms);
 /* Counters an agent reported. */
 void oxd_agg_proc_stats(struct oxd_agg *a, uint32_t proc, const struct oxp_agent_stats *st);
 
@@ -256,9 +261,10 @@ uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p);
 void oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *frames,
 			   uint32_t n, uint64_t count);
 
-/* Whether a process row is selected: pids (any of) and exe (full path or
- * basename); an empty selector selects every row not forgotten by reset.
- * An exe selector never selects a claimed row: anyone can claim sshd. */
+/* Whether a process row is selected: pids (any of), exe (full path or
+ * basename) and tree (that pid and its descendants, oxd_agg_in_tree); an
+ * empty selector selects every row not forgotten by reset.  An exe
+ * selector never selects a claimed row: anyone can claim sshd. */
 int oxd_agg_proc_match(const struct oxd_agg *a, const struct oxd_proc *p,
 		       const struct oxp_selector *sel);
 
@@ -273,6 +279,15 @@ static inline uint64_t oxd_agg_module_load(const struct oxd_agg *a, uint32_t mod
 {
 	return module < a->cap_build_ids ? a->module_loads[module] : 0;
 }
+
+/*
+ * Whether row p is process root or descends from it: its parent (ppid)
+ * is a row in the tree that started no later than p (when both start
+ * times are known), and so on up.  Every row with pid root is a root
+ * (with a pid reused over the daemon's life, each process that had it).
+ * The marks are computed once per aggregate change and root (cached).
+ */
+int oxd_agg_in_tree(const struct oxd_agg *a, const struct oxd_proc *p, int32_t root);
 
 /* Frames of a stack, leaf first. */
 static inline const uint32_t *oxd_agg_stack_frames(const struct oxd_agg *a, uint32_t stack)

@@ -42,7 +42,7 @@ int oxd_fleet_next(const struct oxp_command *cmd, struct oxp_fleet *f)
 
 int oxd_fleet_selects(const struct oxp_selector *sel)
 {
-	return sel->npids || sel->exe.len;
+	return sel->npids || sel->exe.len || sel->tree;
 }
 
 static int proc_selected(const struct oxd_proc *p, void *arg)

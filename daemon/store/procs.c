@@ -82,6 +82,8 @@ int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t 
 	p->cmdline = cmd;
 	p->claimed = (uint8_t)!!id->claimed;
 	p->start_time = id->start_time;
+	p->ppid = id->ppid > 0 ? id->ppid : 0;
+	p->exited_ms = 0;
 	p->live = 1;
 	p->state = OXP_AGENT_PAUSED;
 	p->connected_ms = now_ms;
@@ -89,10 +91,20 @@ int oxd_agg_proc_attach(struct oxd_agg *a, const struct oxd_ident *id, uint64_t 
 	return 0;
 }
 
-void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc)
+void oxd_agg_proc_detach(struct oxd_agg *a, uint32_t proc, uint64_t now_ms)
 {
-	a->procs[proc].live = 0;
-	a->procs[proc].state = OXP_AGENT_EXITED;
+	struct oxd_proc *p = &a->procs[proc];
+	p->live = 0;
+	p->state = OXP_AGENT_EXITED;
+	p->exited_ms = now_ms ? now_ms : 1;
+	/* The agent's last word may be older than our last ack (it was killed,
+	 * or its final report was cut off): what we took is sent, whatever
+	 * it last said, and never more than it took. */
+	uint64_t took = p->samples + p->dropped_daemon;
+	if (p->sent < took)
+		p->sent = took;
+	if (p->taken < p->sent + p->dropped_agent)
+		p->taken = p->sent + p->dropped_agent;
 	a->dirty++;
 }
 
@@ -144,10 +156,100 @@ static int exe_match(const struct oxd_agg *a, uint32_t exe, struct oxp_str want)
 	return strlen(base) == want.len && memcmp(base, want.ptr, want.len) == 0;
 }
 
+/* ---- process trees ---- */
+
+/* The marks of the last tree asked for, valid while the aggregate is
+ * unchanged (the event loop is the only thread). */
+static struct {
+	const struct oxd_agg *agg;
+	uint64_t dirty;
+	size_t nprocs;
+	int32_t root;
+	uint8_t *mark;
+	size_t cap;
+} tree;
+
+/* Marked pids -> the earliest start time among their marked rows. */
+struct pidset {
+	int32_t *pid;
+	uint64_t *start;
+	size_t mask;
+};
+
+static size_t pid_slot(const struct pidset *s, int32_t pid)
+{
+	size_t i = ((uint32_t)pid * 2654435761u) & s->mask;
+	while (s->pid[i] && s->pid[i] != pid)
+		i = (i + 1) & s->mask;
+	return i;
+}
+
+static void pid_add(struct pidset *s, int32_t pid, uint64_t start)
+{
+	size_t i = pid_slot(s, pid);
+	if (!s->pid[i] || start < s->start[i])
+		s->start[i] = start;
+	s->pid[i] = pid;
+}
+
+/* Whether r's parent is marked and started no later than r. */
+static int parent_marked(const struct pidset *s, const struct oxd_proc *r)
+{
+	if (r->ppid <= 0)
+		return 0;
+	size_t i = pid_slot(s, r->ppid);
+	return s->pid[i] && (!r->start_time || s->start[i] <= r->start_time);
+}
+
+static void tree_compute(const struct oxd_agg *a, int32_t root)
+{
+	size_t n = a->nprocs, slots = 16;
+	while (slots < 2 * n + 2)
+		slots <<= 1;
+	struct pidset s = { ox_xcalloc(slots, sizeof(int32_t)), ox_xcalloc(slots, sizeof(uint64_t)),
+			    slots - 1 };
+	ox_xgrow(&tree.mark, &tree.cap, n + 1, 1);
+	memset(tree.mark, 0, n + 1);
+	for (size_t i = 0; i < n; i++)
+		if (!a->procs[i].removed && a->procs[i].pid == root) {
+			tree.mark[i] = 1;
+			pid_add(&s, root, a->procs[i].start_time);
+		}
+	/* One generation of descendants per pass. */
+	for (int changed = 1; changed;) {
+		changed = 0;
+		for (size_t i = 0; i < n; i++) {
+			const struct oxd_proc *r = &a->procs[i];
+			if (tree.mark[i] || r->removed || !parent_marked(&s, r))
+				continue;
+			tree.mark[i] = 1;
+			pid_add(&s, r->pid, r->start_time);
+			changed = 1;
+		}
+	}
+	free(s.pid);
+	free(s.start);
+	tree.agg = a;
+	tree.dirty = a->dirty;
+	tree.nprocs = n;
+	tree.root = root;
+}
+
+int oxd_agg_in_tree(const struct oxd_agg *a, const struct oxd_proc *p, int32_t root)
+{
+	if (tree.agg != a || tree.dirty != a->dirty || tree.nprocs != a->nprocs ||
+	    tree.root != root)
+		tree_compute(a, root);
+	size_t i = (size_t)(p - a->procs);
+	return i < a->nprocs && tree.mark[i];
+}
+
 int oxd_agg_proc_match(const struct oxd_agg *a, const struct oxd_proc *p,
 		       const struct oxp_selector *sel)
 {
 	if (p->removed)
+		return 0;
+	if (sel->tree > 0 && !oxd_agg_in_tree(a, p, sel->tree))
 		return 0;
 	if (sel->exe.len && (p->claimed || !exe_match(a, p->exe, sel->exe)))
 		return 0;

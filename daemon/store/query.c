@@ -81,7 +81,7 @@ static int thread_match(const struct oxd_agg *a, const struct oxd_thread *t,
 /* 0, or -OXP_ENOMATCH when pids/exe name no process at all. */
 static int filter_init(struct filter *f, const struct oxd_agg *a, const struct oxp_selector *sel)
 {
-	f->any = sel->npids || sel->exe.len || sel->thread.len;
+	f->any = sel->npids || sel->exe.len || sel->thread.len || sel->tree;
 	f->proc_ok = ox_xcalloc(a->nprocs + 1, 1);
 	f->thread_ok = ox_xcalloc(a->nthreads + 1, 1);
 	size_t hits = 0;
@@ -90,7 +90,7 @@ static int filter_init(struct filter *f, const struct oxd_agg *a, const struct o
 	for (size_t i = 0; i < a->nthreads; i++)
 		f->thread_ok[i] = f->proc_ok[a->threads[i].proc] &&
 			(!sel->thread.len || thread_match(a, &a->threads[i], sel->thread));
-	return (sel->npids || sel->exe.len) && !hits ? -OXP_ENOMATCH : 0;
+	return (sel->npids || sel->exe.len || sel->tree) && !hits ? -OXP_ENOMATCH : 0;
 }
 
 static void filter_destroy(struct filter *f)

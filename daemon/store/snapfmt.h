@@ -21,7 +21,10 @@
  *     base_user_ms, base_sys_ms] (agg.h);
  *     (format 4) u32 n, modules [u32 module string, u32 build-id string
  *     (UINT32_MAX none), u64 load]: the GNU build-id and the link-time
- *     address of file offset 0 agents reported for a module path (pprof).
+ *     address of file offset 0 agents reported for a module path (pprof);
+ *     (format 4) u32 n, lineage [u32 proc, u32 ppid, u64 exited_ms]: each
+ *     process's parent when it joined and when its agent left (0 unknown,
+ *     still connected), for rows where either is known.
  * Loading checks every length and id against what was read before it and
  * every value against what a live daemon can hold (see "reading"), so a
  * damaged or crafted file is refused as a whole, never half-loaded, and

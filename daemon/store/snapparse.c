@@ -364,6 +364,24 @@ static void load_build_ids(struct reader *r, struct oxd_agg *a, const struct map
 	}
 }
 
+/* Format 4: each process's parent and when its agent left. */
+static void load_lineage(struct reader *r, struct oxd_agg *a, const struct maps *m,
+			 uint32_t format)
+{
+	uint32_t n = format >= 4 ? r_u32(r) : 0;
+	for (uint32_t i = 0; i < n && !r->why[0]; i++) {
+		uint32_t pr = m->proc[r_id(r, m->nproc, "process")];
+		uint32_t ppid = r_u32(r);
+		uint64_t exited = r_u64(r);
+		if (!r->why[0] && ppid > INT32_MAX)
+			fail(r, "process %u: parent pid %u", (unsigned)pr, (unsigned)ppid);
+		if (!r->why[0]) {
+			a->procs[pr].ppid = (int32_t)ppid;
+			a->procs[pr].exited_ms = exited;
+		}
+	}
+}
+
 int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *why,
 		       size_t whylen)
 {
@@ -386,7 +404,7 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 	else if (crc != crc32_update(0, buf + HDR, plen))
 		fail(&r, "checksum mismatch");
 	uint64_t samples = r_u64(&r), dropped = r_u64(&r);
-	r_u64(&r);
+	uint64_t written_ms = r_u64(&r);
 	struct maps m = { 0 };
 	if (!r.why[0])
 		load_dict(&r, a, &m);
@@ -398,6 +416,14 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 		load_cpu(&r, a, &m, format);
 	if (!r.why[0])
 		load_build_ids(&r, a, &m, format);
+	if (!r.why[0])
+		load_lineage(&r, a, &m, format);
+	/* Rows that do not say when their agent left (older formats) left by
+	 * the time the file was written: --exited-ttl counts from there. */
+	for (uint32_t i = 0; !r.why[0] && i < m.nproc; i++)
+		if (!a->procs[m.proc[i]].exited_ms)
+			a->procs[m.proc[i]].exited_ms = written_ms ? written_ms
+								   : (uint64_t)time(NULL) * 1000;
 	if (!r.why[0] && r.p != r.end)
 		fail(&r, "%zu bytes after the last entry", (size_t)(r.end - r.p));
 	if (!r.why[0])

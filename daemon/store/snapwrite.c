@@ -182,6 +182,16 @@ static void put_payload(struct writer *w, const struct oxd_agg *a)
 			w_u32(w, a->build_ids[i] ? a->build_ids[i] - 1 : UINT32_MAX);
 			w_u64(w, a->module_loads[i]);
 		}
+	uint32_t nlin = 0;
+	for (size_t i = 0; i < a->nprocs; i++)
+		nlin += a->procs[i].ppid > 0 || a->procs[i].exited_ms;
+	w_u32(w, nlin);
+	for (size_t i = 0; i < a->nprocs; i++)
+		if (a->procs[i].ppid > 0 || a->procs[i].exited_ms) {
+			w_u32(w, (uint32_t)i);
+			w_u32(w, (uint32_t)(a->procs[i].ppid > 0 ? a->procs[i].ppid : 0));
+			w_u64(w, a->procs[i].exited_ms);
+		}
 }
 
 static void make_header(uint8_t *h, uint64_t len, uint32_t crc)

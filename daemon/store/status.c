@@ -21,6 +21,8 @@ static int cmp_proc(const void *x, const void *y)
 	return p->pid < q->pid ? -1 : p->pid > q->pid;
 }
 
+static uint64_t exit_ms(const struct oxd_proc *p);
+
 static void fill_row(const struct oxd_agg *a, const struct oxd_proc *p, struct oxp_agent_row *r)
 {
 	*r = (struct oxp_agent_row){
@@ -47,7 +49,29 @@ static void fill_row(const struct oxd_agg *a, const struct oxd_proc *p, struct o
 		.sampled_user_ms = oxd_proc_user_ms(p),
 		.sampled_sys_ms = oxd_proc_sys_ms(p),
 		.cpu_covers = p->cpu_covers,
+		.ppid = p->ppid,
+		.exited_ms = p->live ? 0 : exit_ms(p),
 	};
+}
+
+/* When an exited row's agent left: rows from older snapshots do not say,
+ * and their last batch or connection stands in. */
+static uint64_t exit_ms(const struct oxd_proc *p)
+{
+	if (p->exited_ms)
+		return p->exited_ms;
+	return p->last_batch_ms > p->connected_ms ? p->last_batch_ms : p->connected_ms;
+}
+
+static int selects(const struct oxp_selector *sel)
+{
+	return sel && (sel->npids || sel->exe.len || sel->tree);
+}
+
+static int expired(const struct oxd_proc *p, const struct oxd_status_daemon *d)
+{
+	return !p->live && d->exited_ttl_ms && d->now_ms > exit_ms(p) &&
+	       d->now_ms - exit_ms(p) > d->exited_ttl_ms;
 }
 
 void oxd_status_encode(const struct oxd_agg *a, const struct oxd_status_daemon *d,
@@ -56,7 +80,8 @@ void oxd_status_encode(const struct oxd_agg *a, const struct oxd_status_daemon *
 	uint32_t *order = ox_xmalloc((a->nprocs + 1) * sizeof(*order));
 	uint32_t n = 0;
 	for (size_t i = 0; i < a->nprocs; i++)
-		if (!a->procs[i].removed)
+		if (!a->procs[i].removed && !expired(&a->procs[i], d) &&
+		    (!selects(d->sel) || oxd_agg_proc_match(a, &a->procs[i], d->sel)))
 			order[n++] = (uint32_t)i;
 	sort_agg = a;
 	qsort(order, n, sizeof(*order), cmp_proc);

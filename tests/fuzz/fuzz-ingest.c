@@ -61,7 +61,7 @@ static void close_conn(struct sim *s)
 {
 	if (!s->open)
 		return;
-	oxd_agg_proc_detach(&s->a, s->g.proc);
+	oxd_agg_proc_detach(&s->a, s->g.proc, 1);
 	oxd_ingest_destroy(&s->a, &s->g);
 	s->open = 0;
 }

@@ -35,6 +35,7 @@ struct oxp_hello {
 	struct oxp_str software; /* "liboxprof 0.1.0", "oxprofctl 0.1.0" */
 	uint64_t instance;     /* agent: random, fixed for the process's life
 				  (new in a fork child); 0 for clients */
+	int32_t ppid;          /* agent: getppid(), claimed; 0 for clients */
 };
 
 struct oxp_welcome {
@@ -65,6 +66,7 @@ struct oxp_selector {
 	const int32_t *pids;
 	struct oxp_str exe;     /* basename or full path of the executable */
 	struct oxp_str thread;  /* query only: tid in decimal, or thread name */
+	int32_t tree;           /* 0, or a pid: that process and its descendants */
 };
 
 struct oxp_command {
@@ -110,6 +112,8 @@ struct oxp_agent_row {
 	uint64_t cpu_user_ms, cpu_sys_ms;
 	uint64_t sampled_user_ms, sampled_sys_ms;
 	uint8_t cpu_covers;     /* OXP_CPU_* bits */
+	int32_t ppid;           /* its parent when it joined; 0 unknown */
+	uint64_t exited_ms;     /* Unix ms its agent left; 0 while connected */
 };
 
 /* agent_row.flags */
