@@ -130,7 +130,7 @@ static int wait_agents(struct rec *x, struct oxc_ctl *c)
 	uint64_t start = ox_mono_ms();
 	for (;;) {
 		int r = oxc_ctl_command(c, &cmd, on_status, x);
-		if (r < 0)
+		if (r < 0 && r != -OXP_ENOMATCH) /* no agent of the tree yet */
 			return r;
 		uint64_t waited = ox_mono_ms() - start;
 		if ((x->seen && !x->pending) || oxc_record_signal_seen() ||
@@ -346,8 +346,13 @@ static int report(struct rec *x)
 		return OXC_EXIT_NOPROFILE;
 	}
 	oxc_report_init(&rep, OXP_BY_FUNCTION, OXP_SORT_SELF);
-	if ((r = wait_agents(x, &c)) < 0 ||
-	    (r = run_query(x, &c, OXP_BY_FUNCTION, o->limit >= 0 ? o->limit : TABLE_LIMIT, &rep)) < 0) {
+	if ((r = wait_agents(x, &c)) == 0)
+		r = run_query(x, &c, OXP_BY_FUNCTION, o->limit >= 0 ? o->limit : TABLE_LIMIT, &rep);
+	if (r == -OXP_ENOMATCH && !x->seen) {
+		r = no_profile(x);
+		goto out;
+	}
+	if (r < 0) {
 		oxc_ctl_fail(&c, o->json, r);
 		r = OXC_EXIT_NOPROFILE;
 		goto out;
