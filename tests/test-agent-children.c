@@ -171,7 +171,12 @@ TEST_TIMEOUT(children_forker_all_counted, 600)
 	oxt_daemon_start(&d, NULL);
 	start_fleet(&d);
 	static char out[1 << 16];
-	const char *env[] = { sock_env(&d), NULL };
+	/* The forker forks at once: started running, as `record` starts a
+	 * program, so its first children do not depend on how soon the
+	 * daemon's WELCOME reaches the parent (a loaded machine, ASan). */
+	char hz[32];
+	snprintf(hz, sizeof(hz), "OXPROF_HZ=%d", RATE);
+	const char *env[] = { sock_env(&d), "OXPROF_START=1", hz, NULL };
 	char *argv[] = { OXT_FORKER, "200", "20", "50", "2", "mix", NULL };
 	int st = oxt_run_agent(argv, env, out, sizeof(out));
 	ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "forker: status %d", st);
