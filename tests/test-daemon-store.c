@@ -269,6 +269,29 @@ TEST(store_reset_selected_and_all)
 	oxd_agg_destroy(&a);
 }
 
+/* --exe is the executable's path or name, or the name the program was
+ * started by: Debian's redis-server runs /usr/bin/redis-check-rdb. */
+TEST(store_exe_selector_matches_the_name_it_was_run_by)
+{
+	struct oxd_agg a;
+	oxd_agg_init(&a, 64 * MIB, 16 * MIB);
+	struct oxd_ident id = { .pid = 7, .uid = 0, .exe = oxp_str_c("/usr/bin/redis-check-rdb"),
+				.cmdline = oxp_str_c("redis-server *:6379") };
+	uint32_t proc;
+	ASSERT_EQ(oxd_agg_proc_attach(&a, &id, 1000, &proc), 0);
+	const char *yes[] = { "redis-check-rdb", "/usr/bin/redis-check-rdb", "redis-server" };
+	const char *no[] = { "redis", "*:6379", "redis-server *:6379", "usr/bin" };
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		struct oxp_selector sel = { .exe = oxp_str_c(yes[i]) };
+		ASSERT_MSG(oxd_agg_proc_match(&a, &a.procs[proc], &sel), "%s", yes[i]);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		struct oxp_selector sel = { .exe = oxp_str_c(no[i]) };
+		ASSERT_MSG(!oxd_agg_proc_match(&a, &a.procs[proc], &sel), "%s", no[i]);
+	}
+	oxd_agg_destroy(&a);
+}
+
 TEST(store_snapshot_round_trip)
 {
 	struct oxd_agg a, b;

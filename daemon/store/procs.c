@@ -146,14 +146,28 @@ uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p)
 
 /* ---- selectors ---- */
 
-static int exe_match(const struct oxd_agg *a, uint32_t exe, struct oxp_str want)
+/* want is the path or the basename of [p, p + len). */
+static int path_is(const char *p, size_t len, struct oxp_str want)
 {
-	const struct oxd_str *s = &a->strs[exe];
-	if (s->len == want.len && memcmp(s->p, want.ptr, want.len) == 0)
+	if (len == want.len && memcmp(p, want.ptr, want.len) == 0)
 		return 1;
-	const char *base = strrchr(s->p, '/');
-	base = base ? base + 1 : s->p;
-	return strlen(base) == want.len && memcmp(base, want.ptr, want.len) == 0;
+	const char *base = memrchr(p, '/', len);
+	base = base ? base + 1 : p;
+	size_t n = len - (size_t)(base - p);
+	return n == want.len && memcmp(base, want.ptr, want.len) == 0;
+}
+
+/* The executable, or the name the program was started by (argv[0], the
+ * command line's first word): Debian's redis-server is a link to
+ * redis-check-rdb, and a user asks for the name they ran, as pgrep does. */
+static int exe_match(const struct oxd_agg *a, const struct oxd_proc *p, struct oxp_str want)
+{
+	const struct oxd_str *s = &a->strs[p->exe];
+	if (path_is(s->p, s->len, want))
+		return 1;
+	const struct oxd_str *c = &a->strs[p->cmdline];
+	const char *end = memchr(c->p, ' ', c->len);
+	return c->len && path_is(c->p, end ? (size_t)(end - c->p) : c->len, want);
 }
 
 /* ---- process trees ---- */
@@ -251,7 +265,7 @@ int oxd_agg_proc_match(const struct oxd_agg *a, const struct oxd_proc *p,
 		return 0;
 	if (sel->tree > 0 && !oxd_agg_in_tree(a, p, sel->tree))
 		return 0;
-	if (sel->exe.len && (p->claimed || !exe_match(a, p->exe, sel->exe)))
+	if (sel->exe.len && (p->claimed || !exe_match(a, p, sel->exe)))
 		return 0;
 	if (!sel->npids)
 		return 1;
