@@ -723,3 +723,41 @@ TEST_TIMEOUT(window_real_agent_restart_keeps_a_windows_meaning, 120)
 		printf("  the program ended before the outage: nothing after it to check\n");
 	oxt_daemon_finish(&d);
 }
+
+/* Slots made under other widths (a snapshot of a daemon configured
+ * otherwise) and the new ones never overlap, and merge exactly. */
+TEST(window_store_changed_widths_stay_disjoint)
+{
+	names_init();
+	struct oxd_agg a;
+	oxd_agg_init(&a, 64 * MIB, 16 * MIB);
+	const uint32_t w7[3] = { 7, 63, 630 }, w10[3] = { 10, 60, 600 }, k[2] = { 300, 3000 };
+	oxd_hist_config(&a, w7, k, a.mem_budget / 4);
+	uint32_t p = attach(&a, 100, "/usr/bin/x");
+	struct oxd_ingest g;
+	oxd_ingest_init(&g, p);
+	struct batch b;
+	uint64_t i = 0;
+	for (; i < 200; i++) {
+		batch_init(&b, i == 0, 7);
+		batch_stack(&b, 7, (uint32_t)(i % 6), 1);
+		uint64_t t = T0 + i * 3000;
+		ingest(&a, &g, &b, t, t + 100, t + 100);
+	}
+	check_sums(&a);
+	oxd_hist_config(&a, w10, k, a.mem_budget / 4);
+	/* Back over the same span and on, as a late agent would. */
+	for (uint64_t j = 0; j < 400; j++, i++) {
+		batch_init(&b, 0, 7);
+		batch_stack(&b, 7, (uint32_t)(j % 6), 2);
+		uint64_t t = T0 + j * 2300;
+		ingest(&a, &g, &b, t, t + 100, T0 + 400 * 2300);
+		check_sums(&a);
+	}
+	oxd__hist_compact(&a, T0 + 86400000);
+	check_sums(&a);
+	ASSERT_EQ(qtotal(&a, T0, 0, 0, NULL), a.samples);
+	ASSERT_EQ(a.samples, 200 + 800);
+	oxd_ingest_destroy(&a, &g);
+	oxd_agg_destroy(&a);
+}

@@ -108,9 +108,12 @@ static void target(const struct oxd_hist *h, uint32_t start, uint32_t width, uin
 		if (w <= width)
 			break;
 		uint64_t cs = start - start % w, ce = cs + w;
+		/* A slot made under other widths may stick out: cover it. */
+		if (ce < (uint64_t)start + width)
+			ce = (uint64_t)start + width;
 		if (ce <= now && now - ce >= h->keep[k - 1]) {
 			*ts = (uint32_t)cs;
-			*tw = w;
+			*tw = (uint32_t)(ce - cs);
 			return;
 		}
 	}
@@ -164,12 +167,19 @@ void oxd__hist_compact(struct oxd_agg *a, uint64_t now_ms)
 	for (size_t i = 0; i < nold; i++) {
 		uint32_t ts, tw;
 		target(h, old[i].start, old[i].width, now, &ts, &tw);
-		to[i] = ts;
 		struct oxd_hslot *last = h->nslots ? &h->slots[h->nslots - 1] : NULL;
-		if (last && last->start == ts) {
+		if (last && (uint64_t)last->start + last->width > ts) {
+			/* Its span meets the slot before (the same coarser slot,
+			 * or slots of widths since changed): one slot, still
+			 * disjoint from the rest. */
+			uint64_t end = (uint64_t)ts + tw;
+			if (end > (uint64_t)last->start + last->width)
+				last->width = (uint32_t)(end - last->start);
 			last->samples += old[i].samples;
+			to[i] = last->start;
 			h->merged++;
 		} else {
+			to[i] = ts;
 			h->slots[h->nslots++] = (struct oxd_hslot){ ts, tw, old[i].samples };
 		}
 	}
@@ -213,13 +223,16 @@ static void drop_oldest(struct oxd_agg *a)
 static int make_room(struct oxd_agg *a, uint64_t cost, uint32_t keep)
 {
 	struct oxd_hist *h = &a->hist;
-	if (h->mem + cost <= h->budget && oxd_agg_mem_total(a) + cost <= a->mem_budget)
+	/* The aggregate's share of the total: the rest is headroom for what
+	 * is in transit, which the history must not take either. */
+	uint64_t total = oxd__agg_share(a->mem_budget);
+	if (h->mem + cost <= h->budget && oxd_agg_mem_total(a) + cost <= total)
 		return 0;
 	while (h->nslots > 1 && h->slots[0].start != keep &&
 	       (h->mem + cost > h->budget - h->budget / 4 ||
-		oxd_agg_mem_total(a) + cost > a->mem_budget))
+		oxd_agg_mem_total(a) + cost > total))
 		drop_oldest(a);
-	return h->mem + cost <= h->budget && oxd_agg_mem_total(a) + cost <= a->mem_budget ? 0 : -1;
+	return h->mem + cost <= h->budget && oxd_agg_mem_total(a) + cost <= total ? 0 : -1;
 }
 
 uint32_t oxd__hist_slot(struct oxd_agg *a, uint64_t t_ms, uint64_t now_ms)
@@ -241,6 +254,14 @@ uint32_t oxd__hist_slot(struct oxd_agg *a, uint64_t t_ms, uint64_t now_ms)
 	if (make_room(a, sizeof(struct oxd_hslot), UINT32_MAX) < 0)
 		return UINT32_MAX;
 	i = slot_search(h, t); /* make_room may have dropped slots */
+	/* Only slots made under other widths (a snapshot, a changed config)
+	 * can meet it: keep to the gap around t. */
+	uint64_t end = (uint64_t)ts + tw;
+	if (i > 0 && (uint64_t)h->slots[i - 1].start + h->slots[i - 1].width > ts)
+		ts = h->slots[i - 1].start + h->slots[i - 1].width;
+	if (i < h->nslots && h->slots[i].start < end)
+		end = h->slots[i].start;
+	tw = (uint32_t)(end - ts);
 	ox_xgrow(&h->slots, &h->cap_slots, h->nslots + 1, sizeof(*h->slots));
 	memmove(h->slots + i + 1, h->slots + i, (h->nslots - i) * sizeof(*h->slots));
 	h->slots[i] = (struct oxd_hslot){ ts, tw, 0 };

@@ -13,6 +13,9 @@
 
 /* ---- charge.c ---- */
 
+/* The part of a byte limit the aggregate (and its history) may fill; the
+ * rest is headroom for what is in transit. */
+uint64_t oxd__agg_share(uint64_t limit);
 /* Whether cost more bytes for proc would pass the total, the process's or
  * its uid's budget; a refusal is counted. */
 int oxd__over(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost);
