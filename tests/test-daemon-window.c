@@ -76,13 +76,20 @@ static void batch_init(struct batch *b, int define, uint32_t tid)
 	b->s.threads = b->threads;
 }
 
-/* leaf NAMES[leaf] under NAMES[0], count times. */
-static void batch_stack(struct batch *b, uint32_t tid, uint32_t leaf, uint64_t count)
+/* leaf NAMES[leaf] under NAMES[parent], count times. */
+static void batch_stack2(struct batch *b, uint32_t tid, uint32_t leaf, uint32_t parent,
+			 uint64_t count)
 {
 	uint32_t k = b->s.nstacks++;
 	b->fr[k][0] = leaf + 1;
-	b->fr[k][1] = 1;
-	b->stacks[k] = (struct oxp_stack){ tid, 0, count, leaf ? 2 : 1, b->fr[k] };
+	b->fr[k][1] = parent + 1;
+	b->stacks[k] = (struct oxp_stack){ tid, 0, count, leaf != parent ? 2 : 1, b->fr[k] };
+}
+
+/* leaf NAMES[leaf] under NAMES[0]. */
+static void batch_stack(struct batch *b, uint32_t tid, uint32_t leaf, uint64_t count)
+{
+	batch_stack2(b, tid, leaf, 0, count);
 }
 
 static uint32_t attach(struct oxd_agg *a, int32_t pid, const char *exe)
@@ -327,10 +334,14 @@ TEST(window_store_merges_old_slots_exactly)
 	oxd_agg_destroy(&a);
 }
 
-/* A small history budget and many stacks per slot: the history drops its
- * oldest slots (counted) and stays under its budget; the aggregate keeps
- * every sample. */
-TEST(window_store_history_keeps_its_budget)
+/*
+ * A small history budget, 2000 slots of 64 stacks.  Stacks that recur:
+ * the history makes slots coarser early (a coarse slot holds a stack once)
+ * and drops nothing.  Stacks that change from slot to slot (64 x 64 of
+ * them): it drops its oldest slots, counted.  Either way it stays under
+ * its budget, and the aggregate keeps every sample.
+ */
+static void budget_case(int varying)
 {
 	names_init();
 	struct oxd_agg a;
@@ -346,19 +357,24 @@ TEST(window_store_history_keeps_its_budget)
 	for (uint64_t i = 0; i < 2000; i++) {
 		batch_init(&b, i == 0, 7);
 		for (uint32_t s = 0; s < 64; s++)
-			batch_stack(&b, 7, s, 1);
+			batch_stack2(&b, 7, s, varying ? (uint32_t)((i * 7 + s) % 64) : 0, 1);
 		uint64_t t = T0 + i * 10000;
 		ingest(&a, &g, &b, t, t + 1000, t + 1000);
 		if (a.hist.mem > peak)
 			peak = a.hist.mem;
 		ASSERT(oxd_agg_mem_total(&a) <= a.mem_budget);
 	}
-	printf("  history: %zu slots, peak %llu of %llu bytes; dropped %llu slots, "
-	       "%llu samples\n", a.hist.nslots, (unsigned long long)peak,
-	       (unsigned long long)budget, (unsigned long long)a.hist.dropped_slots,
+	printf("  history: %zu slots, %zu cells, peak %llu of %llu bytes; merged %llu, "
+	       "dropped %llu slots, %llu samples\n", a.hist.nslots, a.hist.ncells,
+	       (unsigned long long)peak, (unsigned long long)budget,
+	       (unsigned long long)a.hist.merged, (unsigned long long)a.hist.dropped_slots,
 	       (unsigned long long)a.hist.dropped_samples);
 	ASSERT(peak <= budget);
-	ASSERT(a.hist.dropped_slots > 0);
+	ASSERT(a.hist.merged > 0);
+	if (varying)
+		ASSERT(a.hist.dropped_slots > 0);
+	else
+		ASSERT_EQ(a.hist.dropped_samples, 0);
 	ASSERT_EQ(a.samples, 2000 * 64);
 	check_sums(&a);
 	ASSERT_EQ(a.dropped, 0);
@@ -366,8 +382,20 @@ TEST(window_store_history_keeps_its_budget)
 	uint64_t last = T0 + 1999 * 10000;
 	ASSERT_EQ(qtotal(&a, last, 0, 0, NULL), 64);
 	ASSERT_EQ(qtotal(&a, 0, 0, 0, NULL), 2000 * 64);
+	if (!varying)
+		ASSERT_EQ(qtotal(&a, 1, 0, 0, NULL), 2000 * 64);
 	oxd_ingest_destroy(&a, &g);
 	oxd_agg_destroy(&a);
+}
+
+TEST(window_store_history_keeps_its_budget_by_merging)
+{
+	budget_case(0);
+}
+
+TEST(window_store_history_keeps_its_budget_by_dropping)
+{
+	budget_case(1);
 }
 
 /* A snapshot (format 5) keeps the slots, their cells and the counters. */

@@ -217,22 +217,44 @@ static void drop_oldest(struct oxd_agg *a)
 	recharge(a);
 }
 
-/* Room for cost more bytes: drop the oldest slots (never the one at keep)
- * until the history is a quarter under its budget.  0, or -1 when even
- * that does not make room. */
+static int fits(const struct oxd_agg *a, uint64_t cost, uint64_t budget)
+{
+	return a->hist.mem + cost <= budget &&
+	       oxd_agg_mem_total(a) + cost <= oxd__agg_share(a->mem_budget);
+}
+
+/* Whether slot i holds time t (s). */
+static int holds(const struct oxd_hist *h, size_t i, uint32_t t)
+{
+	return i < h->nslots && h->slots[i].start <= t &&
+	       t < (uint64_t)h->slots[i].start + h->slots[i].width;
+}
+
+/*
+ * Room for cost more bytes, down to a quarter under the history's budget
+ * (the total's share counts too: the rest is headroom for what is in
+ * transit): first merge slots as if they were older (a coarser slot holds
+ * a stack once for all the finer ones it replaces), doubling the age
+ * until every slot is as coarse as it gets; then drop the oldest slots,
+ * never the one holding time keep (s).  0, or -1 when even that does not
+ * make room.
+ */
 static int make_room(struct oxd_agg *a, uint64_t cost, uint32_t keep)
 {
 	struct oxd_hist *h = &a->hist;
-	/* The aggregate's share of the total: the rest is headroom for what
-	 * is in transit, which the history must not take either. */
-	uint64_t total = oxd__agg_share(a->mem_budget);
-	if (h->mem + cost <= h->budget && oxd_agg_mem_total(a) + cost <= total)
-		return 0;
-	while (h->nslots > 1 && h->slots[0].start != keep &&
-	       (h->mem + cost > h->budget - h->budget / 4 ||
-		oxd_agg_mem_total(a) + cost > total))
+	if (fits(a, cost, h->budget) || !h->nslots)
+		return fits(a, cost, h->budget) ? 0 : -1;
+	uint64_t low = h->budget - h->budget / 4;
+	uint64_t now = (uint64_t)h->slots[h->nslots - 1].start + h->slots[h->nslots - 1].width;
+	uint64_t most = (uint64_t)h->keep[1] + 2ull * h->width[2];
+	for (uint64_t extra = h->width[0]; !fits(a, cost, low); extra *= 2) {
+		oxd__hist_compact(a, (now + extra) * 1000);
+		if (extra > most)
+			break;
+	}
+	while (h->nslots > 1 && !holds(h, 0, keep) && !fits(a, cost, low))
 		drop_oldest(a);
-	return h->mem + cost <= h->budget && oxd_agg_mem_total(a) + cost <= total ? 0 : -1;
+	return fits(a, cost, h->budget) ? 0 : -1;
 }
 
 uint32_t oxd__hist_slot(struct oxd_agg *a, uint64_t t_ms, uint64_t now_ms)
@@ -253,7 +275,9 @@ uint32_t oxd__hist_slot(struct oxd_agg *a, uint64_t t_ms, uint64_t now_ms)
 	target(h, t - t % h->width[0], h->width[0], (uint32_t)(now_ms / 1000), &ts, &tw);
 	if (make_room(a, sizeof(struct oxd_hslot), UINT32_MAX) < 0)
 		return UINT32_MAX;
-	i = slot_search(h, t); /* make_room may have dropped slots */
+	i = slot_search(h, t); /* make_room may have merged or dropped slots */
+	if (holds(h, i, t))
+		return h->slots[i].start;
 	/* Only slots made under other widths (a snapshot, a changed config)
 	 * can meet it: keep to the gap around t. */
 	uint64_t end = (uint64_t)ts + tw;
@@ -273,10 +297,13 @@ uint32_t oxd__hist_slot(struct oxd_agg *a, uint64_t t_ms, uint64_t now_ms)
 void oxd__hist_add(struct oxd_agg *a, uint32_t start, uint32_t entry, uint64_t count)
 {
 	struct oxd_hist *h = &a->hist;
-	if (start == UINT32_MAX) {
+	size_t i = slot_search(h, start);
+	if (start == UINT32_MAX || !holds(h, i, start)) {
 		h->dropped_samples += count;
 		return;
 	}
+	/* Making room for an earlier stack may have merged the slot. */
+	start = h->slots[i].start;
 	struct oxd_hcell k = { entry, start, 0 };
 	uint32_t *slot = h->icells.slots ? ox_index_find(&h->icells, cell_key_hash(entry, start),
 							 cell_eq, h, &k) : NULL;
@@ -285,15 +312,18 @@ void oxd__hist_add(struct oxd_agg *a, uint32_t start, uint32_t entry, uint64_t c
 			h->dropped_samples += count;
 			return;
 		}
+		i = slot_search(h, start);
+		start = k.start = h->slots[i].start;
 		ox_xindex_reserve(&h->icells, cell_hash, h);
 		slot = ox_index_find(&h->icells, cell_key_hash(entry, start), cell_eq, h, &k);
-		ox_xgrow(&h->cells, &h->cap_cells, h->ncells + 1, sizeof(*h->cells));
-		h->cells[h->ncells] = k;
-		ox_index_add(&h->icells, slot, (uint32_t)h->ncells++);
-		recharge(a);
+		if (!*slot) { /* (a merge may have made it) */
+			ox_xgrow(&h->cells, &h->cap_cells, h->ncells + 1, sizeof(*h->cells));
+			h->cells[h->ncells] = k;
+			ox_index_add(&h->icells, slot, (uint32_t)h->ncells++);
+			recharge(a);
+		}
 	}
 	h->cells[*slot - 1].count += count;
-	size_t i = slot_search(h, start);
 	h->slots[i].samples += count;
 }
 
