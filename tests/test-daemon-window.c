@@ -789,3 +789,70 @@ TEST(window_store_changed_widths_stay_disjoint)
 	oxd_ingest_destroy(&a, &g);
 	oxd_agg_destroy(&a);
 }
+
+/* A format-5 file whose slots a daemon could not have written is refused
+ * as a whole: overlapping slots, a cell past its entry's count, more
+ * samples dropped than held. */
+static int parse_patched(const uint8_t *file, size_t len, size_t off, const void *v, size_t n)
+{
+	uint8_t *b = malloc(len);
+	ASSERT(b);
+	memcpy(b, file, len);
+	memcpy(b + off, v, n);
+	oxd_snapshot_header(b, b + OXD_SNAPSHOT_HDR, len - OXD_SNAPSHOT_HDR);
+	struct oxd_agg c;
+	oxd_agg_init(&c, 64 * MIB, 16 * MIB);
+	char why[200];
+	int r = oxd_snapshot_parse(&c, b, len, why, sizeof(why));
+	if (r < 0)
+		printf("  refused: %s\n", why);
+	oxd_agg_destroy(&c);
+	free(b);
+	return r;
+}
+
+TEST(window_store_crafted_slots_are_refused)
+{
+	names_init();
+	char dir[512], path[600];
+	oxt_mkdtemp(dir, sizeof(dir), "snap");
+	struct oxd_agg a;
+	oxd_agg_init(&a, 64 * MIB, 16 * MIB);
+	uint32_t p = attach(&a, 100, "/usr/bin/x");
+	struct oxd_ingest g;
+	oxd_ingest_init(&g, p);
+	struct batch b;
+	for (uint64_t i = 0; i < 3; i++) {
+		batch_init(&b, i == 0, 7);
+		batch_stack(&b, 7, 1, 4);
+		uint64_t t = T0 + i * 10000;
+		ingest(&a, &g, &b, t, t + 1000, t + 1000);
+	}
+	ASSERT_EQ(a.hist.nslots, 3);
+	ASSERT_EQ(a.hist.ncells, 3);
+	uint64_t bytes;
+	ASSERT_EQ(oxd_snapshot_write(&a, dir, &bytes), 0);
+	snprintf(path, sizeof(path), "%s/oxprofd.snap", dir);
+	FILE *f = fopen(path, "rb");
+	ASSERT(f);
+	static uint8_t file[1 << 16];
+	size_t len = fread(file, 1, sizeof(file), f);
+	fclose(f);
+	ASSERT_EQ(len, bytes);
+	/* From the end: 3 counters, 3 cells of 16 bytes, their count, 3
+	 * slots of 8 bytes. */
+	size_t counters = len - 24, cells = counters - 3 * 16, slots = cells - 8 - 3 * 8;
+	ASSERT_EQ(parse_patched(file, len, 0, file, 0), 0); /* as written: good */
+	uint32_t wide = 20; /* slot 0 now reaches into slot 1 */
+	ASSERT_EQ(parse_patched(file, len, slots + 4, &wide, 4), -EBADMSG);
+	uint64_t fewer = 3; /* fewer in a slot than its entry: allowed (dropped) */
+	uint64_t all = 13; /* more than the entry holds */
+	ASSERT_EQ(parse_patched(file, len, cells + 16 + 8, &all, 8), -EBADMSG);
+	ASSERT_EQ(parse_patched(file, len, cells + 16 + 8, &fewer, 8), 0);
+	uint64_t dropped = 13;
+	ASSERT_EQ(parse_patched(file, len, counters + 16, &dropped, 8), -EBADMSG);
+	uint32_t bad_slot = 3;
+	ASSERT_EQ(parse_patched(file, len, cells, &bad_slot, 4), -EBADMSG);
+	oxd_ingest_destroy(&a, &g);
+	oxd_agg_destroy(&a);
+}
