@@ -119,30 +119,28 @@ static void target(const struct oxd_hist *h, uint32_t start, uint32_t width, uin
 	}
 }
 
-static int cmp_cells(const void *p, const void *q)
-{
-	const struct oxd_hcell *x = p, *y = q;
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return x->entry < y->entry ? -1 : x->entry > y->entry;
-}
-
-/* Sort, merge cells that now share a slot, drop empty ones, reindex. */
+/* Merge cells that now share a slot, drop empty ones, reindex: one pass
+ * over a fresh index (no sort: this runs on the event loop). */
 static void cells_rebuild(struct oxd_hist *h)
 {
-	qsort(h->cells, h->ncells, sizeof(*h->cells), cmp_cells);
+	ox_index_destroy(&h->icells);
+	if (ox_index_init(&h->icells, (uint32_t)h->ncells + 1) < 0)
+		abort(); /* out of memory is fatal in the daemon */
 	size_t n = 0;
 	for (size_t i = 0; i < h->ncells; i++) {
-		if (!h->cells[i].count)
+		struct oxd_hcell c = h->cells[i];
+		if (!c.count)
 			continue;
-		if (n && h->cells[n - 1].start == h->cells[i].start &&
-		    h->cells[n - 1].entry == h->cells[i].entry)
-			h->cells[n - 1].count += h->cells[i].count;
-		else
-			h->cells[n++] = h->cells[i];
+		uint32_t *slot = ox_index_find(&h->icells, cell_key_hash(c.entry, c.start), cell_eq,
+					       h, &c);
+		if (*slot) {
+			h->cells[*slot - 1].count += c.count;
+			continue;
+		}
+		h->cells[n] = c;
+		ox_index_add(&h->icells, slot, (uint32_t)n++);
 	}
 	h->ncells = n;
-	ox_xindex_rebuild(&h->icells, (uint32_t)n, cell_hash, h);
 }
 
 void oxd__hist_compact(struct oxd_agg *a, uint64_t now_ms)
