@@ -5,13 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 
 enum {
 	OPT_SOCKET = 256, OPT_JSON, OPT_PID, OPT_EXE, OPT_THREAD, OPT_HZ,
 	OPT_MODE, OPT_DEPTH, OPT_FORMAT, OPT_BY, OPT_SORT, OPT_LIMIT, OPT_WIDE,
-	OPT_NO_DEMANGLE, OPT_TREE, OPT_ALL,
+	OPT_NO_DEMANGLE, OPT_TREE, OPT_ALL, OPT_SINCE, OPT_UNTIL,
 };
 
 /* Which group each option belongs to; 0 = global. */
@@ -38,6 +39,8 @@ static const struct {
 	{ { "wide", no_argument, NULL, OPT_WIDE }, OXC_OPT_QUERY },
 	{ { "output", required_argument, NULL, 'o' }, OXC_OPT_RECORD },
 	{ { "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE }, OXC_OPT_QUERY | OXC_OPT_RECORD },
+	{ { "since", required_argument, NULL, OPT_SINCE }, OXC_OPT_WINDOW },
+	{ { "until", required_argument, NULL, OPT_UNTIL }, OXC_OPT_WINDOW },
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -105,6 +108,100 @@ static int add_pid(struct oxc_opts *o, const char *s, char *err, size_t len)
 	return 0;
 }
 
+/* "1h30m", "90s", "90": a duration in ms; 0 or -EINVAL. */
+static int parse_duration(const char *s, uint64_t *out)
+{
+	uint64_t ms = 0;
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		char *end;
+		errno = 0;
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		unsigned long long n = strtoull(s, &end, 10);
+		uint64_t unit;
+		switch (*end) {
+		case 0: case 's': unit = 1000; break;
+		case 'm': unit = 60000; break;
+		case 'h': unit = 3600000; break;
+		case 'd': unit = 86400000; break;
+		default: return -EINVAL;
+		}
+		if (errno || n > UINT64_MAX / unit / 2 || ms + n * unit < ms)
+			return -EINVAL;
+		ms += n * unit;
+		s = *end ? end + 1 : end;
+	}
+	*out = ms;
+	return 0;
+}
+
+/* "HH:MM[:SS]" at s; returns the rest, or NULL. */
+static const char *parse_clock(const char *s, struct tm *tm)
+{
+	int h, m, sec = 0, n = 0;
+	if (sscanf(s, "%2d:%2d%n", &h, &m, &n) != 2)
+		return NULL;
+	s += n;
+	if (*s == ':') {
+		if (sscanf(s, ":%2d%n", &sec, &n) != 1)
+			return NULL;
+		s += n;
+	}
+	if (h > 23 || m > 59 || sec > 60 || h < 0 || m < 0 || sec < 0)
+		return NULL;
+	tm->tm_hour = h;
+	tm->tm_min = m;
+	tm->tm_sec = sec;
+	return s;
+}
+
+int oxc_parse_when(const char *s, uint64_t now_ms, uint64_t *out)
+{
+	uint64_t d;
+	if (parse_duration(s, &d) == 0) {
+		if (d > now_ms)
+			return -EINVAL;
+		*out = now_ms - d;
+		return 0;
+	}
+	time_t now = (time_t)(now_ms / 1000);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	int dated = 0, y, mo, dd, n = 0;
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &dd, &n) == 3 && (s[n] == 'T' || s[n] == ' ')) {
+		if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || y < 1970)
+			return -EINVAL;
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = dd;
+		s += n + 1;
+		dated = 1;
+	}
+	s = parse_clock(s, &tm);
+	if (!s || *s)
+		return -EINVAL;
+	tm.tm_isdst = -1;
+	time_t t = mktime(&tm);
+	if (t == (time_t)-1 || t < 0)
+		return -EINVAL;
+	if (!dated && t > now) {
+		tm.tm_mday--; /* a clock time still to come today: yesterday's */
+		tm.tm_isdst = -1;
+		t = mktime(&tm);
+	}
+	*out = (uint64_t)t * 1000;
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Apply one option with its argument; 0 or -EINVAL. */
 static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len)
 {
@@ -126,6 +223,17 @@ static int apply(struct oxc_opts *o, int c, const char *a, char *err, size_t len
 	case OPT_WIDE: o->wide = 1; return 0;
 	case OPT_NO_DEMANGLE: o->no_demangle = 1; return 0;
 	case 'o': o->output = a; return 0;
+	case OPT_SINCE:
+	case OPT_UNTIL: {
+		uint64_t t;
+		if (oxc_parse_when(a, now_ms(), &t) < 0)
+			return fail(err, len, "--%s %s: use a duration before now (30s, 5m, 2h, "
+				    "1d) or a local time (14:00, 14:00:30, 2026-12-01T14:00)",
+				    c == OPT_SINCE ? "since" : "until", a);
+		*(c == OPT_SINCE ? &o->since_ms : &o->until_ms) = t ? t : 1;
+		*(c == OPT_SINCE ? &o->since : &o->until) = a;
+		return 0;
+	}
 	case OPT_HZ:
 		if (parse_num(a, 1, OXP_MAX_HZ, &v) < 0)
 			return fail(err, len, "--hz %s: use a rate from 1 to %d", a, OXP_MAX_HZ);

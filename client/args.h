@@ -21,6 +21,7 @@ enum oxc_optset {
 	OXC_OPT_QUERY = 1u << 3,  /* --format, --by, --sort, --limit, --wide */
 	OXC_OPT_RECORD = 1u << 4, /* -o FILE, --format, --limit */
 	OXC_OPT_ALL = 1u << 5,    /* --all (status: exited agents too) */
+	OXC_OPT_WINDOW = 1u << 6, /* --since WHEN, --until WHEN (queries) */
 };
 
 /* Output formats.  Which writer makes each file format, and which query it
@@ -59,6 +60,9 @@ struct oxc_opts {
 	int no_demangle;        /* --no-demangle: names as the agent reported */
 	int all;                /* status --all */
 	const char *output;     /* record -o FILE */
+	/* --since/--until: Unix ms, 0 = not given (open); the words typed */
+	uint64_t since_ms, until_ms;
+	const char *since, *until;
 	/* positional arguments after the options (pointers into argv) */
 	int argc;
 	char **argv;
@@ -81,6 +85,15 @@ int oxc_args_global(int argc, char **argv, struct oxc_opts *o, char *err, size_t
  */
 int oxc_args_parse(int argc, char **argv, unsigned optset, struct oxc_opts *o,
 		   char *err, size_t errlen);
+
+/*
+ * A point in time as --since/--until take it, into Unix ms: a duration
+ * before now ("30s", "5m", "2h", "1d", "90" seconds; units may combine,
+ * "1h30m"), or a local time: "14:00", "14:00:30" (today; yesterday when
+ * that is still to come), "2026-12-01T14:00[:30]" or with a space for
+ * the T.  0 or -EINVAL.
+ */
+int oxc_parse_when(const char *s, uint64_t now_ms, uint64_t *out);
 
 /* Names of enum values, for output and messages. */
 const char *oxc_by_name(int by);

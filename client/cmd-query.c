@@ -30,7 +30,11 @@ static void describe(const struct oxc_opts *o, char *buf, size_t len)
 	if (o->exe && n < len)
 		n += (size_t)snprintf(buf + n, len - n, "%s--exe %s", n ? " " : "", o->exe);
 	if (o->thread && n < len)
-		snprintf(buf + n, len - n, "%s--thread %s", n ? " " : "", o->thread);
+		n += (size_t)snprintf(buf + n, len - n, "%s--thread %s", n ? " " : "", o->thread);
+	if (o->since && n < len)
+		n += (size_t)snprintf(buf + n, len - n, "%s--since %s", n ? " " : "", o->since);
+	if (o->until && n < len)
+		snprintf(buf + n, len - n, "%s--until %s", n ? " " : "", o->until);
 }
 
 /*
@@ -66,6 +70,11 @@ static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 	int by = format == OXC_FMT_TABLE || format == OXC_FMT_JSON ? o->by :
 								     oxc_report_format_by(format);
 	long limit = o->limit >= 0 ? o->limit : (format == OXC_FMT_TABLE ? TABLE_LIMIT : 0);
+	if (o->since_ms && o->until_ms && o->since_ms >= o->until_ms) {
+		fprintf(stderr, "oxprofctl query: --since %s is not before --until %s\n", o->since,
+			o->until);
+		return 2;
+	}
 	if (format == OXC_FMT_PPROF && isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "oxprofctl query: pprof is gzip'ed binary: redirect it to a file\n");
 		return 2;
@@ -130,6 +139,7 @@ const struct oxc_cmd oxc_cmd_query = {
 		 "      [--sort self|total] [--limit N] [--wide] [--no-demangle]\n"
 		 "      [--pid PID]... [--exe NAME] [--tree PID]\n"
 		 "      [--thread TID|NAME]\n"
+		 "      [--since WHEN] [--until WHEN]\n"
 		 "  Samples aggregated so far, across all processes unless filtered.\n"
 		 "  --format F    table (default), json (same as --json), or folded:\n"
 		 "                `root;...;leaf COUNT` lines for flame graph tools, or\n"
@@ -148,12 +158,18 @@ const struct oxc_cmd oxc_cmd_query = {
 		 "  --tree PID    only samples of this process and its descendants\n"
 		 "                (children it forked or ran, theirs, and so on)\n"
 		 "  --thread T    only samples of this thread (tid or name)\n"
+		 "  --since WHEN  only samples taken from WHEN on: a duration before now\n"
+		 "                (30s, 5m, 2h, 1d, 1h30m) or a local time (14:00,\n"
+		 "                14:00:30, 2026-12-01T14:00); the daemon answers from\n"
+		 "                its time slots overlapping the window, which the\n"
+		 "                header shows\n"
+		 "  --until WHEN  only samples taken before WHEN (same forms)\n"
 		 "  A selector (--pid, --exe, --thread) that matches no sample is exit\n"
 		 "  status 1 with \"no samples match\" on stderr, as grep does.  Without\n"
 		 "  one, an empty daemon shows \"no samples yet\" and exits 0.\n"
 		 "  The table is truncated to the terminal's width when writing to a\n"
 		 "  terminal; written to a pipe or file it is never truncated.\n",
-	.opts = OXC_OPT_SELECT | OXC_OPT_THREAD | OXC_OPT_QUERY,
+	.opts = OXC_OPT_SELECT | OXC_OPT_THREAD | OXC_OPT_QUERY | OXC_OPT_WINDOW,
 	.min_args = 0,
 	.max_args = 0,
 	.exec = query_exec,

@@ -114,6 +114,14 @@ static void print_json(const char *path, const struct oxp_status *s)
 	oxc_json_u64(&j, "mem_budget", s->mem_budget);
 	oxc_json_u64(&j, "mem_peers", s->mem_peers);
 	oxc_json_u64(&j, "refused_mem", s->refused_mem);
+	oxc_json_obj(&j, "history");
+	oxc_json_u64(&j, "slots", s->hist_slots);
+	oxc_json_u64(&j, "bytes", s->hist_bytes);
+	oxc_json_u64(&j, "first_ms", s->hist_first_ms);
+	oxc_json_u64(&j, "merged_slots", s->hist_merged);
+	oxc_json_u64(&j, "dropped_slots", s->hist_dropped_slots);
+	oxc_json_u64(&j, "dropped_samples", s->hist_dropped_samples);
+	oxc_json_end(&j, '}');
 	oxc_json_arr(&j, "agents");
 	for (uint32_t i = 0; i < s->nagents; i++)
 		json_agent(&j, &s->agents[i]);
@@ -150,6 +158,16 @@ static void print_summary(const char *path, const struct oxp_status *s)
 	       "%llu memory charge%s refused\n", used, budget, peers,
 	       (unsigned long long)s->refused_conns, s->refused_conns == 1 ? "" : "s",
 	       (unsigned long long)s->refused_mem, s->refused_mem == 1 ? "" : "s");
+	char hb[32], h0[32] = "";
+	oxc_fmt_bytes(hb, sizeof(hb), s->hist_bytes);
+	if (s->hist_first_ms)
+		oxc_fmt_time(h0, sizeof(h0), s->hist_first_ms);
+	printf("history:  %llu time slot%s (%s)%s%s; %llu merged into coarser ones, "
+	       "%llu dropped over the budget (%llu samples in no slot)\n",
+	       (unsigned long long)s->hist_slots, s->hist_slots == 1 ? "" : "s", hb,
+	       *h0 ? " from " : "", h0, (unsigned long long)s->hist_merged,
+	       (unsigned long long)s->hist_dropped_slots,
+	       (unsigned long long)s->hist_dropped_samples);
 	printf("agents:   %u (%u running, %u paused, %u exited, %u disabled)\n",
 	       (unsigned)s->nagents, by_state[1], by_state[0], by_state[2], by_state[3]);
 }

@@ -306,6 +306,10 @@ void oxc_ctl_command_init(struct oxp_command *cmd, uint8_t code, const struct ox
 	cmd->sel.exe = oxp_str_c(o->exe ? o->exe : "");
 	cmd->sel.thread = oxp_str_c(o->thread ? o->thread : "");
 	cmd->sel.tree = o->tree;
+	if (code == OXP_CMD_QUERY) {
+		cmd->since_ms = o->since_ms;
+		cmd->until_ms = o->until_ms;
+	}
 }
 
 int oxc_ctl_fail(const struct oxc_ctl *c, int json, int code)

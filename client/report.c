@@ -59,6 +59,8 @@ static int collect(void *arg, const struct oxp_msg *m)
 		r->user_ms = m->u.query_head.user_ms;
 		r->sys_ms = m->u.query_head.sys_ms;
 		r->covered_ms = m->u.query_head.covered_ms;
+		r->since_ms = m->u.query_head.since_ms;
+		r->until_ms = m->u.query_head.until_ms;
 	} else if (m->type == OXP_MSG_QUERY_ROWS) {
 		for (uint32_t i = 0; i < m->u.query_rows.nrows; i++) {
 			const struct oxp_row *w = &m->u.query_rows.rows[i];
@@ -188,6 +190,20 @@ static void cpu_header(const struct oxc_report *r, FILE *f)
 		fprintf(f, "cpu time: %s\n", line);
 }
 
+/* "window: 2026-12-02 14:00:00 - 14:05:00 (5.0 min)": the time slots a
+ * --since/--until query covered. */
+static void window_header(const struct oxc_report *r, FILE *f)
+{
+	char span[32], t0[32], t1[32];
+	if (!r->since_ms && !r->until_ms)
+		return;
+	oxc_fmt_duration(span, sizeof(span), r->until_ms - r->since_ms);
+	oxc_fmt_time(t0, sizeof(t0), r->since_ms);
+	oxc_fmt_time(t1, sizeof(t1), r->until_ms);
+	const char *t1s = strncmp(t0, t1, 11) == 0 ? t1 + 11 : t1;
+	fprintf(f, "window: %s - %s (%s, whole time slots)\n", t0, t1s, span);
+}
+
 /* The header: "12345 samples from 2 processes over 12.3 s (from ... to ...)". */
 static void table_header(const struct oxc_report *r, FILE *f)
 {
@@ -203,6 +219,7 @@ static void table_header(const struct oxc_report *r, FILE *f)
 		fprintf(f, " over %s (%s - %s)", span, t0, t1s);
 	}
 	fprintf(f, ", by %s, sorted by %s\n", oxc_by_name(r->by), oxc_sort_name(r->sort));
+	window_header(r, f);
 	cpu_header(r, f);
 }
 
@@ -258,7 +275,8 @@ void oxc_report_table(const struct oxc_report *r, FILE *f, int width, int bold)
 {
 	table_header(r, f);
 	if (r->nrows == 0) {
-		fprintf(f, "no samples%s\n", r->total ? " in the rows asked for" : " yet");
+		fprintf(f, "no samples%s\n", r->total ? " in the rows asked for"
+					       : r->since_ms || r->until_ms ? " in this window" : " yet");
 		return;
 	}
 	struct oxc_table *t = table_new(r->by);
@@ -302,6 +320,8 @@ void oxc_report_json_write(struct oxc_json *j, const char *key, const struct oxc
 	oxc_json_u64(j, "cpu_sampled_ms", r->covered_ms);
 	oxc_json_cstr(j, "cpu_sampled", covers_name(r));
 	oxc_json_f64(j, "hz_per_cpu_second", covered_hz(r), 2);
+	oxc_json_u64(j, "window_since_ms", r->since_ms);
+	oxc_json_u64(j, "window_until_ms", r->until_ms);
 	oxc_json_arr(j, "rows");
 	for (uint32_t i = 0; i < r->nrows; i++)
 		json_row(j, r, &r->rows[i]);

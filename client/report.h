@@ -30,6 +30,9 @@ struct oxc_report {
 	/* CPU time of the processes while sampled, ms, and the part of it
 	 * the samples stand for (QUERY_HEAD, PROTOCOL.md). */
 	uint64_t user_ms, sys_ms, covered_ms;
+	/* The window the rows cover, Unix ms [since, until): the time slots
+	 * the daemon used; 0, 0 for everything since the last reset. */
+	uint64_t since_ms, until_ms;
 	uint32_t nrows, cap;
 	struct oxc_row *rows;   /* owned, in the daemon's order */
 };

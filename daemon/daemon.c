@@ -183,6 +183,12 @@ int oxd_server_init(struct oxd_server *s, uv_loop_t *loop, const struct oxd_conf
 	if (cfg->state_dir[0] && oxd_snapshot_load(&s->agg, cfg->state_dir))
 		s->snap_mark = s->agg.dirty;
 	s->agg.bud.uid_limit = cfg->uid_mem_budget; /* after the load, which replaces agg */
+	uint32_t w[3], k[2];
+	for (int i = 0; i < 3; i++)
+		w[i] = cfg->hist_ms[i] / 1000;
+	for (int i = 0; i < 2; i++)
+		k[i] = cfg->hist_keep_ms[i] / 1000;
+	oxd_hist_config(&s->agg, w, k, cfg->hist_mem_budget);
 	return 0;
 }
 

@@ -235,7 +235,7 @@ static void dec_error(struct dec *x, const msgpack_object *o, struct oxp_error_m
 
 static void dec_command(struct dec *x, const msgpack_object *o, struct oxp_command *m)
 {
-	const msgpack_object *a = arr(x, o, 8);
+	const msgpack_object *a = arr(x, o, 10);
 	m->cmd = (uint8_t)u64(x, &a[0], OXP_CMD_QUERY);
 	const msgpack_object *sel = arr(x, &a[1], 4);
 	const msgpack_object *p = list(x, &sel[0], &m->sel.npids, OXP_MAX_PIDS);
@@ -252,6 +252,8 @@ static void dec_command(struct dec *x, const msgpack_object *o, struct oxp_comma
 	m->by = (uint8_t)u64(x, &a[5], OXP_BY_FRAMES);
 	m->sort = (uint8_t)u64(x, &a[6], OXP_SORT_TOTAL);
 	m->limit = (uint32_t)u64(x, &a[7], UINT32_MAX);
+	m->since_ms = u64(x, &a[8], UINT64_MAX);
+	m->until_ms = u64(x, &a[9], UINT64_MAX);
 	if (!x->err && (m->cmd < OXP_CMD_STATUS ||
 			(m->mode > OXP_MODE_WALL && m->mode != 0xff)))
 		fail(x, -OXP_ESHAPE);
@@ -309,7 +311,7 @@ static void dec_uid_row(struct dec *x, const msgpack_object *o, struct oxp_uid_r
 
 static void dec_status(struct dec *x, const msgpack_object *o, struct oxp_status *m)
 {
-	const msgpack_object *a = arr(x, o, 12);
+	const msgpack_object *a = arr(x, o, 18);
 	m->software = str(x, &a[0]);
 	m->uptime_ms = u64(x, &a[1], UINT64_MAX);
 	dec_fleet(x, &a[2], &m->fleet);
@@ -331,11 +333,17 @@ static void dec_status(struct dec *x, const msgpack_object *o, struct oxp_status
 	for (uint32_t i = 0; i < m->nuids && !x->err; i++)
 		dec_uid_row(x, &ul[i], &uids[i]);
 	m->uids = uids;
+	m->hist_slots = u64(x, &a[12], UINT64_MAX);
+	m->hist_bytes = u64(x, &a[13], UINT64_MAX);
+	m->hist_merged = u64(x, &a[14], UINT64_MAX);
+	m->hist_dropped_slots = u64(x, &a[15], UINT64_MAX);
+	m->hist_dropped_samples = u64(x, &a[16], UINT64_MAX);
+	m->hist_first_ms = u64(x, &a[17], UINT64_MAX);
 }
 
 static void dec_query_head(struct dec *x, const msgpack_object *o, struct oxp_query_head *m)
 {
-	const msgpack_object *a = arr(x, o, 8);
+	const msgpack_object *a = arr(x, o, 10);
 	m->total = u64(x, &a[0], UINT64_MAX);
 	m->first_ms = u64(x, &a[1], UINT64_MAX);
 	m->last_ms = u64(x, &a[2], UINT64_MAX);
@@ -344,6 +352,8 @@ static void dec_query_head(struct dec *x, const msgpack_object *o, struct oxp_qu
 	m->user_ms = u64(x, &a[5], UINT64_MAX);
 	m->sys_ms = u64(x, &a[6], UINT64_MAX);
 	m->covered_ms = u64(x, &a[7], UINT64_MAX);
+	m->since_ms = u64(x, &a[8], UINT64_MAX);
+	m->until_ms = u64(x, &a[9], UINT64_MAX);
 }
 
 /* by=frames definitions of a QUERY_ROWS body (a[1], a[2]). */

@@ -114,7 +114,7 @@ static void enc_error(struct enc *e, const struct oxp_error_msg *m)
 
 static void enc_command(struct enc *e, const struct oxp_command *m)
 {
-	pk_arr(e, 8);
+	pk_arr(e, 10);
 	pk_u(e, m->cmd);
 	pk_arr(e, 4);
 	pk_arr(e, m->sel.npids);
@@ -129,6 +129,8 @@ static void enc_command(struct enc *e, const struct oxp_command *m)
 	pk_u(e, m->by);
 	pk_u(e, m->sort);
 	pk_u(e, m->limit);
+	pk_u(e, m->since_ms);
+	pk_u(e, m->until_ms);
 }
 
 static void enc_reply(struct enc *e, const struct oxp_reply *m)
@@ -183,7 +185,7 @@ static void enc_uid_row(struct enc *e, const struct oxp_uid_row *u)
 
 static void enc_status(struct enc *e, const struct oxp_status *m)
 {
-	pk_arr(e, 12);
+	pk_arr(e, 18);
 	pk_s(e, m->software);
 	pk_u(e, m->uptime_ms);
 	pk_fleet(e, &m->fleet);
@@ -200,11 +202,17 @@ static void enc_status(struct enc *e, const struct oxp_status *m)
 	pk_arr(e, m->nuids);
 	for (uint32_t i = 0; i < m->nuids; i++)
 		enc_uid_row(e, &m->uids[i]);
+	pk_u(e, m->hist_slots);
+	pk_u(e, m->hist_bytes);
+	pk_u(e, m->hist_merged);
+	pk_u(e, m->hist_dropped_slots);
+	pk_u(e, m->hist_dropped_samples);
+	pk_u(e, m->hist_first_ms);
 }
 
 static void enc_query_head(struct enc *e, const struct oxp_query_head *m)
 {
-	pk_arr(e, 8);
+	pk_arr(e, 10);
 	pk_u(e, m->total);
 	pk_u(e, m->first_ms);
 	pk_u(e, m->last_ms);
@@ -213,6 +221,8 @@ static void enc_query_head(struct enc *e, const struct oxp_query_head *m)
 	pk_u(e, m->user_ms);
 	pk_u(e, m->sys_ms);
 	pk_u(e, m->covered_ms);
+	pk_u(e, m->since_ms);
+	pk_u(e, m->until_ms);
 }
 
 static void enc_query_rows(struct enc *e, const struct oxp_query_rows *m)

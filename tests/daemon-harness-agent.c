@@ -110,7 +110,8 @@ int oxt_agent_send(struct oxt_agent *a)
 	a->defined_tids = a->ntids;
 	struct oxp_msg m = { .type = OXP_MSG_SAMPLES };
 	m.u.samples = (struct oxp_samples){ ++a->batch_seq, nsd, sd, nfd, fd, ntd, td,
-					    a->nstacks, a->stacks, { 0 }, 0, NULL, 0, 0 };
+					    a->nstacks, a->stacks, { 0 }, 0, NULL, a->first_ms,
+					    a->last_ms };
 	fill_stats(a, &m.u.samples.stats);
 	a->nstacks = a->nframes_used = 0;
 	return oxt_send(&a->p, &m);

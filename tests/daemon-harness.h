@@ -160,6 +160,7 @@ struct oxt_agent {
 	uint32_t frames[1024 * 64];
 	uint32_t nstacks, nframes_used;
 	uint8_t state;
+	uint64_t first_ms, last_ms; /* the next batches' taken span (0: unsaid) */
 };
 
 /* Connect as an agent with this exe. 0 or the ERROR code. */

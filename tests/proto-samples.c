@@ -77,7 +77,8 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 		m->type = OXP_MSG_COMMAND;
 		m->u.command = (struct oxp_command){ OXP_CMD_QUERY,
 			{ 3, pids, oxp_str_c("worker"), oxp_str_c("4243"), 4241 }, 997,
-			OXP_MODE_CPU, 33, OXP_BY_THREAD, OXP_SORT_TOTAL, 20 };
+			OXP_MODE_CPU, 33, OXP_BY_THREAD, OXP_SORT_TOTAL, 20, 1700000000000ull,
+			1700000060000ull };
 		break;
 	case 5:
 		m->type = OXP_MSG_REPLY;
@@ -86,12 +87,13 @@ void oxt_sample_msg(int i, struct oxp_msg *m)
 	case 6:
 		m->type = OXP_MSG_STATUS;
 		m->u.status = (struct oxp_status){ oxp_str_c("oxprofd 0.1.0"), 86400000,
-			fleet, 1 << 20, 256 << 20, 123456, 9, 4, 2, agents, 4096, 12, 2, uids };
+			fleet, 1 << 20, 256 << 20, 123456, 9, 4, 2, agents, 4096, 12, 2, uids, 360, 9000, 5, 1, 77,
+			1699990000000ull };
 		break;
 	case 7:
 		m->type = OXP_MSG_QUERY_HEAD;
 		m->u.query_head = (struct oxp_query_head){ 1000, 1700000000000ull,
-			1700000009000ull, 2, 1, 4100, 5900, 4100 };
+			1700000009000ull, 2, 1, 4100, 5900, 4100, 1700000000000ull, 1700000010000ull };
 		break;
 	case 8:
 		m->type = OXP_MSG_QUERY_ROWS;

@@ -296,7 +296,7 @@ static int status_ok(int fd, struct oxp_reader *r, struct oxp_decoder *d)
 	m.type = OXP_MSG_STATUS;
 	m.u.status = (struct oxp_status){ oxp_str_c("oxprofd 9.9.9-fake"), 7380000,
 					  { 1, 0, 1000, 128 }, 1536, 256u << 20, 50000, 2, 7, 2, rows,
-					  0, 0, 0, NULL };
+					  0, 0, 0, NULL, 0, 0, 0, 0, 0, 0 };
 	oxt_fake_send(fd, &m);
 	oxt_fake_reply(fd, 0, "", 0);
 	return 0;

@@ -75,6 +75,19 @@ static const struct opt opts[] = {
 	  "bytes one process may add to the aggregate" },
 	{ "uid-mem-budget", T_SIZE, OFF(uid_mem_budget), 0, UINT64_MAX, "0",
 	  "bytes held for one user's processes and connections (0: mem-budget / 2)" },
+	{ "history-slot", T_MSEC, OFF(hist_ms[0]), 1000, 3600000, "10",
+	  "seconds of the newest time slots (whole seconds)" },
+	{ "history-slot-old", T_MSEC, OFF(hist_ms[1]), 1000, 86400000, "60",
+	  "seconds of slots older than history-keep (a multiple of history-slot)" },
+	{ "history-slot-oldest", T_MSEC, OFF(hist_ms[2]), 1000, 86400000, "600",
+	  "seconds of slots older than history-keep-old (a multiple of history-slot-old)" },
+	{ "history-keep", T_MSEC, OFF(hist_keep_ms[0]), 0, 2592000000u, "3600",
+	  "seconds slots keep the history-slot width" },
+	{ "history-keep-old", T_MSEC, OFF(hist_keep_ms[1]), 0, 2592000000u, "86400",
+	  "seconds slots keep the history-slot-old width (at least history-keep)" },
+	{ "history-mem-budget", T_SIZE, OFF(hist_mem_budget), 0, UINT64_MAX, "0",
+	  "bytes of mem-budget the time slots may hold; the oldest are dropped past it "
+	  "(0: mem-budget / 4)" },
 	{ "max-write-queue", T_SIZE, OFF(write_queue_max), 1 << 16, UINT64_MAX, "8M",
 	  "bytes queued to a peer that does not read before it is dropped" },
 };
@@ -335,6 +348,16 @@ int oxd_config_load(struct oxd_config *cfg, int argc, char **argv)
 		cfg->uid_mem_budget = cfg->mem_budget / 2;
 	if (!cfg->uid_max_conns)
 		cfg->uid_max_conns = cfg->max_conns / 4 ? cfg->max_conns / 4 : 1;
+	if (!cfg->hist_mem_budget || cfg->hist_mem_budget > cfg->mem_budget)
+		cfg->hist_mem_budget = cfg->mem_budget / 4;
+	if (r == 0 && (cfg->hist_ms[0] % 1000 || cfg->hist_ms[1] % cfg->hist_ms[0] ||
+		       cfg->hist_ms[2] % cfg->hist_ms[1])) {
+		fprintf(stderr, "oxprofd: history-slot, -old, -oldest: whole seconds, each a multiple of "
+				"the one before\n");
+		r = -EINVAL;
+	}
+	if (cfg->hist_keep_ms[1] < cfg->hist_keep_ms[0])
+		cfg->hist_keep_ms[1] = cfg->hist_keep_ms[0];
 	return r;
 }
 

@@ -30,6 +30,9 @@ struct oxd_config {
 	uint64_t agent_mem_budget;
 	uint64_t uid_mem_budget;
 	uint64_t write_queue_max;
+	uint32_t hist_ms[3];     /* time slot widths, finest first */
+	uint32_t hist_keep_ms[2]; /* how long the first two widths last */
+	uint64_t hist_mem_budget;
 	uid_t *allow_uids;     /* owned; freed by oxd_config_destroy */
 	size_t nallow_uids;
 	uid_t *trust_uids;     /* agents believed about their exe (owned) */

@@ -74,6 +74,39 @@ struct oxd_entry {
 	uint64_t count;
 };
 
+/*
+ * The time axis (history.c): slots of [start, start + width) seconds of
+ * Unix time, sorted and disjoint, and per slot the count of each entry
+ * sampled in it (by when the samples were taken).  Every accepted sample
+ * is in one slot unless the history's budget dropped it (counted), so the
+ * slots sum to the cumulative counts.
+ */
+#define OXD_HIST_WIDTH0 10u    /* s: newest slots */
+#define OXD_HIST_WIDTH1 60u    /* s: after OXD_HIST_KEEP0 */
+#define OXD_HIST_WIDTH2 600u   /* s: after OXD_HIST_KEEP1 */
+#define OXD_HIST_KEEP0 3600u
+#define OXD_HIST_KEEP1 86400u
+
+struct oxd_hslot {
+	uint32_t start, width;  /* Unix s */
+	uint64_t samples;
+};
+
+struct oxd_hcell {
+	uint32_t entry, start;  /* entry index, its slot's start */
+	uint64_t count;
+};
+
+struct oxd_hist {
+	struct oxd_hslot *slots; size_t nslots, cap_slots;
+	struct oxd_hcell *cells; size_t ncells, cap_cells; struct ox_index icells;
+	uint32_t width[3], keep[2]; /* s: tier widths, how long tiers 0, 1 last */
+	uint64_t budget;        /* bytes the history may hold (within mem_budget) */
+	uint64_t mem;           /* bytes it holds (part of mem_used) */
+	uint64_t merged;        /* slots merged into coarser ones */
+	uint64_t dropped_slots, dropped_samples; /* forgotten over the budget */
+};
+
 /* A process row: it outlives its connection (exited) until reset. */
 struct oxd_proc {
 	int32_t pid;
@@ -145,6 +178,7 @@ struct oxd_agg {
 	uint64_t mem_used, mem_budget, proc_budget; /* mem_used: the aggregate only */
 	struct oxd_budget bud;      /* per-uid accounts and peer bytes */
 	uint64_t generation;        /* bumped by every reset; query cursors check it */
+	struct oxd_hist hist;
 	/* Bumped by every change a snapshot keeps (ingest, process rows, their
 	 * seqs, reset): equal counts say "nothing new", whatever a reset did. */
 	uint64_t dirty;
@@ -258,8 +292,24 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 uint32_t oxd_agg_frame(struct oxd_agg *a, uint32_t func, uint32_t module, uint64_t offset);
 uint32_t oxd_agg_thread(struct oxd_agg *a, uint32_t proc, uint32_t tid, uint32_t name);
 uint32_t oxd_agg_restore_proc(struct oxd_agg *a, const struct oxd_proc *p);
-void oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *frames,
-			   uint32_t n, uint64_t count);
+/* Returns the entry's index (OXD_NONE: refused). */
+uint32_t oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *frames,
+			       uint32_t n, uint64_t count);
+
+/* Slot widths (finest first; each rounded to a multiple of the finer),
+ * how long the first two tiers keep their width, and the history's byte
+ * budget.  Slots already made keep their width. */
+void oxd_hist_config(struct oxd_agg *a, const uint32_t width[3], const uint32_t keep[2],
+		     uint64_t budget);
+/* Merge the slots that have aged into coarser ones (ingest does it too). */
+void oxd__hist_compact(struct oxd_agg *a, uint64_t now_ms);
+/* Snapshot restore: a slot (before its cells), a cell of an entry index. */
+void oxd_agg_restore_slot(struct oxd_agg *a, uint32_t start, uint32_t width);
+void oxd_agg_restore_cell(struct oxd_agg *a, uint32_t start, uint32_t entry, uint64_t count);
+/* The slots [*lo, *hi) overlapping [since_ms, until_ms) (until 0: open);
+ * returns 0 when there are none. */
+int oxd_hist_range(const struct oxd_agg *a, uint64_t since_ms, uint64_t until_ms,
+		   uint32_t *lo, uint32_t *hi);
 
 /* Whether a process row is selected: pids (any of), exe (full path or
  * basename) and tree (that pid and its descendants, oxd_agg_in_tree); an

@@ -17,7 +17,7 @@
  * whose samples fill its budget can still send batches, which are then
  * refused and counted, rather than be cut off.
  */
-static uint64_t agg_share(uint64_t limit)
+uint64_t oxd__agg_share(uint64_t limit)
 {
 	uint64_t room = limit / 8, want = 2 * (uint64_t)OXP_FRAME_MAX + (256u << 10);
 	if (room < want)
@@ -28,9 +28,9 @@ static uint64_t agg_share(uint64_t limit)
 int oxd__over(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost)
 {
 	struct oxd_uacct *u = oxd_budget_uid(&a->bud, p->uid);
-	if (oxd_agg_mem_total(a) + cost <= agg_share(a->mem_budget) &&
+	if (oxd_agg_mem_total(a) + cost <= oxd__agg_share(a->mem_budget) &&
 	    p->mem + cost <= a->proc_budget &&
-	    oxd_uacct_mem(u) + cost <= agg_share(a->bud.uid_limit))
+	    oxd_uacct_mem(u) + cost <= oxd__agg_share(a->bud.uid_limit))
 		return 0;
 	u->refused_mem++;
 	a->bud.refused++;

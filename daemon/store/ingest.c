@@ -177,7 +177,7 @@ static int check_refs(const struct oxd_ingest *g, const struct oxp_samples *s)
 
 /* Count one stack of the batch; 1 accepted, 0 refused. */
 static int ingest_stack(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_stack *st,
-			struct oxd_proc *p)
+			struct oxd_proc *p, uint32_t when)
 {
 	uint32_t t = map_get(&g->tids, st->tid), f[OXP_MAX_DEPTH];
 	if (t == REFUSED)
@@ -189,7 +189,11 @@ static int ingest_stack(struct oxd_agg *a, struct oxd_ingest *g, const struct ox
 		/* Stacks are paths of functions: pcs in one function are one. */
 		f[j] = a->fns[a->frames[f[j] - 1].fn].frame;
 	}
-	return oxd__add_sample(a, p, t - 1, f, st->nframes, st->count) == 0;
+	uint32_t e;
+	if (oxd__add_sample(a, p, t - 1, f, st->nframes, st->count, &e) < 0)
+		return 0;
+	oxd__hist_add(a, when, e, st->count);
+	return 1;
 }
 
 static uint64_t sat_add(uint64_t x, uint64_t y)
@@ -208,23 +212,6 @@ int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_sam
 		r = check_refs(g, s);
 	if (r < 0)
 		return r;
-	for (uint32_t i = 0; i < s->nstacks; i++) {
-		uint64_t c = s->stacks[i].count;
-		if (!c)
-			continue;
-		/* Every count the aggregate keeps is at most a->samples, so
-		 * keeping that from wrapping keeps them all: refuse, and count. */
-		if (c <= UINT64_MAX - a->samples - *accepted && ingest_stack(a, g, &s->stacks[i], p))
-			*accepted += c;
-		else
-			*refused += c;
-	}
-	p->samples += *accepted;
-	struct oxd_uacct *ub = oxd_budget_uid(&a->bud, p->uid);
-	ub->dropped = sat_add(ub->dropped, *refused);
-	a->samples += *accepted;
-	p->dropped_daemon = sat_add(p->dropped_daemon, *refused);
-	a->dropped = sat_add(a->dropped, *refused);
 	/* When the agent took them (a batch held over a daemon restart was
 	 * taken long before it arrived), never later than now; unknown or
 	 * nonsense (first after last) is now. */
@@ -235,6 +222,26 @@ int oxd_agg_ingest(struct oxd_agg *a, struct oxd_ingest *g, const struct oxp_sam
 		last = now_ms;
 	if (first > last)
 		first = last;
+	/* The batch's samples go in the slot of its last sample: batches
+	 * span one flush interval, far less than a slot. */
+	uint32_t when = s->nstacks ? oxd__hist_slot(a, last, now_ms) : UINT32_MAX;
+	for (uint32_t i = 0; i < s->nstacks; i++) {
+		uint64_t c = s->stacks[i].count;
+		if (!c)
+			continue;
+		/* Every count the aggregate keeps is at most a->samples, so
+		 * keeping that from wrapping keeps them all: refuse, and count. */
+		if (c <= UINT64_MAX - a->samples - *accepted && ingest_stack(a, g, &s->stacks[i], p, when))
+			*accepted += c;
+		else
+			*refused += c;
+	}
+	p->samples += *accepted;
+	struct oxd_uacct *ub = oxd_budget_uid(&a->bud, p->uid);
+	ub->dropped = sat_add(ub->dropped, *refused);
+	a->samples += *accepted;
+	p->dropped_daemon = sat_add(p->dropped_daemon, *refused);
+	a->dropped = sat_add(a->dropped, *refused);
 	if (*accepted && (!p->first_ms || first < p->first_ms))
 		p->first_ms = first;
 	if (*accepted && last > p->last_ms)

@@ -320,7 +320,7 @@ void oxd__count_fns(struct oxd_agg *a, uint32_t stack, uint64_t count)
 }
 
 int oxd__add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
-		      const uint32_t *f, uint32_t n, uint64_t count)
+		      const uint32_t *f, uint32_t n, uint64_t count, uint32_t *entry)
 {
 	ox_xindex_reserve(&a->istacks, stack_hash, a);
 	ox_xindex_reserve(&a->ientries, entry_hash, a);
@@ -349,13 +349,17 @@ int oxd__add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
 	a->entries[*eslot - 1].count += count;
 	a->stacks[stack].count += count;
 	oxd__count_fns(a, stack, count);
+	if (entry)
+		*entry = *eslot - 1;
 	return 0;
 }
 
-void oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *frames,
-			   uint32_t n, uint64_t count)
+uint32_t oxd_agg_restore_entry(struct oxd_agg *a, uint32_t thread, const uint32_t *frames,
+			       uint32_t n, uint64_t count)
 {
-	oxd__add_sample(a, NULL, thread, frames, n, count);
+	uint32_t e = OXD_NONE;
+	oxd__add_sample(a, NULL, thread, frames, n, count, &e);
+	return e;
 }
 
 /* ---- life ---- */
@@ -367,6 +371,7 @@ void oxd_agg_init(struct oxd_agg *a, uint64_t mem_budget, uint64_t proc_budget)
 	a->proc_budget = proc_budget;
 	a->bud.uid_limit = mem_budget;
 	oxd_agg_str(a, "", 0); /* string 0 is "", for unnamed things */
+	oxd__hist_init(a);
 }
 
 void oxd_agg_destroy(struct oxd_agg *a)
@@ -389,5 +394,6 @@ void oxd_agg_destroy(struct oxd_agg *a)
 	free(a->build_ids);
 	free(a->module_loads);
 	oxd_budget_destroy(&a->bud);
+	oxd__hist_destroy(&a->hist);
 	memset(a, 0, sizeof(*a));
 }

@@ -116,9 +116,9 @@ static size_t nkeys_for(const struct oxd_agg *a, uint8_t by)
 
 /* Count one entry into the per-key arrays. */
 static void count_entry(const struct oxd_agg *a, uint8_t by, const struct oxd_entry *e,
-			uint32_t mark, struct counts *c)
+			uint32_t entry, uint32_t mark, struct counts *c)
 {
-	/* mark is the entry's index + 1: by=frames keys are entries. */
+	/* mark: unique per counted row (by=frames keys are entry indexes). */
 	const struct oxd_thread *t = &a->threads[e->thread];
 	uint32_t key;
 	switch (by) {
@@ -146,11 +146,33 @@ static void count_entry(const struct oxd_agg *a, uint8_t by, const struct oxd_en
 		break;
 	}
 	case OXP_BY_THREAD: key = e->thread; break;
-	case OXP_BY_FRAMES: key = mark - 1; break;
+	case OXP_BY_FRAMES: key = entry; break;
 	default: key = e->stack; break;
 	}
 	c->self[key] += e->count;
 	c->total[key] += e->count;
+}
+
+/* A window: the cells of slots [lo, hi). */
+static uint64_t count_window(const struct oxd_agg *a, uint8_t by, const struct filter *f,
+			     uint32_t lo, uint32_t hi, struct counts *c)
+{
+	const struct oxd_hist *h = &a->hist;
+	uint32_t s0 = h->slots[lo].start, s1 = h->slots[hi - 1].start;
+	uint64_t total = 0;
+	for (size_t i = 0; i < h->ncells; i++) {
+		const struct oxd_hcell *k = &h->cells[i];
+		if (k->start < s0 || k->start > s1 || !k->count)
+			continue;
+		struct oxd_entry e = a->entries[k->entry];
+		if (!f->thread_ok[e.thread])
+			continue;
+		e.count = k->count;
+		count_entry(a, by, &e, k->entry, (uint32_t)i + 1, c);
+		c->proc_samples[a->threads[e.thread].proc] += e.count;
+		total += e.count;
+	}
+	return total;
 }
 
 /* Fill counts; returns the total samples that matched. */
@@ -175,7 +197,7 @@ static uint64_t count_all(const struct oxd_agg *a, uint8_t by, const struct filt
 		const struct oxd_entry *e = &a->entries[i];
 		if (!f->thread_ok[e->thread] || !e->count)
 			continue;
-		count_entry(a, by, e, (uint32_t)i + 1, c);
+		count_entry(a, by, e, (uint32_t)i, (uint32_t)i + 1, c);
 		c->proc_samples[a->threads[e->thread].proc] += e->count;
 		total += e->count;
 	}
@@ -272,6 +294,19 @@ static void fill_head(const struct oxd_agg *a, const struct filter *f, const str
 	}
 }
 
+/* A window's head: first/last within it; the CPU time the processes
+ * report is not kept per slot, so none is claimed (0: unknown). */
+static void window_head(struct oxp_query_head *h)
+{
+	if (h->first_ms < h->since_ms)
+		h->first_ms = h->since_ms;
+	if (h->last_ms > h->until_ms)
+		h->last_ms = h->until_ms;
+	if (!h->total)
+		h->first_ms = h->last_ms = 0;
+	h->user_ms = h->sys_ms = h->covered_ms = 0;
+}
+
 static void counts_destroy(struct counts *c)
 {
 	free(c->self);
@@ -300,8 +335,24 @@ int oxd_query_new(struct oxd_agg *a, const struct oxp_command *cmd, struct oxd_q
 	q->sort = cmd->sort;
 	q->generation = a->generation;
 	q->nstrs = (uint32_t)a->nstrs;
-	q->head.total = count_all(a, cmd->by, &f, &c);
-	fill_head(a, &f, &c, &q->head);
+	if (cmd->since_ms || cmd->until_ms) {
+		uint32_t lo, hi;
+		if (oxd_hist_range(a, cmd->since_ms, cmd->until_ms, &lo, &hi)) {
+			q->head.total = count_window(a, cmd->by, &f, lo, hi, &c);
+			q->head.since_ms = (uint64_t)a->hist.slots[lo].start * 1000;
+			q->head.until_ms = ((uint64_t)a->hist.slots[hi - 1].start +
+					    a->hist.slots[hi - 1].width) * 1000;
+		} else {
+			/* No slot: an empty window, said as asked. */
+			q->head.since_ms = cmd->since_ms;
+			q->head.until_ms = cmd->until_ms ? cmd->until_ms : cmd->since_ms;
+		}
+		fill_head(a, &f, &c, &q->head);
+		window_head(&q->head);
+	} else {
+		q->head.total = count_all(a, cmd->by, &f, &c);
+		fill_head(a, &f, &c, &q->head);
+	}
 	q->rows = ox_xmalloc((c.nkeys + 1) * sizeof(*q->rows));
 	for (size_t k = 0; k < c.nkeys; k++)
 		if (c.total[k])

@@ -67,10 +67,18 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 	}
 	size_t kept = 0;
 	if (proc_match) {
-		for (size_t i = 0; i < a->nentries; i++)
-			if (!hit[a->threads[a->entries[i].thread].proc])
+		uint32_t *to = ox_xmalloc((a->nentries + 1) * sizeof(*to));
+		for (size_t i = 0; i < a->nentries; i++) {
+			to[i] = OXD_NONE;
+			if (!hit[a->threads[a->entries[i].thread].proc]) {
+				to[i] = (uint32_t)kept;
 				a->entries[kept++] = a->entries[i];
+			}
+		}
+		oxd__hist_remap(a, to);
+		free(to);
 	} else {
+		oxd__hist_remap(a, NULL);
 		a->nstacks = a->nstack_frames = 0;
 		ox_index_destroy(&a->istacks);
 		/* What is left (the dictionary, live rows) is nobody's now. */
@@ -85,7 +93,7 @@ uint32_t oxd_agg_reset(struct oxd_agg *a, int (*proc_match)(const struct oxd_pro
 	for (size_t i = 0; i < a->nstacks; i++)
 		m += sizeof(struct oxd_stack) + IDX_SLOT + a->stacks[i].n * sizeof(uint32_t);
 	a->mem_used = m + a->nentries * (sizeof(struct oxd_entry) + IDX_SLOT) +
-		      a->nprocs * sizeof(struct oxd_proc);
+		      a->nprocs * sizeof(struct oxd_proc) + a->hist.mem;
 	a->generation++;
 	a->dirty++;
 	return cleared;

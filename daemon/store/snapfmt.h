@@ -24,7 +24,12 @@
  *     address of file offset 0 agents reported for a module path (pprof);
  *     (format 4) u32 n, lineage [u32 proc, u32 ppid, u64 exited_ms]: each
  *     process's parent when it joined and when its agent left (0 unknown,
- *     still connected), for rows where either is known.
+ *     still connected), for rows where either is known;
+ *     (format 5) the time slots (agg.h): u32 n, slots [u32 start, u32
+ *     width] (Unix s, sorted, disjoint); u64 n, cells [u32 slot, u32 entry
+ *     (index in the entries above), u64 count]; u64 merged, dropped slots,
+ *     dropped samples.  Samples of an older format are in no slot: they
+ *     count as dropped from the history.
  * Loading checks every length and id against what was read before it and
  * every value against what a live daemon can hold (see "reading"), so a
  * damaged or crafted file is refused as a whole, never half-loaded, and
@@ -39,7 +44,7 @@
 #include <zlib.h>
 
 #define MAGIC "OXPDSNAP"
-#define FORMAT 4
+#define FORMAT 5
 #define FORMAT_OLDEST 2 /* no agent instances */
 #define HDR OXD_SNAPSHOT_HDR /* snapshot.h, included first */
 #define NAME "oxprofd.snap"

@@ -111,7 +111,10 @@ struct maps {
 	uint64_t *proc_samples, *proc_sum; /* what each process says; what its entries add to */
 	uint64_t *stack_off;  /* into r's buffer: offsets of each stack's frames */
 	uint32_t *stack_n;
+	uint32_t *entry;      /* file's entry -> the aggregate's */
+	uint64_t *entry_count;
 	uint32_t nstr, nframe, nproc, nthread, nstack;
+	uint64_t nentry;
 };
 
 static void maps_free(struct maps *m)
@@ -125,6 +128,8 @@ static void maps_free(struct maps *m)
 	free(m->proc_sum);
 	free(m->stack_off);
 	free(m->stack_n);
+	free(m->entry);
+	free(m->entry_count);
 }
 
 /* Values a live daemon can hold: what the decoder lets an agent say. */
@@ -252,6 +257,9 @@ static void load_samples(struct reader *r, struct oxd_agg *a, struct maps *m)
 			r_id(r, m->nframe, "frame");
 	}
 	uint64_t n = r_count(r, 8, MIN_ENTRY, "entries");
+	m->nentry = n;
+	m->entry = ox_xcalloc(n + 1, sizeof(*m->entry));
+	m->entry_count = ox_xcalloc(n + 1, sizeof(*m->entry_count));
 	uint32_t f[OXP_MAX_DEPTH];
 	for (uint64_t i = 0; i < n && !r->why[0]; i++) {
 		uint32_t t = r_id(r, m->nthread, "thread"), s = r_id(r, m->nstack, "stack");
@@ -267,7 +275,8 @@ static void load_samples(struct reader *r, struct oxd_agg *a, struct maps *m)
 		struct reader fr = { base + m->stack_off[s], r->end, "" };
 		for (uint32_t j = 0; j < m->stack_n[s]; j++)
 			f[j] = m->frame[r_u32(&fr)];
-		oxd_agg_restore_entry(a, m->thread[t], f, m->stack_n[s], count);
+		m->entry[i] = oxd_agg_restore_entry(a, m->thread[t], f, m->stack_n[s], count);
+		m->entry_count[i] = count;
 	}
 }
 
@@ -382,6 +391,55 @@ static void load_lineage(struct reader *r, struct oxd_agg *a, const struct maps 
 	}
 }
 
+/* Format 5: the time slots.  Slots sorted and disjoint, cells naming them
+ * and entries read before, no entry's cells past its count. */
+static void load_hist(struct reader *r, struct oxd_agg *a, struct maps *m, uint32_t format,
+		      uint64_t samples)
+{
+	if (format < 5) {
+		a->hist.dropped_samples = samples;
+		return;
+	}
+	uint32_t n = (uint32_t)r_count(r, 4, 8, "slots");
+	uint32_t *start = ox_xcalloc((size_t)n + 1, sizeof(*start));
+	uint64_t end = 0;
+	for (uint32_t i = 0; i < n && !r->why[0]; i++) {
+		start[i] = r_u32(r);
+		uint32_t w = r_u32(r);
+		if (!r->why[0] && (!w || start[i] < end || (uint64_t)start[i] + w > UINT32_MAX))
+			fail(r, "slot %u: [%u, +%u) is empty, out of order or overlaps",
+			     (unsigned)i, (unsigned)start[i], (unsigned)w);
+		if (r->why[0])
+			break;
+		end = (uint64_t)start[i] + w;
+		oxd_agg_restore_slot(a, start[i], w);
+	}
+	uint64_t nc = r_count(r, 8, 16, "cells");
+	for (uint64_t i = 0; i < nc && !r->why[0]; i++) {
+		uint32_t s = r_id(r, n, "slot");
+		uint64_t e = r_u32(r), count = r_u64(r);
+		if (!r->why[0] && e >= m->nentry)
+			fail(r, "cell %llu: entry %llu out of range", (unsigned long long)i,
+			     (unsigned long long)e);
+		else if (!r->why[0] && count > m->entry_count[e])
+			fail(r, "cell %llu: %llu samples, more than its entry holds",
+			     (unsigned long long)i, (unsigned long long)count);
+		if (r->why[0])
+			break;
+		m->entry_count[e] -= count;
+		if (m->entry[e] != OXD_NONE)
+			oxd_agg_restore_cell(a, start[s], m->entry[e], count);
+	}
+	free(start);
+	uint64_t merged = r_u64(r), dslots = r_u64(r), dsamples = r_u64(r);
+	if (!r->why[0] && dsamples > samples)
+		fail(r, "%llu samples dropped from the history, more than the %llu held",
+		     (unsigned long long)dsamples, (unsigned long long)samples);
+	a->hist.merged = merged;
+	a->hist.dropped_slots = dslots;
+	a->hist.dropped_samples += dsamples;
+}
+
 int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *why,
 		       size_t whylen)
 {
@@ -424,6 +482,8 @@ int oxd_snapshot_parse(struct oxd_agg *a, const uint8_t *buf, size_t len, char *
 		if (!a->procs[m.proc[i]].exited_ms)
 			a->procs[m.proc[i]].exited_ms = written_ms ? written_ms
 								   : (uint64_t)time(NULL) * 1000;
+	if (!r.why[0])
+		load_hist(&r, a, &m, format, samples);
 	if (!r.why[0] && r.p != r.end)
 		fail(&r, "%zu bytes after the last entry", (size_t)(r.end - r.p));
 	if (!r.why[0])

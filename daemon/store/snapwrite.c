@@ -123,6 +123,38 @@ static void put_cpu(struct writer *w, const struct oxd_agg *a)
 	}
 }
 
+/* Format 5: the time slots (snapfmt.h). */
+static void put_hist(struct writer *w, const struct oxd_agg *a)
+{
+	const struct oxd_hist *h = &a->hist;
+	w_u32(w, h->nslots);
+	for (size_t i = 0; i < h->nslots; i++) {
+		w_u32(w, h->slots[i].start);
+		w_u32(w, h->slots[i].width);
+	}
+	w_u64(w, h->ncells);
+	size_t s = 0;
+	for (size_t i = 0; i < h->ncells; i++) {
+		const struct oxd_hcell *c = &h->cells[i];
+		/* Cells are in no order: find the slot by search. */
+		size_t lo = 0, hi = h->nslots;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (h->slots[mid].start < c->start)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		s = lo;
+		w_u32(w, (uint32_t)s);
+		w_u32(w, c->entry);
+		w_u64(w, c->count);
+	}
+	w_u64(w, h->merged);
+	w_u64(w, h->dropped_slots);
+	w_u64(w, h->dropped_samples);
+}
+
 static void put_payload(struct writer *w, const struct oxd_agg *a)
 {
 	w_u64(w, a->samples);
@@ -192,6 +224,7 @@ static void put_payload(struct writer *w, const struct oxd_agg *a)
 			w_u32(w, (uint32_t)(a->procs[i].ppid > 0 ? a->procs[i].ppid : 0));
 			w_u64(w, a->procs[i].exited_ms);
 		}
+	put_hist(w, a);
 }
 
 static void make_header(uint8_t *h, uint64_t len, uint32_t crc)

@@ -109,6 +109,12 @@ void oxd_status_encode(const struct oxd_agg *a, const struct oxd_status_daemon *
 		.refused_mem = a->bud.refused,
 		.nuids = nuids,
 		.uids = uids,
+		.hist_slots = a->hist.nslots,
+		.hist_bytes = a->hist.mem,
+		.hist_merged = a->hist.merged,
+		.hist_dropped_slots = a->hist.dropped_slots,
+		.hist_dropped_samples = a->hist.dropped_samples,
+		.hist_first_ms = a->hist.nslots ? (uint64_t)a->hist.slots[0].start * 1000 : 0,
 	};
 	uint32_t keep = n > OXP_MAX_ARRAY ? OXP_MAX_ARRAY : n;
 	int r;

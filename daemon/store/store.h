@@ -13,6 +13,9 @@
 
 /* ---- charge.c ---- */
 
+/* The part of a byte limit the aggregate (and its history) may fill; the
+ * rest is headroom for what is in transit. */
+uint64_t oxd__agg_share(uint64_t limit);
 /* Whether cost more bytes for proc would pass the total, the process's or
  * its uid's budget; a refusal is counted. */
 int oxd__over(struct oxd_agg *a, struct oxd_proc *p, uint64_t cost);
@@ -41,10 +44,24 @@ uint32_t oxd__thread_intern(struct oxd_agg *a, uint32_t proc, uint32_t tid, uint
 /* Add count samples of (thread, frames) within budgets (proc NULL: none).
  * 0 or -ENOSPC (refused: over a budget). */
 int oxd__add_sample(struct oxd_agg *a, struct oxd_proc *proc, uint32_t thread,
-		    const uint32_t *f, uint32_t n, uint64_t count);
+		    const uint32_t *f, uint32_t n, uint64_t count, uint32_t *entry);
 /* Count a sample (times count) of a stack in the per-function totals. */
 void oxd__count_fns(struct oxd_agg *a, uint32_t stack, uint64_t count);
 /* Index the entries afresh (after reset compacted them). */
 void oxd__entries_reindex(struct oxd_agg *a);
+
+/* ---- history.c ---- */
+
+void oxd__hist_init(struct oxd_agg *a);
+void oxd__hist_destroy(struct oxd_hist *h);
+/* The start of the slot for samples taken at t_ms (made if need be), or
+ * UINT32_MAX when the history has no room for one. */
+uint32_t oxd__hist_slot(struct oxd_agg *a, uint64_t t_ms, uint64_t now_ms);
+/* Count samples of an entry in the slot at start (UINT32_MAX: counted as
+ * dropped). */
+void oxd__hist_add(struct oxd_agg *a, uint32_t start, uint32_t entry, uint64_t count);
+/* After reset compacted the entries: old index -> new (OXD_NONE: gone);
+ * to NULL: everything went. */
+void oxd__hist_remap(struct oxd_agg *a, const uint32_t *to);
 
 #endif

@@ -80,6 +80,9 @@ struct oxp_command {
 	uint8_t by;             /* enum oxp_by */
 	uint8_t sort;           /* enum oxp_sort */
 	uint32_t limit;         /* 0 = no limit */
+	/* Version 3: a window of Unix ms, [since, until), 0 = open; the
+	 * daemon answers from the time slots overlapping it. */
+	uint64_t since_ms, until_ms;
 };
 
 struct oxp_reply {
@@ -145,6 +148,10 @@ struct oxp_status {
 	uint64_t refused_mem;   /* memory charges refused (times), all uids */
 	uint32_t nuids;
 	const struct oxp_uid_row *uids;
+	/* Version 3: the time slots: how many and their bytes, slots merged
+	 * into coarser ones, and slots and samples dropped over the budget. */
+	uint64_t hist_slots, hist_bytes, hist_merged, hist_dropped_slots, hist_dropped_samples;
+	uint64_t hist_first_ms;  /* start of the oldest slot, 0 none */
 };
 
 struct oxp_query_head {
@@ -158,6 +165,9 @@ struct oxp_query_head {
 	 * stand for: user + system for processes whose source counts system
 	 * time, user only for the others.  total / covered = achieved rate. */
 	uint64_t user_ms, sys_ms, covered_ms;
+	/* Version 3: the window the rows cover, Unix ms, [since, until): the
+	 * slots a windowed query used (0, 0: every sample since the reset). */
+	uint64_t since_ms, until_ms;
 };
 
 /* One row of a query.  For OXP_BY_STACK, name is "f1;f2;...;leaf" (root
