@@ -10,6 +10,7 @@
 #include "flame.h"
 #include "pprof.h"
 #include "report.h"
+#include "sink.h"
 #include "term.h"
 
 /* The table defaults to the top 20 rows; machine formats get everything. */
@@ -85,22 +86,18 @@ static int query_exec(const struct oxc_cmd *self, const struct oxc_opts *o)
 		return r;
 	struct oxp_command cmd;
 	oxc_ctl_command_init(&cmd, OXP_CMD_QUERY, o);
-	if (format == OXC_FMT_PPROF) {
-		struct oxc_pprof_opts po = { c.fleet.mode, c.fleet.hz, o->no_demangle, 0 };
-		cmd.limit = (uint32_t)(o->limit >= 0 ? o->limit : 0);
-		r = oxc_pprof_save(&c, &cmd, &po, stdout, "standard output", NULL);
+	if (format == OXC_FMT_PPROF || format == OXC_FMT_HTML) {
+		/* Writers that ask the daemon themselves (report.c's table). */
+		if (format == OXC_FMT_PPROF) {
+			struct oxc_pprof_opts po = { c.fleet.mode, c.fleet.hz, o->no_demangle, 0 };
+			cmd.limit = (uint32_t)(o->limit >= 0 ? o->limit : 0);
+			r = oxc_pprof_save(&c, &cmd, &po, stdout, "standard output", NULL);
+		} else {
+			r = oxc_flame_fetch_write(&c, &cmd, NULL, stdout);
+		}
 		if (selects(o) && r == -OXP_ENOMATCH)
 			r = no_match(&c, o);
-		else if (r < 0)
-			r = oxc_ctl_fail(&c, o->json, r);
-		oxc_ctl_close(&c);
-		return r;
-	}
-	if (format == OXC_FMT_HTML) {
-		r = oxc_flame_fetch_write(&c, &cmd, NULL, stdout);
-		if (selects(o) && r == -OXP_ENOMATCH)
-			r = no_match(&c, o);
-		else if (r == -EIO)
+		else if (r < 0 && oxc_sink_stdout_error())
 			r = 1; /* standard output's error is reported at exit */
 		else if (r < 0)
 			r = oxc_ctl_fail(&c, o->json, r);

@@ -233,10 +233,12 @@ part_main() {
 	expect_full 1 "record --json" -- "$ctl" --json record -- "$hot" -n 3000 &&
 		has "$T/err" "oxprofctl: cannot write standard output: $ENOSPC" "record --json >/dev/full" &&
 		ok "record --json >/dev/full: exit 1"
-	for f in folded json table; do
+	for f in folded json table pprof html; do
 		expect_full 1 "query --format $f" -- "$ctl" query --format "$f" &&
 			has "$T/err" "oxprofctl: cannot write standard output: $ENOSPC" "query --format $f >/dev/full" &&
-			ok "query --format $f >/dev/full: exit 1"
+			{ [ "$(grep -c 'cannot write' "$T/err")" = 1 ] ||
+				fail "query --format $f >/dev/full said it more than once: $(cat "$T/err")"; } &&
+			ok "query --format $f >/dev/full: exit 1, said once"
 	done
 
 	echo "== one no-match rule"
